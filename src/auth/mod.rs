@@ -1,0 +1,39 @@
+//! Who is calling: password hashing, sessions, the login rate limiter, and the
+//! [`Principal`] extractor every protected handler takes.
+
+pub mod limiter;
+pub mod password;
+pub mod principal;
+pub mod session;
+
+pub use limiter::LoginLimiter;
+pub use principal::{MaybePrincipal, Principal, StaffMembership};
+
+/// Cookie holding the session token for the web app (HttpOnly).
+pub const SESSION_COOKIE: &str = "fimy_session";
+/// Cookie holding the CSRF token; the web app echoes it in [`CSRF_HEADER`] on writes.
+pub const CSRF_COOKIE: &str = "fimy_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// SHA-256 of a token, in hex: what the database stores in place of the token.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh random token: 256 bits from the OS generator, base64url without padding.
+pub fn random_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,480 @@
+//! Configuration: built-in defaults, then an optional TOML file (`--config PATH`), then
+//! environment variables, each layer overriding the one before. Every value is checked
+//! before anything starts; a bad one names its key and what is wrong.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error in {key}: {message}")]
+pub struct ConfigError {
+    /// The TOML key or environment variable that holds the bad value.
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// The embedded default: a SQLite file (`…/fimy.db` in the data dir unless a
+    /// `sqlite:` URL names another).
+    Sqlite { path: PathBuf },
+    /// Production: a PostgreSQL URL (kept whole; it may carry a password).
+    Postgres { url: String },
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite { path } => write!(f, "Sqlite({})", path.display()),
+            Self::Postgres { url } => write!(f, "Postgres({})", redact_url(url)),
+        }
+    }
+}
+
+/// The whole, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    /// Maximum connections to PostgreSQL (SQLite always uses one writer connection).
+    pub database_max_connections: u32,
+    pub redis_url: Option<Secret>,
+    pub smtp_url: Option<Secret>,
+    pub log_format: LogFormat,
+    /// The address users reach the platform at, used in printed and emailed links.
+    pub public_url: Url,
+    /// Load the demo partners, experiences and accounts on first start.
+    pub demo_data: bool,
+    pub session_ttl: Duration,
+    /// HTTP worker threads (default: one per core).
+    pub workers: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+/// A value that must never reach a log line: `Debug` prints it with any password
+/// replaced by `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+/// `scheme://user:***@host/…`: a URL with its password hidden, for logs and messages.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparsable url>".to_owned(),
+    }
+}
+
+/// The TOML file's shape. Unknown keys are refused so a typo does not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    redis_url: Option<String>,
+    smtp_url: Option<String>,
+    log_format: Option<String>,
+    public_url: Option<String>,
+    demo_data: Option<bool>,
+    session_ttl_hours: Option<u64>,
+    workers: Option<usize>,
+    trust_forwarded_for: Option<bool>,
+}
+
+/// The environment variables read, with the TOML key each overrides.
+pub const ENV_KEYS: [(&str, &str); 12] = [
+    ("FIMY_LISTEN", "listen"),
+    ("FIMY_DATA_DIR", "data_dir"),
+    ("DATABASE_URL", "database_url"),
+    ("FIMY_DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    ("REDIS_URL", "redis_url"),
+    ("SMTP_URL", "smtp_url"),
+    ("FIMY_LOG_FORMAT", "log_format"),
+    ("FIMY_PUBLIC_URL", "public_url"),
+    ("FIMY_DEMO_DATA", "demo_data"),
+    ("FIMY_SESSION_TTL_HOURS", "session_ttl_hours"),
+    ("FIMY_WORKERS", "workers"),
+    ("FIMY_TRUST_FORWARDED_FOR", "trust_forwarded_for"),
+];
+
+impl Config {
+    /// Defaults, then the file (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, |k| std::env::var(k).ok())
+    }
+
+    /// As [`Config::load`], with the environment given as a lookup function (tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file_cfg = match file {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| {
+                    ConfigError::new(
+                        format!("--config {}", path.display()),
+                        e.to_string().trim().replace('\n', " "),
+                    )
+                })?
+            }
+        };
+        let mut raw = Raw::default();
+        raw.set("listen", file_cfg.listen);
+        raw.set("data_dir", file_cfg.data_dir);
+        raw.set("database_url", file_cfg.database_url);
+        raw.set(
+            "database_max_connections",
+            file_cfg.database_max_connections.map(|v| v.to_string()),
+        );
+        raw.set("redis_url", file_cfg.redis_url);
+        raw.set("smtp_url", file_cfg.smtp_url);
+        raw.set("log_format", file_cfg.log_format);
+        raw.set("public_url", file_cfg.public_url);
+        raw.set("demo_data", file_cfg.demo_data.map(|v| v.to_string()));
+        raw.set(
+            "session_ttl_hours",
+            file_cfg.session_ttl_hours.map(|v| v.to_string()),
+        );
+        raw.set("workers", file_cfg.workers.map(|v| v.to_string()));
+        raw.set(
+            "trust_forwarded_for",
+            file_cfg.trust_forwarded_for.map(|v| v.to_string()),
+        );
+        for (var, key) in ENV_KEYS {
+            if let Some(value) = env(var) {
+                raw.values.insert(key, (var.to_owned(), value));
+            }
+        }
+        raw.build()
+    }
+
+    /// The SQLite file or the PostgreSQL URL, for `sea-orm`.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            DatabaseConfig::Sqlite { path } => format!("sqlite://{}?mode=rwc", path.display()),
+            DatabaseConfig::Postgres { url } => url.clone(),
+        }
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.database, DatabaseConfig::Sqlite { .. })
+    }
+}
+
+/// Values as given, keyed by TOML key, with where each came from (for messages).
+#[derive(Default)]
+struct Raw {
+    values: std::collections::HashMap<&'static str, (String, String)>,
+}
+
+impl Raw {
+    fn set(&mut self, key: &'static str, value: Option<String>) {
+        if let Some(v) = value {
+            self.values.insert(key, (key.to_owned(), v));
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<(&str, &str)> {
+        self.values
+            .get(key)
+            .map(|(src, v)| (src.as_str(), v.as_str()))
+    }
+
+    fn parse<T>(
+        &self,
+        key: &str,
+        default: T,
+        f: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some((src, v)) => f(v.trim()).map_err(|m| ConfigError::new(src, m)),
+        }
+    }
+
+    fn build(self) -> Result<Config, ConfigError> {
+        let listen = self.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)), |v| {
+            v.parse()
+                .map_err(|_| format!("{v:?} is not an address like 127.0.0.1:8080"))
+        })?;
+        let data_dir = self.parse("data_dir", PathBuf::from("./data"), |v| {
+            if v.is_empty() {
+                Err("must not be empty".to_owned())
+            } else {
+                Ok(PathBuf::from(v))
+            }
+        })?;
+        let database = self.parse(
+            "database_url",
+            DatabaseConfig::Sqlite {
+                path: data_dir.join("fimy.db"),
+            },
+            parse_database_url,
+        )?;
+        let database_max_connections =
+            self.parse("database_max_connections", 10, |v| match v.parse::<u32>() {
+                Ok(n) if (1..=500).contains(&n) => Ok(n),
+                _ => Err(format!("{v:?} is not a whole number from 1 to 500")),
+            })?;
+        let redis_url = self.parse("redis_url", None, |v| {
+            let url = Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+            match url.scheme() {
+                "redis" | "rediss" => Ok(Some(Secret(v.to_owned()))),
+                s => Err(format!("scheme {s:?} is not redis:// or rediss://")),
+            }
+        })?;
+        let smtp_url = self.parse("smtp_url", None, |v| {
+            let url = Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+            match url.scheme() {
+                "smtp" | "smtps" => {
+                    if url.host_str().is_none_or(str::is_empty) {
+                        Err("has no host".to_owned())
+                    } else {
+                        Ok(Some(Secret(v.to_owned())))
+                    }
+                }
+                s => Err(format!("scheme {s:?} is not smtp:// or smtps://")),
+            }
+        })?;
+        let log_format = self.parse("log_format", LogFormat::Text, |v| match v {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{v:?} is not \"text\" or \"json\"")),
+        })?;
+        let default_public = format!(
+            "http://{}/",
+            if listen.ip().is_unspecified() {
+                SocketAddr::from(([127, 0, 0, 1], listen.port()))
+            } else {
+                listen
+            }
+        );
+        let public_url = self.parse(
+            "public_url",
+            Url::parse(&default_public).map_err(|e| ConfigError::new("listen", e.to_string()))?,
+            |v| {
+                let url = Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err("must be an http:// or https:// URL".to_owned());
+                }
+                Ok(url)
+            },
+        )?;
+        let demo_data = self.parse(
+            "demo_data",
+            matches!(database, DatabaseConfig::Sqlite { .. }),
+            parse_bool,
+        )?;
+        let session_ttl = self.parse(
+            "session_ttl_hours",
+            Duration::from_secs(30 * 24 * 3600),
+            |v| match v.parse::<u64>() {
+                Ok(h) if (1..=24 * 365).contains(&h) => Ok(Duration::from_secs(h * 3600)),
+                _ => Err(format!(
+                    "{v:?} is not a whole number of hours from 1 to 8760"
+                )),
+            },
+        )?;
+        let default_workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let workers = self.parse("workers", default_workers, |v| match v.parse::<usize>() {
+            Ok(n) if (1..=256).contains(&n) => Ok(n),
+            _ => Err(format!("{v:?} is not a whole number from 1 to 256")),
+        })?;
+        let trust_forwarded_for = self.parse("trust_forwarded_for", false, parse_bool)?;
+        Ok(Config {
+            listen,
+            data_dir,
+            database,
+            database_max_connections,
+            redis_url,
+            smtp_url,
+            log_format,
+            public_url,
+            demo_data,
+            session_ttl,
+            workers,
+            trust_forwarded_for,
+        })
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{v:?} is not true or false")),
+    }
+}
+
+fn parse_database_url(v: &str) -> Result<DatabaseConfig, String> {
+    if let Some(rest) = v
+        .strip_prefix("sqlite://")
+        .or_else(|| v.strip_prefix("sqlite:"))
+    {
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Err("a SQLite URL must name a file (sqlite://path/to/fimy.db)".to_owned());
+        }
+        return Ok(DatabaseConfig::Sqlite {
+            path: PathBuf::from(path),
+        });
+    }
+    let url = Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "postgres" | "postgresql" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err("has no host".to_owned());
+            }
+            if url.path().trim_start_matches('/').is_empty() {
+                return Err("names no database (postgres://user@host/DATABASE)".to_owned());
+            }
+            Ok(DatabaseConfig::Postgres { url: v.to_owned() })
+        }
+        s => Err(format!(
+            "scheme {s:?} is not supported: use postgres:// or sqlite://"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_from(None, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(
+            c.database,
+            DatabaseConfig::Sqlite {
+                path: PathBuf::from("./data/fimy.db")
+            }
+        );
+        assert!(c.redis_url.is_none() && c.smtp_url.is_none());
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.demo_data);
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn environment_overrides_and_postgres_disables_demo_data() {
+        let c = load(&[
+            ("FIMY_LISTEN", "0.0.0.0:9000"),
+            ("DATABASE_URL", "postgres://u:pw@localhost/fimy"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("FIMY_LOG_FORMAT", "json"),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert!(!c.demo_data);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:9000/");
+        assert!(
+            !format!("{c:?}").contains("pw"),
+            "passwords must not be printed"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (var, value) in [
+            ("FIMY_LISTEN", "nope"),
+            ("DATABASE_URL", "mysql://localhost/x"),
+            ("DATABASE_URL", "postgres://localhost"),
+            ("REDIS_URL", "http://x"),
+            ("SMTP_URL", "smtp://"),
+            ("FIMY_LOG_FORMAT", "xml"),
+            ("FIMY_DEMO_DATA", "maybe"),
+            ("FIMY_SESSION_TTL_HOURS", "0"),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err();
+            assert_eq!(err.key, var, "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_file_is_read_and_unknown_keys_are_refused() {
+        let dir = tempfile_dir();
+        let path = dir.join("fimy.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let c = Config::load_from(Some(&path), |_| None).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        let c = Config::load_from(Some(&path), |k| {
+            (k == "FIMY_LISTEN").then(|| "127.0.0.1:7000".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.listen.port(), 7000, "environment overrides the file");
+        std::fs::write(&path, "lisen = \"127.0.0.1:9999\"\n").unwrap();
+        let err = Config::load_from(Some(&path), |_| None).unwrap_err();
+        assert!(err.message.contains("lisen"), "{err}");
+        std::fs::write(&path, "listen = \"nowhere\"\n").unwrap();
+        let err = Config::load_from(Some(&path), |_| None).unwrap_err();
+        assert_eq!(err.key, "listen");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fimy-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

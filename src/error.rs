@@ -1,0 +1,255 @@
+//! The one error type of the HTTP layer and the one place it becomes a response:
+//! RFC 9457 `application/problem+json` with a stable machine `code`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Every error code the API can answer with. The snake_case name is the stable `code`
+/// clients match on; the `type` URI is `urn:fimy:problem:{code}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON.
+    MalformedJson,
+    /// A field is missing, unknown, of the wrong type or has a value that is not allowed.
+    InvalidField,
+    /// A query-string parameter is missing, unknown or malformed.
+    InvalidQuery,
+    /// A path segment (such as an id) is malformed.
+    InvalidPath,
+    /// The body is larger than the endpoint accepts.
+    PayloadTooLarge,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    NotFound,
+    MethodNotAllowed,
+    /// No valid session: log in first.
+    Unauthenticated,
+    /// Logged in, but this is not yours to see or change.
+    Forbidden,
+    /// A cookie-authenticated write without the matching `X-CSRF-Token` header.
+    CsrfTokenMissing,
+    /// Wrong email or password.
+    InvalidCredentials,
+    /// Too many attempts; see `Retry-After`.
+    RateLimited,
+    /// An account with this email exists already.
+    EmailTaken,
+    /// The `Idempotency-Key` header is malformed.
+    InvalidIdempotencyKey,
+    /// The `Idempotency-Key` was used before with a different request.
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` is still running.
+    IdempotencyRequestInProgress,
+    /// The pagination cursor is malformed or belongs to another query.
+    InvalidCursor,
+    /// A dependency (database, Redis) is unavailable; retry later.
+    ServiceUnavailable,
+    /// Something failed on our side; the request id identifies it in the logs.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            MalformedJson | InvalidQuery | InvalidPath | InvalidIdempotencyKey | InvalidCursor => {
+                StatusCode::BAD_REQUEST
+            }
+            InvalidField | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Forbidden | CsrfTokenMissing => StatusCode::FORBIDDEN,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            EmailTaken | IdempotencyRequestInProgress => StatusCode::CONFLICT,
+            ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            MalformedJson => "Malformed JSON",
+            InvalidField => "Invalid field",
+            InvalidQuery => "Invalid query parameter",
+            InvalidPath => "Invalid path parameter",
+            PayloadTooLarge => "Payload too large",
+            UnsupportedMediaType => "Unsupported media type",
+            NotFound => "Not found",
+            MethodNotAllowed => "Method not allowed",
+            Unauthenticated => "Authentication required",
+            Forbidden => "Forbidden",
+            CsrfTokenMissing => "CSRF token missing or wrong",
+            InvalidCredentials => "Invalid credentials",
+            RateLimited => "Too many requests",
+            EmailTaken => "Email already registered",
+            InvalidIdempotencyKey => "Invalid Idempotency-Key",
+            IdempotencyKeyReused => "Idempotency-Key reused",
+            IdempotencyRequestInProgress => "Request in progress",
+            InvalidCursor => "Invalid cursor",
+            ServiceUnavailable => "Service unavailable",
+            Internal => "Internal error",
+        }
+    }
+
+    pub fn as_str(self) -> String {
+        // serde gives the canonical snake_case name; a unit variant always serializes.
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => "internal".to_owned(),
+        }
+    }
+}
+
+/// The `application/problem+json` body (RFC 9457) with Fimy's extension members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:fimy:problem:{code}`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable error code.
+    pub code: ErrorCode,
+    /// The offending field or parameter, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An error on its way to becoming a problem response.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub field: Option<String>,
+    /// Seconds, sent as `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, detail)
+    }
+
+    /// An unexpected failure: logged in full (with the request id of the current span),
+    /// answered with nothing of its details.
+    pub fn internal(err: impl fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            "an unexpected error occurred; the request id identifies it in our logs",
+        )
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_uri: format!("urn:fimy:problem:{}", self.code.as_str()),
+            title: self.code.title().to_owned(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            field: self.field.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<actors::InvalidValue> for ApiError {
+    fn from(e: actors::InvalidValue) -> Self {
+        ApiError::new(ErrorCode::InvalidField, e.message).field(e.field)
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match &e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the database is unavailable; retry in a moment",
+                )
+                .retry_after(2)
+            }
+            _ => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<sea_orm::TransactionError<ApiError>> for ApiError {
+    fn from(e: sea_orm::TransactionError<ApiError>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(api) => api,
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_and_types_are_stable() {
+        let p = ApiError::new(ErrorCode::IdempotencyKeyReused, "x").problem();
+        assert_eq!(p.type_uri, "urn:fimy:problem:idempotency_key_reused");
+        assert_eq!(p.status, 422);
+        assert_eq!(ErrorCode::CsrfTokenMissing.as_str(), "csrf_token_missing");
+    }
+}

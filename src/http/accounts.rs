@@ -1,0 +1,400 @@
+//! Accounts: register, log in and out, the current user and their sessions.
+
+use crate::auth::principal::client_ip;
+use crate::auth::{CSRF_COOKIE, Principal, SESSION_COOKIE, password, random_token, session};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::State;
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::{AccountKind, DisplayName, Email, Locale, Password, StaffRole};
+use chrono::{DateTime, Utc};
+use entities::{partner_staff, session as session_entity, user};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/register", web::post().to(register))
+        .route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/me", web::get().to(me))
+        .route("/me", web::patch().to(update_me))
+        .route("/me/sessions", web::get().to(list_sessions))
+        .route("/me/sessions/{id}", web::delete().to(revoke_session));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "zoe@example.com")]
+    pub email: String,
+    /// 10 to 128 characters.
+    pub password: String,
+    #[schema(example = "Zoé")]
+    pub display_name: String,
+    /// `fr` (default) or `en`.
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffView {
+    pub partner_id: Uuid,
+    /// `owner`, `staff` or `tablet`.
+    #[schema(value_type = String, example = "owner")]
+    pub role: StaffRole,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    /// `customer`, `partner_staff` or `admin`.
+    #[schema(value_type = String, example = "customer")]
+    pub kind: AccountKind,
+    #[schema(value_type = String, example = "fr")]
+    pub locale: Locale,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<StaffView>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserView {
+    pub fn new(u: user::Model, staff: Option<partner_staff::Model>) -> ApiResult<Self> {
+        Ok(Self {
+            id: u.id,
+            kind: AccountKind::parse(&u.kind).map_err(ApiError::internal)?,
+            locale: Locale::parse(&u.locale).unwrap_or_default(),
+            email: u.email,
+            display_name: u.display_name,
+            staff: match staff {
+                Some(s) => Some(StaffView {
+                    partner_id: s.partner_id,
+                    role: StaffRole::parse(&s.role).map_err(ApiError::internal)?,
+                }),
+                None => None,
+            },
+            created_at: u.created_at,
+        })
+    }
+}
+
+/// A new session. `token` goes in `Authorization: Bearer …`; browsers also get it as
+/// an HttpOnly cookie, and echo `csrf_token` in `X-CSRF-Token` on writes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub token: String,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserView,
+}
+
+fn session_response(
+    req: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    new: session::NewSession,
+    user: UserView,
+) -> HttpResponse {
+    let secure = req.connection_info().scheme() == "https";
+    let csrf = random_token();
+    let max_age = CookieDuration::seconds(
+        (new.session.expires_at - new.session.created_at)
+            .num_seconds()
+            .max(0),
+    );
+    let session_cookie = Cookie::build(SESSION_COOKIE, new.token.clone())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .finish();
+    let csrf_cookie = Cookie::build(CSRF_COOKIE, csrf.clone())
+        .path("/")
+        .http_only(false)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .max_age(max_age)
+        .finish();
+    HttpResponse::build(status)
+        .cookie(session_cookie)
+        .cookie(csrf_cookie)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SessionResponse {
+            token: new.token,
+            csrf_token: csrf,
+            expires_at: new.session.expires_at,
+            user,
+        })
+}
+
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Creates a customer account and logs it in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
+    request_body = RegisterRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
+    responses((status = 201, body = SessionResponse), (status = 409, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    state: State,
+    req: HttpRequest,
+    body: web::Json<RegisterRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let email = Email::parse(&body.email)?;
+    let pw = Password::parse(&body.password)?;
+    let display_name = DisplayName::parse(&body.display_name)?;
+    let locale = match body.locale.as_deref() {
+        Some(l) => Locale::parse(l)?,
+        None => Locale::default(),
+    };
+    let hash = password::hash(pw).await.map_err(ApiError::internal)?;
+    let now = state.clock.now();
+    let created = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(hash),
+        display_name: Set(display_name.as_str().to_owned()),
+        kind: Set(AccountKind::Customer.as_str().to_owned()),
+        locale: Set(locale.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::new(
+            ErrorCode::EmailTaken,
+            "an account with this email exists already; log in instead",
+        )
+        .field("email"),
+        _ => e.into(),
+    })?;
+    let new = session::create(
+        &state.db,
+        created.id,
+        now,
+        state.config.session_ttl,
+        user_agent(&req),
+    )
+    .await?;
+    let view = UserView::new(created, None)?;
+    Ok(session_response(
+        &req,
+        actix_web::http::StatusCode::CREATED,
+        new,
+        view,
+    ))
+}
+
+/// Logs in with email and password. Rate-limited per account and per client address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts",
+    request_body = LoginRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
+    responses((status = 200, body = SessionResponse), (status = 401, body = crate::error::Problem),
+              (status = 429, body = crate::error::Problem, description = "See Retry-After")))]
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    state: State,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let account = body.email.trim().to_lowercase();
+    if account.is_empty() || account.len() > Email::MAX_LEN || body.password.len() > 1024 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong email or password",
+        ));
+    }
+    let ip = client_ip(&req, state.config.trust_forwarded_for);
+    if let Err(limited) = state.login_limiter.check(&account, &ip) {
+        state
+            .metrics
+            .logins
+            .with_label_values(&["rate_limited"])
+            .inc();
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many login attempts; wait before trying again",
+        )
+        .retry_after(limited.retry_after_secs));
+    }
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(&account))
+        .one(&state.db)
+        .await?;
+    let ok = password::verify(
+        body.password,
+        found.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let Some(user) = found.filter(|_| ok) else {
+        state.login_limiter.record_failure(&account);
+        state.metrics.logins.with_label_values(&["failure"]).inc();
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong email or password",
+        ));
+    };
+    state.login_limiter.record_success(&account);
+    state.metrics.logins.with_label_values(&["success"]).inc();
+    let staff = partner_staff::Entity::find()
+        .filter(partner_staff::Column::UserId.eq(user.id))
+        .one(&state.db)
+        .await?;
+    let now = state.clock.now();
+    let new = session::create(
+        &state.db,
+        user.id,
+        now,
+        state.config.session_ttl,
+        user_agent(&req),
+    )
+    .await?;
+    let view = UserView::new(user, staff)?;
+    Ok(session_response(
+        &req,
+        actix_web::http::StatusCode::OK,
+        new,
+        view,
+    ))
+}
+
+/// Ends the current session and clears the cookies.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
+    responses((status = 204), (status = 401, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn logout(state: State, who: Principal) -> ApiResult<HttpResponse> {
+    session::revoke(&state.db, who.user_id, who.session_id).await?;
+    let mut gone_session = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    gone_session.make_removal();
+    let mut gone_csrf = Cookie::build(CSRF_COOKIE, "").path("/").finish();
+    gone_csrf.make_removal();
+    Ok(HttpResponse::NoContent()
+        .cookie(gone_session)
+        .cookie(gone_csrf)
+        .finish())
+}
+
+async fn load_me(state: &State, who: &Principal) -> ApiResult<UserView> {
+    let user = user::Entity::find_by_id(who.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let staff = partner_staff::Entity::find()
+        .filter(partner_staff::Column::UserId.eq(user.id))
+        .one(&state.db)
+        .await?;
+    UserView::new(user, staff)
+}
+
+/// The logged-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn me(state: State, who: Principal) -> ApiResult<web::Json<UserView>> {
+    Ok(web::Json(load_me(&state, &who).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    pub display_name: Option<String>,
+    /// `fr` or `en`.
+    pub locale: Option<String>,
+}
+
+/// Changes the logged-in user's display name or language.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", request_body = UpdateMeRequest,
+    responses((status = 200, body = UserView), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn update_me(
+    state: State,
+    who: Principal,
+    body: web::Json<UpdateMeRequest>,
+) -> ApiResult<web::Json<UserView>> {
+    let body = body.into_inner();
+    let mut change = user::ActiveModel {
+        id: Set(who.user_id),
+        updated_at: Set(state.clock.now()),
+        ..Default::default()
+    };
+    if let Some(name) = body.display_name {
+        change.display_name = Set(DisplayName::parse(&name)?.as_str().to_owned());
+    }
+    if let Some(locale) = body.locale {
+        change.locale = Set(Locale::parse(&locale)?.as_str().to_owned());
+    }
+    change.update(&state.db).await?;
+    Ok(web::Json(load_me(&state, &who).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// The logged-in user's live sessions.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "accounts",
+    responses((status = 200, body = Vec<SessionView>)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn list_sessions(state: State, who: Principal) -> ApiResult<web::Json<Vec<SessionView>>> {
+    let rows = session_entity::Entity::find()
+        .filter(session_entity::Column::UserId.eq(who.user_id))
+        .filter(session_entity::Column::ExpiresAt.gt(state.clock.now()))
+        .order_by_desc(session_entity::Column::CreatedAt)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|s| SessionView {
+                current: s.id == who.session_id,
+                id: s.id,
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+                user_agent: s.user_agent,
+            })
+            .collect(),
+    ))
+}
+
+/// Ends one of the logged-in user's sessions (another device, say).
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "accounts",
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn revoke_session(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    if session::revoke(&state.db, who.user_id, id.into_inner()).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("session"))
+    }
+}

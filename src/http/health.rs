@@ -1,0 +1,83 @@
+//! Liveness, readiness and metrics for operators and orchestrators.
+
+use crate::state::State;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// How long a readiness check waits on one dependency.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health/live", web::get().to(live))
+        .route("/health/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// Each dependency checked, with `ok` or what failed.
+    pub checks: std::collections::BTreeMap<&'static str, String>,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, body = Health)))]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        checks: Default::default(),
+    })
+}
+
+/// The database (and Redis, when configured) answer; 503 when one does not.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn ready(state: State) -> HttpResponse {
+    let mut checks = std::collections::BTreeMap::new();
+    let db = match tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: timed out".to_owned(),
+    };
+    checks.insert("database", db);
+    if let Some(client) = &state.redis {
+        let redis = match tokio::time::timeout(CHECK_TIMEOUT, ping_redis(client)).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(e)) => format!("error: {e}"),
+            Err(_) => "error: timed out".to_owned(),
+        };
+        checks.insert("redis", redis);
+    }
+    let ok = checks.values().all(|v| v == "ok");
+    let body = Health {
+        status: if ok { "ok" } else { "unavailable" },
+        checks,
+    };
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        tracing::warn!(checks = ?body.checks, "not ready");
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("retry-after", "5"))
+            .json(body)
+    }
+}
+
+async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    redis::cmd("PING").query_async::<String>(&mut conn).await?;
+    Ok(())
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&state.db))
+}

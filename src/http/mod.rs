@@ -1,0 +1,32 @@
+//! The HTTP surface: one module per feature, each exposing `routes`, mounted here.
+
+pub mod accounts;
+pub mod admin;
+pub mod catalogue;
+pub mod docs;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod middleware;
+pub mod pagination;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+/// Everything under `/api/v1`, plus operations endpoints and the web pages.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(extract::json_config())
+        .app_data(extract::query_config())
+        .app_data(extract::path_config())
+        .app_data(extract::payload_config())
+        .service(
+            web::scope("/api/v1")
+                .wrap(from_fn(idempotency::idempotency))
+                .route("/openapi.json", web::get().to(docs::openapi_json))
+                .configure(accounts::routes)
+                .configure(catalogue::routes)
+                .configure(admin::routes),
+        )
+        .configure(health::routes)
+        .configure(docs::routes);
+}

@@ -1,0 +1,469 @@
+//! Demo data: partners in Montréal and Paris across categories, their experiences, and
+//! one account per role. Loaded once (remembered in the `meta` table); the demo
+//! accounts' passwords are random, kept in `demo-accounts.txt` in the data dir (readable
+//! by the owner only) and printed at start.
+
+use crate::auth::{password, random_token};
+use actors::{AccountKind, Password, StaffRole};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use entities::{experience, experience_tag, meta, partner, partner_staff, user};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use std::path::Path;
+use uuid::Uuid;
+
+const SEEDED_KEY: &str = "demo_data_loaded";
+const CREDENTIALS_FILE: &str = "demo-accounts.txt";
+
+/// A demo login, as printed at start.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    pub role: String,
+    pub email: String,
+    pub password: String,
+}
+
+struct DemoPartner {
+    slug: &'static str,
+    name: &'static str,
+    category: &'static str,
+    description: &'static str,
+    address: &'static str,
+    city: &'static str,
+    country: &'static str,
+    lat: f64,
+    lon: f64,
+    tz: &'static str,
+    currency: &'static str,
+    experiences: &'static [DemoExperience],
+}
+
+struct DemoExperience {
+    title: &'static str,
+    description: &'static str,
+    price_minor: i64,
+    duration_minutes: i32,
+    capacity: i32,
+    occasions: &'static [&'static str],
+    seasons: &'static [&'static str],
+}
+
+const PARTNERS: &[DemoPartner] = &[
+    DemoPartner {
+        slug: "bistro-du-plateau",
+        name: "Bistro du Plateau",
+        category: "restaurant",
+        description: "Cuisine québécoise de saison dans une maison du Plateau-Mont-Royal.",
+        address: "4321 rue Saint-Denis",
+        city: "Montréal",
+        country: "CA",
+        lat: 45.5236,
+        lon: -73.5825,
+        tz: "America/Toronto",
+        currency: "CAD",
+        experiences: &[
+            DemoExperience {
+                title: "Menu dégustation à l'érable",
+                description: "Sept services autour de l'érable, accords mets et vins inclus.",
+                price_minor: 14_500,
+                duration_minutes: 150,
+                capacity: 4,
+                occasions: &["anniversary", "valentines", "birthday"],
+                seasons: &["spring", "winter"],
+            },
+            DemoExperience {
+                title: "Brunch du dimanche",
+                description: "Brunch gourmand: crêpes, œufs bénédictine, café de torréfacteur.",
+                price_minor: 4_200,
+                duration_minutes: 90,
+                capacity: 6,
+                occasions: &["mothers_day", "fathers_day", "thank_you"],
+                seasons: &["all_year"],
+            },
+        ],
+    },
+    DemoPartner {
+        slug: "spa-des-erables",
+        name: "Spa des Érables",
+        category: "spa",
+        description: "Bains nordiques et soins au bord du canal de Lachine.",
+        address: "2000 rue Saint-Patrick",
+        city: "Montréal",
+        country: "CA",
+        lat: 45.4818,
+        lon: -73.5764,
+        tz: "America/Toronto",
+        currency: "CAD",
+        experiences: &[
+            DemoExperience {
+                title: "Expérience thermale nordique",
+                description: "Circuit chaud-froid-repos, accès à la journée, peignoir fourni.",
+                price_minor: 8_900,
+                duration_minutes: 240,
+                capacity: 2,
+                occasions: &["birthday", "thank_you", "mothers_day"],
+                seasons: &["winter", "autumn"],
+            },
+            DemoExperience {
+                title: "Massage suédois en duo",
+                description: "Massage de 60 minutes pour deux, suivi d'une tisane.",
+                price_minor: 27_000,
+                duration_minutes: 60,
+                capacity: 2,
+                occasions: &["anniversary", "valentines", "wedding"],
+                seasons: &["all_year"],
+            },
+        ],
+    },
+    DemoPartner {
+        slug: "hotel-vieux-port",
+        name: "Hôtel du Vieux-Port",
+        category: "hotel",
+        description: "Hôtel-boutique dans un entrepôt du XIXe siècle, vue sur le fleuve.",
+        address: "97 rue de la Commune Est",
+        city: "Montréal",
+        country: "CA",
+        lat: 45.5075,
+        lon: -73.5523,
+        tz: "America/Toronto",
+        currency: "CAD",
+        experiences: &[DemoExperience {
+            title: "Nuit romantique avec petit-déjeuner",
+            description: "Une nuit en chambre supérieure, bulles à l'arrivée et petit-déjeuner au lit.",
+            price_minor: 32_500,
+            duration_minutes: 1080,
+            capacity: 2,
+            occasions: &["anniversary", "valentines", "wedding"],
+            seasons: &["all_year"],
+        }],
+    },
+    DemoPartner {
+        slug: "escalade-mile-end",
+        name: "Escalade Mile-End",
+        category: "activity",
+        description: "Salle de bloc et d'escalade pour tous les niveaux.",
+        address: "5445 avenue de Gaspé",
+        city: "Montréal",
+        country: "CA",
+        lat: 45.5262,
+        lon: -73.5966,
+        tz: "America/Toronto",
+        currency: "CAD",
+        experiences: &[DemoExperience {
+            title: "Initiation à l'escalade",
+            description: "Cours d'initiation de 2 heures avec moniteur, équipement compris.",
+            price_minor: 6_500,
+            duration_minutes: 120,
+            capacity: 8,
+            occasions: &["birthday", "corporate", "graduation"],
+            seasons: &["winter", "autumn", "spring"],
+        }],
+    },
+    DemoPartner {
+        slug: "comptoir-des-halles",
+        name: "Le Comptoir des Halles",
+        category: "restaurant",
+        description: "Bistrot parisien, produits du marché, cave naturelle.",
+        address: "12 rue Montorgueil",
+        city: "Paris",
+        country: "FR",
+        lat: 48.8638,
+        lon: 2.3470,
+        tz: "Europe/Paris",
+        currency: "EUR",
+        experiences: &[
+            DemoExperience {
+                title: "Dîner bistronomique pour deux",
+                description: "Entrée, plat, dessert et une bouteille de vin nature à partager.",
+                price_minor: 11_000,
+                duration_minutes: 120,
+                capacity: 2,
+                occasions: &["anniversary", "valentines", "birthday"],
+                seasons: &["all_year"],
+            },
+            DemoExperience {
+                title: "Atelier pâtisserie: crème brûlée",
+                description: "Apprenez la crème brûlée avec notre chef pâtissier, dégustation incluse.",
+                price_minor: 7_500,
+                duration_minutes: 150,
+                capacity: 6,
+                occasions: &["christmas", "thank_you", "birthday"],
+                seasons: &["winter"],
+            },
+        ],
+    },
+    DemoPartner {
+        slug: "bains-du-marais",
+        name: "Les Bains du Marais",
+        category: "spa",
+        description: "Hammam et soins dans un hôtel particulier du Marais.",
+        address: "31 rue des Blancs-Manteaux",
+        city: "Paris",
+        country: "FR",
+        lat: 48.8590,
+        lon: 2.3560,
+        tz: "Europe/Paris",
+        currency: "EUR",
+        experiences: &[DemoExperience {
+            title: "Hammam et gommage",
+            description: "Accès au hammam, gommage au savon noir et thé à la menthe.",
+            price_minor: 9_500,
+            duration_minutes: 120,
+            capacity: 2,
+            occasions: &["birthday", "mothers_day", "thank_you"],
+            seasons: &["winter", "autumn"],
+        }],
+    },
+    DemoPartner {
+        slug: "hotel-des-lilas",
+        name: "Hôtel des Lilas",
+        category: "hotel",
+        description: "Petit hôtel de charme à Montmartre, jardin fleuri.",
+        address: "8 rue des Trois-Frères",
+        city: "Paris",
+        country: "FR",
+        lat: 48.8852,
+        lon: 2.3405,
+        tz: "Europe/Paris",
+        currency: "EUR",
+        experiences: &[DemoExperience {
+            title: "Week-end à Montmartre",
+            description: "Deux nuits, petits-déjeuners et visite guidée de la Butte.",
+            price_minor: 39_000,
+            duration_minutes: 2880,
+            capacity: 2,
+            occasions: &["anniversary", "wedding", "retirement"],
+            seasons: &["spring", "summer"],
+        }],
+    },
+    DemoPartner {
+        slug: "atelier-ceramique-belleville",
+        name: "Atelier Céramique Belleville",
+        category: "activity",
+        description: "Tournage et modelage dans un atelier d'artistes.",
+        address: "44 rue Ramponeau",
+        city: "Paris",
+        country: "FR",
+        lat: 48.8712,
+        lon: 2.3799,
+        tz: "Europe/Paris",
+        currency: "EUR",
+        experiences: &[DemoExperience {
+            title: "Initiation au tour de potier",
+            description: "Trois heures pour tourner deux pièces, cuisson et émaillage compris.",
+            price_minor: 8_500,
+            duration_minutes: 180,
+            capacity: 6,
+            occasions: &["birthday", "christmas", "corporate", "retirement"],
+            seasons: &["all_year"],
+        }],
+    },
+];
+
+/// Loads the demo data if it was never loaded, and returns the demo accounts (read back
+/// from the credentials file on later starts).
+pub async fn ensure_demo(
+    db: &DatabaseConnection,
+    data_dir: &Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<DemoAccount>> {
+    let loaded = meta::Entity::find_by_id(SEEDED_KEY.to_owned())
+        .one(db)
+        .await
+        .context("Failed to read the meta table")?
+        .is_some();
+    if loaded {
+        return Ok(read_credentials(data_dir));
+    }
+    let accounts = load(db, now).await?;
+    write_credentials(data_dir, &accounts)?;
+    Ok(accounts)
+}
+
+async fn load(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<Vec<DemoAccount>> {
+    let tx = db.begin().await?;
+    let mut partner_ids = Vec::new();
+    let mut experience_ids = Vec::new();
+    for (i, p) in PARTNERS.iter().enumerate() {
+        let id = Uuid::now_v7();
+        partner_ids.push(id);
+        partner::ActiveModel {
+            id: Set(id),
+            slug: Set(p.slug.to_owned()),
+            name: Set(p.name.to_owned()),
+            description: Set(p.description.to_owned()),
+            category: Set(p.category.to_owned()),
+            address: Set(p.address.to_owned()),
+            city: Set(p.city.to_owned()),
+            country: Set(p.country.to_owned()),
+            latitude: Set(p.lat),
+            longitude: Set(p.lon),
+            timezone: Set(p.tz.to_owned()),
+            photos: Set(serde_json::json!([format!("/static/demo/{}.jpg", p.slug)])),
+            commission_bps: Set(1500),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&tx)
+        .await?;
+        for (j, e) in p.experiences.iter().enumerate() {
+            let eid = Uuid::now_v7();
+            experience_ids.push(eid);
+            experience::ActiveModel {
+                id: Set(eid),
+                partner_id: Set(id),
+                title: Set(e.title.to_owned()),
+                description: Set(e.description.to_owned()),
+                category: Set(p.category.to_owned()),
+                price_minor: Set(e.price_minor),
+                currency: Set(p.currency.to_owned()),
+                duration_minutes: Set(e.duration_minutes),
+                capacity: Set(e.capacity),
+                conditions: Set(
+                    "Sur réservation, selon disponibilités. Valable 12 mois.".to_owned()
+                ),
+                photos: Set(serde_json::json!([])),
+                published: Set(true),
+                created_at: Set(now + chrono::Duration::seconds((i * 10 + j) as i64)),
+                updated_at: Set(now),
+            }
+            .insert(&tx)
+            .await?;
+            let tags = e
+                .occasions
+                .iter()
+                .map(|t| ("occasion", *t))
+                .chain(e.seasons.iter().map(|t| ("season", *t)));
+            for (kind, tag) in tags {
+                experience_tag::ActiveModel {
+                    experience_id: Set(eid),
+                    kind: Set(kind.to_owned()),
+                    tag: Set(tag.to_owned()),
+                }
+                .insert(&tx)
+                .await?;
+            }
+        }
+    }
+    for eid in &experience_ids {
+        crate::catalogue::reindex(&tx, *eid).await?;
+    }
+
+    let first_partner = partner_ids.first().copied().context("no demo partner")?;
+    let people = [
+        (
+            "donor",
+            "donor@demo.fimy.test",
+            "Denise Donatrice",
+            AccountKind::Customer,
+            None,
+        ),
+        (
+            "recipient",
+            "recipient@demo.fimy.test",
+            "Rémi Récipiendaire",
+            AccountKind::Customer,
+            None,
+        ),
+        (
+            "partner owner",
+            "owner@demo.fimy.test",
+            "Odile Propriétaire",
+            AccountKind::PartnerStaff,
+            Some(StaffRole::Owner),
+        ),
+        (
+            "partner tablet",
+            "tablet@demo.fimy.test",
+            "Tablette Bistro du Plateau",
+            AccountKind::PartnerStaff,
+            Some(StaffRole::Tablet),
+        ),
+        (
+            "admin",
+            "admin@demo.fimy.test",
+            "Admin Fimy",
+            AccountKind::Admin,
+            None,
+        ),
+    ];
+    let mut accounts = Vec::new();
+    for (role, email, name, kind, staff_role) in people {
+        let pw = random_token()[..16].to_owned();
+        let hash = password::hash(Password::parse(&pw)?).await?;
+        let uid = Uuid::now_v7();
+        user::ActiveModel {
+            id: Set(uid),
+            email: Set(email.to_owned()),
+            password_hash: Set(hash),
+            display_name: Set(name.to_owned()),
+            kind: Set(kind.as_str().to_owned()),
+            locale: Set("fr".to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&tx)
+        .await?;
+        if let Some(r) = staff_role {
+            partner_staff::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                partner_id: Set(first_partner),
+                user_id: Set(uid),
+                role: Set(r.as_str().to_owned()),
+                created_at: Set(now),
+            }
+            .insert(&tx)
+            .await?;
+        }
+        accounts.push(DemoAccount {
+            role: role.to_owned(),
+            email: email.to_owned(),
+            password: pw,
+        });
+    }
+    meta::ActiveModel {
+        key: Set(SEEDED_KEY.to_owned()),
+        value: Set(now.to_rfc3339()),
+    }
+    .insert(&tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        partners = PARTNERS.len(),
+        experiences = experience_ids.len(),
+        "demo data loaded"
+    );
+    Ok(accounts)
+}
+
+fn write_credentials(data_dir: &Path, accounts: &[DemoAccount]) -> anyhow::Result<()> {
+    let path = data_dir.join(CREDENTIALS_FILE);
+    let mut text = String::from("# Fimy demo accounts: role, email, password\n");
+    for a in accounts {
+        text.push_str(&format!("{}\t{}\t{}\n", a.role, a.email, a.password));
+    }
+    std::fs::write(&path, text).with_context(|| format!("Failed to write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn read_credentials(data_dir: &Path) -> Vec<DemoAccount> {
+    let Ok(text) = std::fs::read_to_string(data_dir.join(CREDENTIALS_FILE)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut parts = l.split('\t');
+            Some(DemoAccount {
+                role: parts.next()?.to_owned(),
+                email: parts.next()?.to_owned(),
+                password: parts.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
