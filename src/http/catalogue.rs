@@ -236,10 +236,9 @@ pub async fn search_experiences(
         .as_deref()
         .map(|c| Cursor::decode(c, order.as_str()))
         .transpose()?;
-    let after: Option<(Option<f64>, Uuid)> = match &cursor {
-        Some(c) => Some((c.k.as_ref().and_then(serde_json::Value::as_f64), c.id)),
-        None => None,
-    };
+    let after: Option<(Option<f64>, Uuid)> = cursor
+        .as_ref()
+        .map(|c| (c.k.as_ref().and_then(serde_json::Value::as_f64), c.id));
     let hits = catalogue::search(&state.db, &search, order).await?;
     let page: Vec<Hit> = hits
         .into_iter()

@@ -187,18 +187,18 @@ async fn claim(
                 .await?;
             continue;
         }
-        if existing.request_hash != request_hash {
-            return Err(ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was already used for a different request",
-            ));
-        }
         if existing.state == IN_PROGRESS {
             return Err(ApiError::new(
                 ErrorCode::IdempotencyRequestInProgress,
                 "the first request with this Idempotency-Key is still running; retry shortly",
             )
             .retry_after(1));
+        }
+        if existing.request_hash != request_hash {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was already used for a different request",
+            ));
         }
         return Ok(Claim::Replay(replay(existing)));
     }

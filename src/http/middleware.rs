@@ -75,16 +75,17 @@ pub async fn observe(
     Ok(res)
 }
 
-/// Turns an error response that is not already problem+json (the framework's own 404 and
+/// Turns an error response that is not already JSON (the framework's own 404 and
 /// 405, for instance) into one, so clients see one error format everywhere.
 pub fn problemize<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+    // Problems, and JSON bodies a handler chose on purpose (readiness), pass unchanged.
+    let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(PROBLEM_JSON.as_bytes()) || v.starts_with(b"application/json")
+    });
+    if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -1,1 +1,13 @@
+//! Black-box tests: each starts the application on port 0 and talks HTTP to it.
 
+// A failed unwrap in a test (or its helpers) is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
+mod authorization;
+mod catalogue;
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod idempotency;

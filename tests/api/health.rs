@@ -1,0 +1,105 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn liveness_and_readiness_answer_ok_when_the_database_is_up() {
+    let app = spawn_app().await;
+    let res = app.get("/health/live").await;
+    assert_eq!(res.status(), 200);
+    let res = app.get("/health/ready").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["checks"]["database"], "ok");
+}
+
+#[tokio::test]
+async fn readiness_is_503_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.state.db.clone().close().await.unwrap();
+    let res = app.get("/health/ready").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["checks"]["database"]
+            .as_str()
+            .unwrap()
+            .starts_with("error")
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_valid_incoming_one_is_kept() {
+    let app = spawn_app().await;
+    let res = app.get("/health/live").await;
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&generated).is_ok());
+
+    let res = app
+        .request(reqwest::Method::GET, "/health/live")
+        .header("x-request-id", "client-chosen-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "client-chosen-42");
+
+    let res = app
+        .request(reqwest::Method::GET, "/nowhere")
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_report_the_pool() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        app.get("/api/v1/experiences").await;
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"fimy_http_requests_total{method="GET",route="/api/v1/experiences",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("fimy_http_request_duration_seconds_bucket"));
+    assert!(text.contains("fimy_db_pool_max_connections"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_the_docs_page_are_served_locally() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/experiences",
+        "/api/v1/admin/users",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    let res = app.get("/api/docs").await;
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'self'"));
+    let html = res.text().await.unwrap();
+    for remote in [
+        "src=\"http",
+        "src=\"//",
+        "href=\"http",
+        "href=\"//",
+        "@import",
+    ] {
+        assert!(
+            !html.contains(remote),
+            "the docs page loads nothing from another host ({remote})"
+        );
+    }
+    assert_eq!(app.get("/api/docs/app.js").await.status(), 200);
+}
