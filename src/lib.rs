@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod secrets;
 pub mod seed;
 pub mod startup;
 pub mod state;

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod catalogue;
+pub mod code;
 pub mod money;
 
 pub use account::{AccountKind, DisplayName, Email, Locale, Password, StaffRole};
