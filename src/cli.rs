@@ -27,6 +27,18 @@ pub enum Command {
     Migrate,
     /// Load the demo data (once; later runs say it is there) and print the demo accounts.
     Seed,
+    /// Audit the stored data.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every card's hash chain and every balance from the ledger; exit
+    /// non-zero, naming the card and event, on any disagreement.
+    Verify,
 }
 
 /// Runs a parsed command line with a checked configuration.
@@ -39,14 +51,43 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("migrations applied ({:?})", config.database);
             Ok(())
         }
-        Command::Seed => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let db = crate::db::connect(&config).await?;
-            crate::db::migrate(&db).await?;
-            std::fs::create_dir_all(&config.data_dir)?;
-            let accounts =
-                crate::seed::ensure_demo(&db, &config.data_dir, chrono::Utc::now()).await?;
-            println!("demo data present in {:?}", config.database);
-            print_accounts(&accounts);
+            let report = crate::audit::verify(&db).await?;
+            for f in &report.findings {
+                println!("FAIL {f}");
+            }
+            println!(
+                "checked {} cards, {} events, {} ledger lines: {}",
+                report.cards,
+                report.events,
+                report.ledger_entries,
+                if report.findings.is_empty() {
+                    "all consistent".to_owned()
+                } else {
+                    format!("{} problems", report.findings.len())
+                }
+            );
+            if report.findings.is_empty() {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "the audit found {} problems",
+                    report.findings.len()
+                ))
+            }
+        }
+        Command::Seed => {
+            // The same start-up as `serve` (migrations, actors, demo data), without serving.
+            let mut config = config;
+            config.demo_data = true;
+            config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let database = format!("{:?}", config.database);
+            let app = Application::build(config).await?;
+            println!("demo data present in {database}");
+            print_accounts(&app.demo_accounts);
             Ok(())
         }
     }
@@ -73,7 +114,14 @@ fn print_accounts(accounts: &[crate::seed::DemoAccount]) {
         return;
     }
     println!("  Demo accounts (email / password):");
-    for a in accounts {
+    for a in accounts.iter().filter(|a| !a.role.starts_with("card")) {
         println!("    {:<15} {:<28} {}", a.role, a.email, a.password);
+    }
+    for a in accounts.iter().filter(|a| a.role.starts_with("card")) {
+        println!(
+            "  Demo gift card to open ({}): {}",
+            a.role.trim_start_matches("card: "),
+            a.password
+        );
     }
 }

@@ -71,6 +71,24 @@ pub struct Config {
     pub workers: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// The installation's master key (base64, 32 bytes); by default generated into the
+    /// data dir. Several nodes must share it.
+    pub secret_key: Option<Secret>,
+    /// Stripe instead of the sandbox, when its secret key is set.
+    pub stripe: Option<StripeSettings>,
+    /// A card actor with no message for this long passivates.
+    pub actor_idle: Duration,
+    /// How often due deliveries and expiries are looked for.
+    pub scheduler_interval: Duration,
+}
+
+/// Stripe's settings (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRETS`, `STRIPE_API_BASE`).
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub secret_key: Secret,
+    /// Several during a rotation; a webhook signed by any of them is accepted.
+    pub webhook_secrets: Vec<Secret>,
+    pub api_base: Url,
 }
 
 /// A value that must never reach a log line: `Debug` prints it with any password
@@ -119,10 +137,16 @@ struct FileConfig {
     session_ttl_hours: Option<u64>,
     workers: Option<usize>,
     trust_forwarded_for: Option<bool>,
+    secret_key: Option<String>,
+    stripe_secret_key: Option<String>,
+    stripe_webhook_secrets: Option<String>,
+    stripe_api_base: Option<String>,
+    actor_idle_secs: Option<u64>,
+    scheduler_interval_ms: Option<u64>,
 }
 
 /// The environment variables read, with the TOML key each overrides.
-pub const ENV_KEYS: [(&str, &str); 12] = [
+pub const ENV_KEYS: [(&str, &str); 18] = [
     ("FIMY_LISTEN", "listen"),
     ("FIMY_DATA_DIR", "data_dir"),
     ("DATABASE_URL", "database_url"),
@@ -135,6 +159,12 @@ pub const ENV_KEYS: [(&str, &str); 12] = [
     ("FIMY_SESSION_TTL_HOURS", "session_ttl_hours"),
     ("FIMY_WORKERS", "workers"),
     ("FIMY_TRUST_FORWARDED_FOR", "trust_forwarded_for"),
+    ("FIMY_SECRET_KEY", "secret_key"),
+    ("STRIPE_SECRET_KEY", "stripe_secret_key"),
+    ("STRIPE_WEBHOOK_SECRETS", "stripe_webhook_secrets"),
+    ("STRIPE_API_BASE", "stripe_api_base"),
+    ("FIMY_ACTOR_IDLE_SECS", "actor_idle_secs"),
+    ("FIMY_SCHEDULER_INTERVAL_MS", "scheduler_interval_ms"),
 ];
 
 impl Config {
@@ -183,6 +213,18 @@ impl Config {
         raw.set(
             "trust_forwarded_for",
             file_cfg.trust_forwarded_for.map(|v| v.to_string()),
+        );
+        raw.set("secret_key", file_cfg.secret_key);
+        raw.set("stripe_secret_key", file_cfg.stripe_secret_key);
+        raw.set("stripe_webhook_secrets", file_cfg.stripe_webhook_secrets);
+        raw.set("stripe_api_base", file_cfg.stripe_api_base);
+        raw.set(
+            "actor_idle_secs",
+            file_cfg.actor_idle_secs.map(|v| v.to_string()),
+        );
+        raw.set(
+            "scheduler_interval_ms",
+            file_cfg.scheduler_interval_ms.map(|v| v.to_string()),
         );
         for (var, key) in ENV_KEYS {
             if let Some(value) = env(var) {
@@ -327,6 +369,85 @@ impl Raw {
             _ => Err(format!("{v:?} is not a whole number from 1 to 256")),
         })?;
         let trust_forwarded_for = self.parse("trust_forwarded_for", false, parse_bool)?;
+        let secret_key = self.parse("secret_key", None, |v| {
+            use base64::Engine;
+            let ok = base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v))
+                .is_ok_and(|b| b.len() == 32);
+            if ok {
+                Ok(Some(Secret(v.to_owned())))
+            } else {
+                Err("must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)".to_owned())
+            }
+        })?;
+        let stripe_key = self.parse("stripe_secret_key", None, |v| {
+            if v.starts_with("sk_") || v.starts_with("rk_") {
+                Ok(Some(Secret(v.to_owned())))
+            } else {
+                Err("must be a Stripe secret key (sk_… or rk_…)".to_owned())
+            }
+        })?;
+        let webhook_secrets = self.parse("stripe_webhook_secrets", Vec::new(), |v| {
+            let list: Vec<Secret> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Secret(s.to_owned()))
+                .collect();
+            if list.iter().all(|s| s.0.starts_with("whsec_")) {
+                Ok(list)
+            } else {
+                Err("must be comma-separated webhook secrets (whsec_…)".to_owned())
+            }
+        })?;
+        let api_base = self.parse(
+            "stripe_api_base",
+            Url::parse("https://api.stripe.com/")
+                .map_err(|e| ConfigError::new("stripe_api_base", e.to_string()))?,
+            |v| {
+                let url = Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+                if matches!(url.scheme(), "http" | "https") {
+                    Ok(url)
+                } else {
+                    Err("must be an http:// or https:// URL".to_owned())
+                }
+            },
+        )?;
+        let stripe = match stripe_key {
+            Some(secret_key) => {
+                if webhook_secrets.is_empty() {
+                    return Err(ConfigError::new(
+                        "STRIPE_WEBHOOK_SECRETS",
+                        "is required with STRIPE_SECRET_KEY (webhooks are how payments complete)",
+                    ));
+                }
+                Some(StripeSettings {
+                    secret_key,
+                    webhook_secrets,
+                    api_base,
+                })
+            }
+            None => None,
+        };
+        let actor_idle = self.parse("actor_idle_secs", Duration::from_secs(300), |v| match v
+            .parse::<u64>()
+        {
+            Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(format!(
+                "{v:?} is not a whole number of seconds from 1 to 86400"
+            )),
+        })?;
+        let scheduler_interval = self.parse(
+            "scheduler_interval_ms",
+            Duration::from_secs(5),
+            |v| match v.parse::<u64>() {
+                Ok(n) if (50..=3_600_000).contains(&n) => Ok(Duration::from_millis(n)),
+                _ => Err(format!(
+                    "{v:?} is not a whole number of milliseconds from 50 to 3600000"
+                )),
+            },
+        )?;
         Ok(Config {
             listen,
             data_dir,
@@ -340,6 +461,10 @@ impl Raw {
             session_ttl,
             workers,
             trust_forwarded_for,
+            secret_key,
+            stripe,
+            actor_idle,
+            scheduler_interval,
         })
     }
 }

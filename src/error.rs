@@ -50,6 +50,32 @@ pub enum ErrorCode {
     InvalidCursor,
     /// A dependency (database, Redis) is unavailable; retry later.
     ServiceUnavailable,
+    /// The code has a typo (its check character does not match): nothing was looked up.
+    InvalidCode,
+    /// The amount is more than the card's available balance.
+    InsufficientBalance,
+    /// The card's status does not allow this (e.g. spending a card not yet paid).
+    CardStateConflict,
+    CardExpired,
+    /// The card is restricted to another partner.
+    WrongPartner,
+    /// An experience card is used by booking its experience, not by amount.
+    WrongCardKind,
+    UnknownHold,
+    DuplicateHold,
+    UnknownContribution,
+    /// Value is held for bookings; cancel them first.
+    CardHasHolds,
+    /// The one free extension is used, or expiry is not near enough yet.
+    ExtensionNotAllowed,
+    /// A payment that does not match its card.
+    PaymentMismatch,
+    /// The payment was declined; try another method.
+    PaymentDeclined,
+    /// A webhook whose signature does not verify.
+    InvalidSignature,
+    /// The card is too contended right now; retry.
+    Busy,
     /// Something failed on our side; the request id identifies it in the logs.
     Internal,
 }
@@ -61,7 +87,16 @@ impl ErrorCode {
             MalformedJson | InvalidQuery | InvalidPath | InvalidIdempotencyKey | InvalidCursor => {
                 StatusCode::BAD_REQUEST
             }
-            InvalidField | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            InvalidField | IdempotencyKeyReused | InvalidCode => StatusCode::UNPROCESSABLE_ENTITY,
+            InsufficientBalance | CardStateConflict | CardExpired | WrongCardKind
+            | DuplicateHold | CardHasHolds | ExtensionNotAllowed | PaymentMismatch => {
+                StatusCode::CONFLICT
+            }
+            WrongPartner => StatusCode::FORBIDDEN,
+            UnknownHold | UnknownContribution => StatusCode::NOT_FOUND,
+            PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
+            InvalidSignature => StatusCode::BAD_REQUEST,
+            Busy => StatusCode::SERVICE_UNAVAILABLE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound => StatusCode::NOT_FOUND,
@@ -97,6 +132,21 @@ impl ErrorCode {
             IdempotencyRequestInProgress => "Request in progress",
             InvalidCursor => "Invalid cursor",
             ServiceUnavailable => "Service unavailable",
+            InvalidCode => "Invalid code",
+            InsufficientBalance => "Insufficient balance",
+            CardStateConflict => "Card state conflict",
+            CardExpired => "Card expired",
+            WrongPartner => "Not valid at this partner",
+            WrongCardKind => "Wrong card kind",
+            UnknownHold => "Unknown hold",
+            DuplicateHold => "Duplicate hold",
+            UnknownContribution => "Unknown contribution",
+            CardHasHolds => "Card has holds",
+            ExtensionNotAllowed => "Extension not allowed",
+            PaymentMismatch => "Payment mismatch",
+            PaymentDeclined => "Payment declined",
+            InvalidSignature => "Invalid signature",
+            Busy => "Busy",
             Internal => "Internal error",
         }
     }
@@ -235,6 +285,53 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
         match e {
             sea_orm::TransactionError::Connection(db) => db.into(),
             sea_orm::TransactionError::Transaction(api) => api,
+        }
+    }
+}
+
+impl From<actors::giftcard::DomainError> for ApiError {
+    fn from(e: actors::giftcard::DomainError) -> Self {
+        use actors::giftcard::DomainError as D;
+        let code = match &e {
+            D::NotFound => ErrorCode::NotFound,
+            D::AlreadyExists => ErrorCode::CardStateConflict,
+            D::InvalidAmount | D::Invalid(_) => ErrorCode::InvalidField,
+            D::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
+            D::InvalidState { .. } => ErrorCode::CardStateConflict,
+            D::Expired => ErrorCode::CardExpired,
+            D::WrongPartner => ErrorCode::WrongPartner,
+            D::WrongKind => ErrorCode::WrongCardKind,
+            D::UnknownHold => ErrorCode::UnknownHold,
+            D::DuplicateHold => ErrorCode::DuplicateHold,
+            D::UnknownContribution => ErrorCode::UnknownContribution,
+            D::HasHolds => ErrorCode::CardHasHolds,
+            D::ExtensionNotAllowed => ErrorCode::ExtensionNotAllowed,
+            D::PaymentMismatch => ErrorCode::PaymentMismatch,
+        };
+        let err = ApiError::new(code, e.to_string());
+        match e {
+            D::InvalidAmount => err.field("amount_minor"),
+            _ => err,
+        }
+    }
+}
+
+impl From<actors::runtime::ActorError> for ApiError {
+    fn from(e: actors::runtime::ActorError) -> Self {
+        use actors::runtime::ActorError as A;
+        match e {
+            A::Domain(d) => d.into(),
+            A::Contended | A::Stopped => {
+                ApiError::new(ErrorCode::Busy, e.to_string()).retry_after(1)
+            }
+            A::Store(msg) => {
+                tracing::error!(error = %msg, "card store failed");
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the card could not be saved; nothing was changed — retry in a moment",
+                )
+                .retry_after(2)
+            }
         }
     }
 }

@@ -8,7 +8,10 @@ use actors::{AccountKind, Password, StaffRole};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use entities::{experience, experience_tag, meta, partner, partner_staff, user};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
 use std::path::Path;
 use uuid::Uuid;
 
@@ -436,9 +439,18 @@ async fn load(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<Vec
     Ok(accounts)
 }
 
+/// Adds lines to the credentials file (demo card codes, say).
+pub fn remember(data_dir: &Path, more: &[DemoAccount]) -> anyhow::Result<()> {
+    let mut all = read_credentials(data_dir);
+    all.extend(more.iter().cloned());
+    write_credentials(data_dir, &all)
+}
+
 fn write_credentials(data_dir: &Path, accounts: &[DemoAccount]) -> anyhow::Result<()> {
     let path = data_dir.join(CREDENTIALS_FILE);
-    let mut text = String::from("# Fimy demo accounts: role, email, password\n");
+    let mut text = String::from(
+        "# Fimy demo accounts (role, email, password) and demo card codes (label, card id, code)\n",
+    );
     for a in accounts {
         text.push_str(&format!("{}\t{}\t{}\n", a.role, a.email, a.password));
     }
@@ -466,4 +478,162 @@ fn read_credentials(data_dir: &Path) -> Vec<DemoAccount> {
             })
         })
         .collect()
+}
+
+const CARDS_SEEDED_KEY: &str = "demo_cards_loaded";
+
+/// Demo gift cards from the demo donor to the demo recipient, in several states:
+/// delivered and unopened (its code is printed), claimed and partly used, fully used,
+/// scheduled for later, pending payment, and expired. Their payments are marked `demo_…`
+/// (no provider was involved); everything else goes through the card actors as usual.
+pub async fn ensure_demo_cards(state: &crate::state::AppState) -> anyhow::Result<Vec<DemoAccount>> {
+    use actors::giftcard::{CardKind, Command, NewCard};
+    let db = &state.db;
+    if meta::Entity::find_by_id(CARDS_SEEDED_KEY.to_owned())
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Ok(Vec::new());
+    }
+    let find_user = |email: &'static str| async move {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(db)
+            .await?
+            .with_context(|| format!("demo account {email} missing"))
+    };
+    let donor = find_user("donor@demo.fimy.test").await?;
+    let recipient = find_user("recipient@demo.fimy.test").await?;
+    let bistro = partner::Entity::find()
+        .filter(partner::Column::Slug.eq("bistro-du-plateau"))
+        .one(db)
+        .await?
+        .context("demo partner missing")?;
+    let tasting = experience::Entity::find()
+        .filter(experience::Column::PartnerId.eq(bistro.id))
+        .order_by_asc(experience::Column::CreatedAt)
+        .one(db)
+        .await?
+        .context("demo experience missing")?;
+    let now = state.clock.now();
+    let bps = u32::try_from(bistro.commission_bps).unwrap_or(0);
+    let new = |kind: CardKind, currency: actors::Currency, face_value: i64, deliver_at| NewCard {
+        kind,
+        currency,
+        face_value,
+        group: false,
+        purchaser_id: donor.id,
+        recipient_name: recipient.display_name.clone(),
+        recipient_email: recipient.email.clone(),
+        message: Some("Bonne dégustation ! — Denise".to_owned()),
+        theme: "celebration".to_owned(),
+        deliver_at,
+    };
+    let cad = actors::Currency::Cad;
+    let value = CardKind::Value { partner_id: None };
+    let plans: Vec<(&str, NewCard, &[&str])> = vec![
+        (
+            "card: delivered, unopened (experience)",
+            new(
+                CardKind::Experience {
+                    experience_id: tasting.id,
+                    partner_id: bistro.id,
+                    party_size: 2,
+                },
+                actors::Currency::parse(&tasting.currency)?,
+                tasting.price_minor * 2,
+                None,
+            ),
+            &["pay", "deliver"],
+        ),
+        (
+            "card: claimed, partly used",
+            new(value.clone(), cad, 10_000, None),
+            &["pay", "deliver", "claim", "redeem"],
+        ),
+        (
+            "card: used",
+            new(value.clone(), cad, 8_000, None),
+            &["pay", "deliver", "claim", "use_all"],
+        ),
+        (
+            "card: scheduled",
+            new(
+                value.clone(),
+                cad,
+                5_000,
+                Some(now + chrono::Duration::days(7)),
+            ),
+            &["pay"],
+        ),
+        (
+            "card: pending payment",
+            new(value.clone(), cad, 5_000, None),
+            &[],
+        ),
+        (
+            "card: expired",
+            new(value, cad, 2_500, None),
+            &["pay", "deliver", "expire"],
+        ),
+    ];
+    let mut printed = Vec::new();
+    for (label, card, steps) in plans {
+        let (code, material) = crate::giftcards::new_code(state);
+        let id = Uuid::now_v7();
+        let face = card.face_value;
+        state
+            .registry
+            .send_with_code(id, Command::Create { card, now }, Some(material))
+            .await?;
+        for step in steps.iter().copied() {
+            let command = match step {
+                "pay" => Command::RecordPayment {
+                    contribution_id: Uuid::now_v7(),
+                    payer_id: donor.id,
+                    payment_id: format!("demo_{}", Uuid::now_v7().simple()),
+                    amount: face,
+                    now,
+                },
+                "deliver" => Command::Deliver { now },
+                "claim" => Command::Claim {
+                    user_id: recipient.id,
+                },
+                "redeem" => Command::Redeem {
+                    amount: 3_500,
+                    partner_id: bistro.id,
+                    commission_bps: bps,
+                    reference: Uuid::now_v7(),
+                    now,
+                },
+                "use_all" => Command::Redeem {
+                    amount: face,
+                    partner_id: bistro.id,
+                    commission_bps: bps,
+                    reference: Uuid::now_v7(),
+                    now,
+                },
+                _ => Command::Expire {
+                    now: now + chrono::Duration::days(actors::giftcard::VALIDITY_DAYS + 1),
+                },
+            };
+            state.registry.send(id, command).await?;
+        }
+        if label.contains("unopened") {
+            printed.push(DemoAccount {
+                role: label.to_owned(),
+                email: id.to_string(),
+                password: code.to_string(),
+            });
+        }
+    }
+    meta::ActiveModel {
+        key: Set(CARDS_SEEDED_KEY.to_owned()),
+        value: Set(now.to_rfc3339()),
+    }
+    .insert(db)
+    .await?;
+    tracing::info!("demo cards loaded");
+    Ok(printed)
 }

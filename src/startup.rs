@@ -2,16 +2,22 @@
 //! signal (SIGTERM, Ctrl-C) asks for a graceful stop.
 
 use crate::auth::LoginLimiter;
+use crate::auth::limiter::Limits;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::http;
 use crate::metrics::Metrics;
+use crate::payments::{
+    PaymentProvider, SandboxEvent, SandboxProvider, StripeConfig, StripeProvider,
+};
 use crate::seed::{self, DemoAccount};
 use crate::state::AppState;
+use crate::store::SqlCardStore;
 use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
+use actors::runtime::{Registry, RegistryConfig};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -19,6 +25,8 @@ use std::time::Duration;
 
 /// How often expired sessions and idempotency records are purged.
 const JANITOR_INTERVAL: Duration = Duration::from_secs(3600);
+/// Deliveries of one sandbox webhook before giving up.
+const SANDBOX_WEBHOOK_ATTEMPTS: u32 = 8;
 /// How long in-flight requests get to finish after a stop signal.
 const SHUTDOWN_GRACE_SECS: u64 = 10;
 
@@ -56,6 +64,39 @@ impl Application {
             .map(|u| redis::Client::open(u.expose()))
             .transpose()
             .context("Failed to set up the Redis client (REDIS_URL)")?;
+        let secrets = crate::secrets::SecretKey::load_or_create(
+            &config.data_dir,
+            config.secret_key.as_ref().map(|s| s.expose()),
+        )?;
+        let registry = Registry::new(
+            Arc::new(SqlCardStore::new(db.clone())),
+            clock.clone(),
+            RegistryConfig {
+                idle: config.actor_idle,
+                ..RegistryConfig::default()
+            },
+        )
+        .context("Failed to start the card actors")?;
+        let (sandbox_events, sandbox_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (payments, sandbox): (Arc<dyn PaymentProvider>, _) = match &config.stripe {
+            Some(s) => {
+                let mut cfg = StripeConfig::new(
+                    s.secret_key.expose(),
+                    s.webhook_secrets
+                        .iter()
+                        .map(|w| w.expose().to_owned())
+                        .collect(),
+                );
+                cfg.base_url = s.api_base.clone();
+                let stripe = StripeProvider::new(cfg)
+                    .map_err(|e| anyhow::anyhow!("Failed to set up Stripe: {e}"))?;
+                (Arc::new(stripe), None)
+            }
+            None => {
+                let sandbox = Arc::new(SandboxProvider::with_clock(sandbox_events, clock.clone()));
+                (sandbox.clone() as Arc<dyn PaymentProvider>, Some(sandbox))
+            }
+        };
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("Failed to listen on {}", config.listen))?;
         let port = listener.local_addr()?.port();
@@ -63,11 +104,26 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             login_limiter: LoginLimiter::new(clock.clone()),
-            clock,
+            clock: clock.clone(),
             metrics: Metrics::new().context("Failed to set up metrics")?,
             redis,
+            code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::CODE_LOOKUP),
+            staff_code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::STAFF_CODE_LOOKUP),
+            registry,
+            secrets,
+            payments,
+            sandbox,
             config,
         });
+        spawn_sandbox_webhooks(state.clone(), sandbox_rx);
+        let mut demo_accounts = demo_accounts;
+        if state.config.demo_data {
+            let cards = seed::ensure_demo_cards(&state).await?;
+            if !cards.is_empty() {
+                seed::remember(&state.config.data_dir, &cards)?;
+                demo_accounts.extend(cards);
+            }
+        }
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -113,9 +169,25 @@ impl Application {
                 housekeeping(&state).await;
             }
         };
+        let state = self.state.clone();
+        let scheduler = async move {
+            let mut tick = tokio::time::interval(state.config.scheduler_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match crate::giftcards::run_due(&state).await {
+                    Ok((0, 0)) => {}
+                    Ok((delivered, expired)) => {
+                        tracing::info!(delivered, expired, "scheduled card work done")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "scheduled card work failed"),
+                }
+            }
+        };
         tokio::select! {
             res = self.server => res,
             () = janitor => Ok(()),
+            () = scheduler => Ok(()),
         }
     }
 }
@@ -135,4 +207,31 @@ async fn housekeeping(state: &AppState) {
     if let Err(e) = res {
         tracing::warn!(error = %e, "failed to purge expired sessions");
     }
+}
+
+/// The sandbox announces payment outcomes as signed webhooks; they go through the same
+/// function as webhooks arriving over HTTP.
+fn spawn_sandbox_webhooks(
+    state: web::Data<AppState>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<SandboxEvent>,
+) {
+    tokio::spawn(async move {
+        while let Some((payload, signature)) = events.recv().await {
+            // Like Stripe, retry a failed delivery with back-off.
+            let mut delay = Duration::from_millis(100);
+            for attempt in 1..=SANDBOX_WEBHOOK_ATTEMPTS {
+                match crate::giftcards::receive_webhook(&state, &payload, &signature).await {
+                    Ok(()) => break,
+                    Err(e) if attempt == SANDBOX_WEBHOOK_ATTEMPTS => {
+                        tracing::error!(error = %e, "sandbox webhook failed for good")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, "sandbox webhook failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
+                }
+            }
+        }
+    });
 }

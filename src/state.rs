@@ -15,6 +15,18 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Present when `REDIS_URL` is set; used by readiness checks (and the event bus).
     pub redis: Option<redis::Client>,
+    /// The card actors of this node.
+    pub registry: actors::runtime::Registry,
+    /// The installation's master key: card-code hashing and encryption.
+    pub secrets: crate::secrets::SecretKey,
+    /// The configured payment provider (sandbox by default).
+    pub payments: std::sync::Arc<dyn crate::payments::PaymentProvider>,
+    /// The sandbox, when it is the provider (for its 3-D Secure step).
+    pub sandbox: Option<std::sync::Arc<crate::payments::SandboxProvider>>,
+    /// Anonymous code lookups, per client address (a separate budget from logins).
+    pub code_limiter: LoginLimiter,
+    /// Code lookups by partner staff, per staff account.
+    pub staff_code_limiter: LoginLimiter,
 }
 
 pub type State = actix_web::web::Data<AppState>;

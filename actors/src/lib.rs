@@ -7,8 +7,11 @@
 
 pub mod account;
 pub mod catalogue;
+pub mod clock;
 pub mod code;
+pub mod giftcard;
 pub mod money;
+pub mod runtime;
 
 pub use account::{AccountKind, DisplayName, Email, Locale, Password, StaffRole};
 pub use money::{Currency, Money};

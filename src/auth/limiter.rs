@@ -15,11 +15,46 @@ pub const ACCOUNT_WINDOW: Duration = Duration::minutes(15);
 /// Login attempts (failed or not) allowed per client address within [`IP_WINDOW`].
 pub const IP_MAX_ATTEMPTS: usize = 20;
 pub const IP_WINDOW: Duration = Duration::minutes(1);
+
+/// How many failures per key, and attempts per client, a limiter allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_failures: usize,
+    pub failure_window: Duration,
+    pub max_attempts: usize,
+    pub attempt_window: Duration,
+}
+
+impl Limits {
+    /// Logins: 5 failures per account per 15 minutes, 20 attempts per address per minute.
+    pub const LOGIN: Limits = Limits {
+        max_failures: ACCOUNT_MAX_FAILURES,
+        failure_window: ACCOUNT_WINDOW,
+        max_attempts: IP_MAX_ATTEMPTS,
+        attempt_window: IP_WINDOW,
+    };
+    /// Anonymous card-code lookups: a well-formed code that matches nothing is a guess;
+    /// 5 guesses per address per 15 minutes, 30 lookups per address per minute.
+    pub const CODE_LOOKUP: Limits = Limits {
+        max_failures: 5,
+        failure_window: Duration::minutes(15),
+        max_attempts: 30,
+        attempt_window: Duration::minutes(1),
+    };
+    /// Code lookups by a partner's staff at the till: busy, but guesses are still capped.
+    pub const STAFF_CODE_LOOKUP: Limits = Limits {
+        max_failures: 10,
+        failure_window: Duration::minutes(15),
+        max_attempts: 1_200,
+        attempt_window: Duration::minutes(1),
+    };
+}
 /// Above this many tracked keys, a call sweeps out the ones whose window has passed.
 const SWEEP_THRESHOLD: usize = 10_000;
 
 pub struct LoginLimiter {
     clock: SharedClock,
+    limits: Limits,
     // One lock for both maps: a login touches both, and the critical section is tiny.
     state: Mutex<State>,
 }
@@ -37,9 +72,15 @@ pub struct Limited {
 }
 
 impl LoginLimiter {
+    /// A limiter with the login limits.
     pub fn new(clock: SharedClock) -> Self {
+        Self::with_limits(clock, Limits::LOGIN)
+    }
+
+    pub fn with_limits(clock: SharedClock, limits: Limits) -> Self {
         Self {
             clock,
+            limits,
             state: Mutex::new(State::default()),
         }
     }
@@ -49,11 +90,12 @@ impl LoginLimiter {
     pub fn check(&self, account: &str, ip: &str) -> Result<(), Limited> {
         let now = self.clock.now();
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let l = self.limits;
         if st.account_failures.len() + st.ip_attempts.len() > SWEEP_THRESHOLD {
             st.account_failures
-                .retain(|_, q| q.back().is_some_and(|t| now - *t < ACCOUNT_WINDOW));
+                .retain(|_, q| q.back().is_some_and(|t| now - *t < l.failure_window));
             st.ip_attempts
-                .retain(|_, q| q.back().is_some_and(|t| now - *t < IP_WINDOW));
+                .retain(|_, q| q.back().is_some_and(|t| now - *t < l.attempt_window));
         }
         let wait = |q: &mut VecDeque<DateTime<Utc>>, window: Duration, max: usize| {
             while q.front().is_some_and(|t| now - *t >= window) {
@@ -70,9 +112,9 @@ impl LoginLimiter {
         let account_wait = st
             .account_failures
             .get_mut(account)
-            .and_then(|q| wait(q, ACCOUNT_WINDOW, ACCOUNT_MAX_FAILURES));
+            .and_then(|q| wait(q, l.failure_window, l.max_failures));
         let ip_q = st.ip_attempts.entry(ip.to_owned()).or_default();
-        let ip_wait = wait(ip_q, IP_WINDOW, IP_MAX_ATTEMPTS);
+        let ip_wait = wait(ip_q, l.attempt_window, l.max_attempts);
         if let Some(secs) = account_wait.max(ip_wait) {
             return Err(Limited {
                 retry_after_secs: secs,

@@ -2,7 +2,7 @@
 //! API docs page, and the web app's pages, all served by the binary itself: nothing is
 //! loaded from another host.
 
-use crate::http::{accounts, admin, catalogue, health};
+use crate::http::{accounts, admin, cards, catalogue, health, payments};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -22,6 +22,11 @@ use utoipa::{Modify, OpenApi};
         catalogue::search_experiences, catalogue::get_experience, catalogue::list_partners,
         catalogue::get_partner, catalogue::list_staff,
         admin::list_users,
+        cards::purchase, cards::contribute, cards::refund_contribution, cards::open_by_code,
+        cards::claim, cards::get_card, cards::card_events, cards::wallet, cards::transfer,
+        cards::extend, cards::refund, cards::redeem, cards::authorize, cards::capture,
+        cards::release, cards::block, cards::unblock,
+        payments::webhook, payments::sandbox_authenticate,
         health::live, health::ready, health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::ErrorCode)),
@@ -30,6 +35,8 @@ use utoipa::{Modify, OpenApi};
         (name = "accounts", description = "Registration, login, sessions"),
         (name = "catalogue", description = "Experiences and partners"),
         (name = "partners", description = "Partner portal"),
+        (name = "cards", description = "Gift cards: purchase, wallet, lifecycle"),
+        (name = "payments", description = "Payment webhooks"),
         (name = "admin", description = "Administration"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod cards;
 pub mod catalogue;
 pub mod docs;
 pub mod extract;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod idempotency;
 pub mod middleware;
 pub mod pagination;
+pub mod payments;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -25,7 +27,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/openapi.json", web::get().to(docs::openapi_json))
                 .configure(accounts::routes)
                 .configure(catalogue::routes)
-                .configure(admin::routes),
+                .configure(admin::routes)
+                .configure(cards::routes)
+                .configure(payments::routes),
         )
         .configure(health::routes)
         .configure(docs::routes);

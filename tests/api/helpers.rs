@@ -19,6 +19,10 @@ pub struct TestApp {
     pub demo: Vec<DemoAccount>,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
+    /// The PostgreSQL database, when running on one (a second instance can share it).
+    pub database_url: Option<String>,
+    /// The master key (instances sharing a database must share it).
+    pub secret_key: String,
     _pg: Option<PgDatabase>,
 }
 
@@ -27,6 +31,10 @@ pub struct Options {
     pub demo_data: bool,
     /// Reuse this data dir (and its SQLite file) instead of a fresh one.
     pub data_dir: Option<tempfile::TempDir>,
+    /// Run against this existing database (another instance's) instead of a fresh one.
+    pub database_url: Option<String>,
+    /// Use this master key (another instance's).
+    pub secret_key: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -45,18 +53,28 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let data_dir = opts
         .data_dir
         .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
-    let pg = match std::env::var("FIMY_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(PgDatabase::create(&url).await),
+    let pg = match (&opts.database_url, std::env::var("FIMY_TEST_DATABASE_URL")) {
+        (None, Ok(url)) if !url.is_empty() => Some(PgDatabase::create(&url).await),
         _ => None,
     };
+    let database_url = opts
+        .database_url
+        .clone()
+        .or_else(|| pg.as_ref().map(|p| p.url.clone()));
+    let secret_key = opts.secret_key.clone().unwrap_or_else(|| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+    });
     let mut env: HashMap<&str, String> = HashMap::new();
     env.insert("FIMY_LISTEN", "127.0.0.1:0".into());
     env.insert("FIMY_DATA_DIR", data_dir.path().display().to_string());
     env.insert("FIMY_DEMO_DATA", opts.demo_data.to_string());
     env.insert("FIMY_WORKERS", "2".into());
-    if let Some(pg) = &pg {
-        env.insert("DATABASE_URL", pg.url.clone());
+    env.insert("FIMY_SCHEDULER_INTERVAL_MS", "100".into());
+    if let Some(url) = &database_url {
+        env.insert("DATABASE_URL", url.clone());
     }
+    env.insert("FIMY_SECRET_KEY", secret_key.clone());
     if let Ok(redis) = std::env::var("FIMY_TEST_REDIS_URL")
         && !redis.is_empty()
     {
@@ -81,6 +99,8 @@ pub async fn spawn_with(opts: Options) -> TestApp {
             .build()
             .expect("client"),
         data_dir,
+        database_url,
+        secret_key,
         _pg: pg,
     }
 }
@@ -138,6 +158,14 @@ impl TestApp {
         .await
     }
 
+    /// Logs in again (after the clock moved past a session's life) and returns the token.
+    pub async fn relogin(&self, email: &str) -> String {
+        let res = self.login(email, "correct horse battery").await;
+        assert_eq!(res.status(), 200, "login {email}");
+        let body: Value = res.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
     /// Logs a demo account in (by role: donor, recipient, partner owner, partner tablet,
     /// admin) and returns its token.
     pub async fn demo_token(&self, role: &str) -> String {
@@ -150,6 +178,87 @@ impl TestApp {
         assert_eq!(res.status(), 200, "demo login {role}");
         let body: Value = res.json().await.expect("json");
         body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+pub const TEST_CARD_OK: &str = "4242 4242 4242 4242";
+pub const TEST_CARD_DECLINED: &str = "4000 0000 0000 0002";
+pub const TEST_CARD_3DS: &str = "4000 0025 0000 3155";
+
+impl TestApp {
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Buys a value card for `amount` EUR cents and returns the purchase response.
+    pub async fn buy_value_card(&self, donor: &str, amount: i64, extra: Value) -> Value {
+        let mut body = json!({
+            "kind": "value", "amount_minor": amount, "currency": "EUR",
+            "recipient_name": "Rémi", "recipient_email": "remi@example.com",
+            "payment": {"method": "test_card", "number": TEST_CARD_OK},
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let res = self.post_as(donor, "/api/v1/cards", &body).await;
+        assert_eq!(res.status(), 201, "purchase");
+        res.json().await.expect("json")
+    }
+
+    /// Polls a card (as `token`) until its status is `status`; returns its view.
+    pub async fn wait_for_status(&self, token: &str, card: &str, status: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self
+                .get_as(token, &format!("/api/v1/cards/{card}"))
+                .await
+                .json()
+                .await
+                .expect("json");
+            if last["status"] == status {
+                return last;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("card {card} never reached {status}: {last}");
+    }
+
+    /// A paid, delivered value card: (card id, its code).
+    pub async fn delivered_card(&self, donor: &str, amount: i64) -> (String, String) {
+        let bought = self.buy_value_card(donor, amount, json!({})).await;
+        let id = bought["card"]["id"].as_str().expect("id").to_owned();
+        self.wait_for_status(donor, &id, "delivered").await;
+        let code = self.code_of(&id).await;
+        (id, code)
+    }
+
+    /// The card's current code, as the recipient's email carries it.
+    pub async fn code_of(&self, card: &str) -> String {
+        use sea_orm::EntityTrait;
+        let id = uuid::Uuid::parse_str(card).expect("uuid");
+        let row = entities::gift_card::Entity::find_by_id(id)
+            .one(&self.state.db)
+            .await
+            .expect("db")
+            .expect("card");
+        self.state
+            .secrets
+            .decrypt_code(&row.code_ciphertext)
+            .expect("decrypt")
+            .to_string()
+    }
+
+    /// Runs the audit and asserts it finds nothing.
+    pub async fn assert_audit_clean(&self) {
+        let report = fimy::audit::verify(&self.state.db).await.expect("audit");
+        assert!(report.findings.is_empty(), "{:#?}", report.findings);
     }
 }
 

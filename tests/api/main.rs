@@ -4,9 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod audit;
 mod authorization;
+mod cards;
 mod catalogue;
 mod cli;
+mod concurrency;
 mod errors;
 mod health;
 mod helpers;

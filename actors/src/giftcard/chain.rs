@@ -61,7 +61,14 @@ pub fn format_time(at: DateTime<Utc>) -> String {
 }
 
 /// The hash of one event given the hash before it. `data` is the event's canonical JSON.
-pub fn link(prev_hash: &str, card_id: Uuid, seq: i64, kind: &str, data: &str, at: DateTime<Utc>) -> String {
+pub fn link(
+    prev_hash: &str,
+    card_id: Uuid,
+    seq: i64,
+    kind: &str,
+    data: &str,
+    at: DateTime<Utc>,
+) -> String {
     let envelope = format!(
         "{{\"at\":{},\"card_id\":{},\"data\":{},\"kind\":{},\"seq\":{}}}",
         Value::String(format_time(at)),
@@ -95,7 +102,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {
         let v = json!({"b": 1, "a": {"z": [3, {"y": 2, "x": 1}], "c": "é"}});
-        assert_eq!(canonical_json(&v), r#"{"a":{"c":"é","z":[3,{"x":1,"y":2}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"c":"é","z":[3,{"x":1,"y":2}]},"b":1}"#
+        );
     }
 
     #[test]
@@ -109,6 +119,16 @@ mod tests {
         assert_ne!(h, link(GENESIS, id, 1, "card_used", "{}", at));
         assert_ne!(h, link(GENESIS, id, 1, "card_opened", "{\"a\":1}", at));
         assert_ne!(h, link(&h, id, 1, "card_opened", "{}", at));
-        assert_ne!(h, link(GENESIS, id, 1, "card_opened", "{}", at + chrono::Duration::microseconds(1)));
+        assert_ne!(
+            h,
+            link(
+                GENESIS,
+                id,
+                1,
+                "card_opened",
+                "{}",
+                at + chrono::Duration::microseconds(1)
+            )
+        );
     }
 }

@@ -236,7 +236,11 @@ fn record_payment(
     amount: i64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Decision {
-    if card.contributions.iter().any(|c| c.payment_id == payment_id) {
+    if card
+        .contributions
+        .iter()
+        .any(|c| c.payment_id == payment_id)
+    {
         return Ok(vec![]); // the same payment announced twice
     }
     if amount <= 0 {
@@ -354,7 +358,11 @@ fn usage_status(card: &GiftCard) -> Status {
 
 /// Folds one event into the state. `card` is `None` only before `CardCreated`.
 pub fn apply(card: Option<GiftCard>, id: uuid::Uuid, event: &Event) -> Option<GiftCard> {
-    if let Event::CardCreated { card: new, expires_at } = event {
+    if let Event::CardCreated {
+        card: new,
+        expires_at,
+    } = event
+    {
         return Some(GiftCard {
             id,
             kind: new.kind.clone(),
@@ -439,7 +447,9 @@ pub fn apply(card: Option<GiftCard>, id: uuid::Uuid, event: &Event) -> Option<Gi
                 },
             );
         }
-        Event::AuthorizationCaptured { hold_id, amount, .. } => {
+        Event::AuthorizationCaptured {
+            hold_id, amount, ..
+        } => {
             c.holds.remove(hold_id);
             c.held -= amount;
             if c.status != Status::Expired {
@@ -528,7 +538,9 @@ mod tests {
 
     fn value_card(amount: i64, partner: Option<Uuid>) -> NewCard {
         NewCard {
-            kind: CardKind::Value { partner_id: partner },
+            kind: CardKind::Value {
+                partner_id: partner,
+            },
             currency: Currency::Eur,
             face_value: amount,
             group: false,
@@ -558,7 +570,10 @@ mod tests {
         let card = run(
             id,
             &[
-                Command::Create { card: value_card(amount, None), now: t0() },
+                Command::Create {
+                    card: value_card(amount, None),
+                    now: t0(),
+                },
                 Command::RecordPayment {
                     contribution_id: Uuid::now_v7(),
                     payer_id: Uuid::now_v7(),
@@ -576,7 +591,7 @@ mod tests {
         let events = decide(Some(card), &cmd)?;
         Ok(events
             .iter()
-            .fold(Some(card.clone()), |c, e| apply(c, card.id, e))
+            .try_fold(card.clone(), |c, e| apply(Some(c), card.id, e))
             .unwrap())
     }
 
@@ -604,7 +619,13 @@ mod tests {
     #[test]
     fn a_payment_must_match_a_solo_cards_price() {
         let id = Uuid::now_v7();
-        let card = run(id, &[Command::Create { card: value_card(5_000, None), now: t0() }]);
+        let card = run(
+            id,
+            &[Command::Create {
+                card: value_card(5_000, None),
+                now: t0(),
+            }],
+        );
         let short = Command::RecordPayment {
             contribution_id: Uuid::now_v7(),
             payer_id: Uuid::now_v7(),
@@ -612,7 +633,10 @@ mod tests {
             amount: 4_000,
             now: t0(),
         };
-        assert_eq!(decide(Some(&card), &short), Err(DomainError::PaymentMismatch));
+        assert_eq!(
+            decide(Some(&card), &short),
+            Err(DomainError::PaymentMismatch)
+        );
     }
 
     #[test]
@@ -645,25 +669,68 @@ mod tests {
         let card = run(
             id,
             &[
-                Command::Create { card: value_card(5_000, Some(partner)), now: t0() },
-                Command::RecordPayment { contribution_id: Uuid::now_v7(), payer_id: Uuid::now_v7(), payment_id: "p".into(), amount: 5_000, now: t0() },
+                Command::Create {
+                    card: value_card(5_000, Some(partner)),
+                    now: t0(),
+                },
+                Command::RecordPayment {
+                    contribution_id: Uuid::now_v7(),
+                    payer_id: Uuid::now_v7(),
+                    payment_id: "p".into(),
+                    amount: 5_000,
+                    now: t0(),
+                },
             ],
         );
-        let elsewhere = Command::Redeem { amount: 100, partner_id: Uuid::now_v7(), commission_bps: 0, reference: Uuid::now_v7(), now: t0() };
-        assert_eq!(decide(Some(&card), &elsewhere), Err(DomainError::WrongPartner));
+        let elsewhere = Command::Redeem {
+            amount: 100,
+            partner_id: Uuid::now_v7(),
+            commission_bps: 0,
+            reference: Uuid::now_v7(),
+            now: t0(),
+        };
+        assert_eq!(
+            decide(Some(&card), &elsewhere),
+            Err(DomainError::WrongPartner)
+        );
 
         let mut exp = value_card(9_000, None);
-        exp.kind = CardKind::Experience { experience_id: Uuid::now_v7(), partner_id: partner, party_size: 2 };
+        exp.kind = CardKind::Experience {
+            experience_id: Uuid::now_v7(),
+            partner_id: partner,
+            party_size: 2,
+        };
         let card = run(
             Uuid::now_v7(),
             &[
-                Command::Create { card: exp, now: t0() },
-                Command::RecordPayment { contribution_id: Uuid::now_v7(), payer_id: Uuid::now_v7(), payment_id: "p".into(), amount: 9_000, now: t0() },
+                Command::Create {
+                    card: exp,
+                    now: t0(),
+                },
+                Command::RecordPayment {
+                    contribution_id: Uuid::now_v7(),
+                    payer_id: Uuid::now_v7(),
+                    payment_id: "p".into(),
+                    amount: 9_000,
+                    now: t0(),
+                },
             ],
         );
-        let redeem = Command::Redeem { amount: 100, partner_id: partner, commission_bps: 0, reference: Uuid::now_v7(), now: t0() };
+        let redeem = Command::Redeem {
+            amount: 100,
+            partner_id: partner,
+            commission_bps: 0,
+            reference: Uuid::now_v7(),
+            now: t0(),
+        };
         assert_eq!(decide(Some(&card), &redeem), Err(DomainError::WrongKind));
-        let hold = Command::Authorize { hold_id: Uuid::now_v7(), amount: 9_000, partner_id: partner, commission_bps: 1000, now: t0() };
+        let hold = Command::Authorize {
+            hold_id: Uuid::now_v7(),
+            amount: 9_000,
+            partner_id: partner,
+            commission_bps: 1000,
+            now: t0(),
+        };
         assert!(decide(Some(&card), &hold).is_ok());
     }
 
@@ -672,28 +739,66 @@ mod tests {
         let (_, card) = paid(10_000);
         let partner = Uuid::now_v7();
         let (h1, h2) = (Uuid::now_v7(), Uuid::now_v7());
-        let auth = |hold_id, amount| Command::Authorize { hold_id, amount, partner_id: partner, commission_bps: 1000, now: t0() };
+        let auth = |hold_id, amount| Command::Authorize {
+            hold_id,
+            amount,
+            partner_id: partner,
+            commission_bps: 1000,
+            now: t0(),
+        };
         let card = step(&card, auth(h1, 3_000)).unwrap();
         let card = step(&card, auth(h2, 7_000)).unwrap();
         assert_eq!((card.available, card.held), (0, 10_000));
-        assert_eq!(step(&card, auth(Uuid::now_v7(), 1)), Err(DomainError::InsufficientBalance { available: 0 }));
+        assert_eq!(
+            step(&card, auth(Uuid::now_v7(), 1)),
+            Err(DomainError::InsufficientBalance { available: 0 })
+        );
         assert_eq!(step(&card, auth(h1, 1)), Err(DomainError::DuplicateHold));
         let card = step(&card, Command::Release { hold_id: h1 }).unwrap();
         assert_eq!((card.available, card.held), (3_000, 7_000));
         let events = decide(Some(&card), &Command::Capture { hold_id: h2 }).unwrap();
-        assert_eq!(events, vec![Event::AuthorizationCaptured { hold_id: h2, amount: 7_000, partner_id: partner, commission: 700 }]);
+        assert_eq!(
+            events,
+            vec![Event::AuthorizationCaptured {
+                hold_id: h2,
+                amount: 7_000,
+                partner_id: partner,
+                commission: 700
+            }]
+        );
         let card = step(&card, Command::Capture { hold_id: h2 }).unwrap();
-        assert_eq!((card.available, card.held, card.status), (3_000, 0, Status::PartlyUsed));
-        assert_eq!(step(&card, Command::Capture { hold_id: h2 }), Err(DomainError::UnknownHold));
+        assert_eq!(
+            (card.available, card.held, card.status),
+            (3_000, 0, Status::PartlyUsed)
+        );
+        assert_eq!(
+            step(&card, Command::Capture { hold_id: h2 }),
+            Err(DomainError::UnknownHold)
+        );
     }
 
     #[test]
     fn an_expired_card_cannot_be_spent_and_its_rest_is_breakage() {
         let (_, card) = paid(10_000);
         let later = card.expires_at;
-        let redeem = Command::Redeem { amount: 1, partner_id: Uuid::now_v7(), commission_bps: 0, reference: Uuid::now_v7(), now: later };
+        let redeem = Command::Redeem {
+            amount: 1,
+            partner_id: Uuid::now_v7(),
+            commission_bps: 0,
+            reference: Uuid::now_v7(),
+            now: later,
+        };
         assert_eq!(decide(Some(&card), &redeem), Err(DomainError::Expired));
-        assert_eq!(decide(Some(&card), &Command::Expire { now: later - Duration::seconds(1) }).unwrap(), vec![]);
+        assert_eq!(
+            decide(
+                Some(&card),
+                &Command::Expire {
+                    now: later - Duration::seconds(1)
+                }
+            )
+            .unwrap(),
+            vec![]
+        );
         let card = step(&card, Command::Expire { now: later }).unwrap();
         assert_eq!((card.status, card.available), (Status::Expired, 0));
     }
@@ -702,20 +807,42 @@ mod tests {
     fn the_free_extension_is_once_and_only_near_expiry() {
         let (_, card) = paid(10_000);
         let early = card.expires_at - Duration::days(EXTENSION_WINDOW_DAYS + 1);
-        assert_eq!(step(&card, Command::Extend { now: early }), Err(DomainError::ExtensionNotAllowed));
+        assert_eq!(
+            step(&card, Command::Extend { now: early }),
+            Err(DomainError::ExtensionNotAllowed)
+        );
         let near = card.expires_at - Duration::days(10);
         let extended = step(&card, Command::Extend { now: near }).unwrap();
-        assert_eq!(extended.expires_at, card.expires_at + Duration::days(EXTENSION_DAYS));
+        assert_eq!(
+            extended.expires_at,
+            card.expires_at + Duration::days(EXTENSION_DAYS)
+        );
         let near_again = extended.expires_at - Duration::days(10);
-        assert_eq!(step(&extended, Command::Extend { now: near_again }), Err(DomainError::ExtensionNotAllowed));
+        assert_eq!(
+            step(&extended, Command::Extend { now: near_again }),
+            Err(DomainError::ExtensionNotAllowed)
+        );
     }
 
     #[test]
     fn a_transfer_bumps_the_code_version_and_forgets_the_claim() {
         let (_, card) = paid(10_000);
         let card = step(&card, Command::Open { now: t0() }).unwrap();
-        let card = step(&card, Command::Claim { user_id: Uuid::now_v7() }).unwrap();
-        let moved = step(&card, Command::Transfer { name: "Ana".into(), email: "ana@example.com".into() }).unwrap();
+        let card = step(
+            &card,
+            Command::Claim {
+                user_id: Uuid::now_v7(),
+            },
+        )
+        .unwrap();
+        let moved = step(
+            &card,
+            Command::Transfer {
+                name: "Ana".into(),
+                email: "ana@example.com".into(),
+            },
+        )
+        .unwrap();
         assert_eq!(moved.code_version, 2);
         assert_eq!(moved.recipient.user_id, None);
         assert_eq!(moved.status, Status::Delivered);
@@ -726,15 +853,43 @@ mod tests {
         let id = Uuid::now_v7();
         let mut new = value_card(1, None);
         new.group = true;
-        let mut card = run(id, &[Command::Create { card: new, now: t0() }]);
+        let mut card = run(
+            id,
+            &[Command::Create {
+                card: new,
+                now: t0(),
+            }],
+        );
         for (i, amount) in [1_000, 2_000, 3_333].into_iter().enumerate() {
-            card = step(&card, Command::RecordPayment { contribution_id: Uuid::now_v7(), payer_id: Uuid::now_v7(), payment_id: format!("p{i}"), amount, now: t0() }).unwrap();
+            card = step(
+                &card,
+                Command::RecordPayment {
+                    contribution_id: Uuid::now_v7(),
+                    payer_id: Uuid::now_v7(),
+                    payment_id: format!("p{i}"),
+                    amount,
+                    now: t0(),
+                },
+            )
+            .unwrap();
         }
         assert_eq!(card.face_value, 6_333);
         card = step(&card, Command::Deliver { now: t0() }).unwrap();
-        card = step(&card, Command::Redeem { amount: 1_000, partner_id: Uuid::now_v7(), commission_bps: 0, reference: Uuid::now_v7(), now: t0() }).unwrap();
+        card = step(
+            &card,
+            Command::Redeem {
+                amount: 1_000,
+                partner_id: Uuid::now_v7(),
+                commission_bps: 0,
+                reference: Uuid::now_v7(),
+                now: t0(),
+            },
+        )
+        .unwrap();
         let events = decide(Some(&card), &Command::Refund).unwrap();
-        let Event::ValueRefunded { lines } = &events[0] else { panic!() };
+        let Event::ValueRefunded { lines } = &events[0] else {
+            panic!()
+        };
         assert_eq!(lines.iter().map(|l| l.amount).sum::<i64>(), 5_333);
         let amounts: Vec<i64> = lines.iter().map(|l| l.amount).collect();
         assert_eq!(amounts, vec![842, 1_684, 2_807]);
@@ -747,22 +902,82 @@ mod tests {
         let id = Uuid::now_v7();
         let mut new = value_card(1, None);
         new.group = true;
-        let mut card = run(id, &[Command::Create { card: new, now: t0() }]);
+        let mut card = run(
+            id,
+            &[Command::Create {
+                card: new,
+                now: t0(),
+            }],
+        );
         let first = Uuid::now_v7();
-        card = step(&card, Command::RecordPayment { contribution_id: first, payer_id: Uuid::now_v7(), payment_id: "a".into(), amount: 2_000, now: t0() }).unwrap();
-        card = step(&card, Command::RecordPayment { contribution_id: Uuid::now_v7(), payer_id: Uuid::now_v7(), payment_id: "b".into(), amount: 3_000, now: t0() }).unwrap();
-        let after = step(&card, Command::RefundContribution { contribution_id: first }).unwrap();
-        assert_eq!((after.available, after.face_value, after.status), (3_000, 3_000, Status::Issued));
-        assert_eq!(step(&after, Command::RefundContribution { contribution_id: first }), Err(DomainError::UnknownContribution));
+        card = step(
+            &card,
+            Command::RecordPayment {
+                contribution_id: first,
+                payer_id: Uuid::now_v7(),
+                payment_id: "a".into(),
+                amount: 2_000,
+                now: t0(),
+            },
+        )
+        .unwrap();
+        card = step(
+            &card,
+            Command::RecordPayment {
+                contribution_id: Uuid::now_v7(),
+                payer_id: Uuid::now_v7(),
+                payment_id: "b".into(),
+                amount: 3_000,
+                now: t0(),
+            },
+        )
+        .unwrap();
+        let after = step(
+            &card,
+            Command::RefundContribution {
+                contribution_id: first,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (after.available, after.face_value, after.status),
+            (3_000, 3_000, Status::Issued)
+        );
+        assert_eq!(
+            step(
+                &after,
+                Command::RefundContribution {
+                    contribution_id: first
+                }
+            ),
+            Err(DomainError::UnknownContribution)
+        );
         let delivered = step(&card, Command::Deliver { now: t0() }).unwrap();
-        assert!(matches!(step(&delivered, Command::RefundContribution { contribution_id: first }), Err(DomainError::InvalidState { .. })));
+        assert!(matches!(
+            step(
+                &delivered,
+                Command::RefundContribution {
+                    contribution_id: first
+                }
+            ),
+            Err(DomainError::InvalidState { .. })
+        ));
     }
 
     #[test]
     fn a_blocked_card_refuses_everything_but_unblock_and_returns_to_its_status() {
         let (_, card) = paid(10_000);
-        let blocked = step(&card, Command::Block { reason: "fraud check".into() }).unwrap();
-        assert!(matches!(step(&blocked, Command::Open { now: t0() }), Err(DomainError::InvalidState { .. })));
+        let blocked = step(
+            &card,
+            Command::Block {
+                reason: "fraud check".into(),
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            step(&blocked, Command::Open { now: t0() }),
+            Err(DomainError::InvalidState { .. })
+        ));
         let back = step(&blocked, Command::Unblock).unwrap();
         assert_eq!(back.status, Status::Delivered);
     }
@@ -773,10 +988,25 @@ mod tests {
         let mut card = None;
         let mut history = Vec::new();
         let cmds = [
-            Command::Create { card: value_card(8_000, None), now: t0() },
-            Command::RecordPayment { contribution_id: Uuid::now_v7(), payer_id: Uuid::now_v7(), payment_id: "p".into(), amount: 8_000, now: t0() },
+            Command::Create {
+                card: value_card(8_000, None),
+                now: t0(),
+            },
+            Command::RecordPayment {
+                contribution_id: Uuid::now_v7(),
+                payer_id: Uuid::now_v7(),
+                payment_id: "p".into(),
+                amount: 8_000,
+                now: t0(),
+            },
             Command::Open { now: t0() },
-            Command::Redeem { amount: 500, partner_id: Uuid::now_v7(), commission_bps: 1200, reference: Uuid::now_v7(), now: t0() },
+            Command::Redeem {
+                amount: 500,
+                partner_id: Uuid::now_v7(),
+                commission_bps: 1200,
+                reference: Uuid::now_v7(),
+                now: t0(),
+            },
         ];
         for cmd in &cmds {
             for e in decide(card.as_ref(), cmd).unwrap() {
@@ -789,7 +1019,12 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_kind_and_data() {
-        let e = Event::AmountRedeemed { amount: 5, partner_id: Uuid::now_v7(), commission: 1, reference: Uuid::now_v7() };
+        let e = Event::AmountRedeemed {
+            amount: 5,
+            partner_id: Uuid::now_v7(),
+            commission: 1,
+            reference: Uuid::now_v7(),
+        };
         assert_eq!(Event::from_parts(e.kind(), e.data()).unwrap(), e);
     }
 

@@ -87,7 +87,12 @@ pub fn postings(card: Uuid, event: &Event) -> Vec<Posting> {
         ],
         Event::ValueRefunded { lines } => lines
             .iter()
-            .flat_map(|l| [p(Account::Card(card), l.amount), p(Account::Cash, -l.amount)])
+            .flat_map(|l| {
+                [
+                    p(Account::Card(card), l.amount),
+                    p(Account::Cash, -l.amount),
+                ]
+            })
             .collect(),
         Event::ContributionRefunded { line } => vec![
             p(Account::Card(card), line.amount),
@@ -112,13 +117,40 @@ mod tests {
         let card = Uuid::now_v7();
         let partner = Uuid::now_v7();
         let hold = Uuid::now_v7();
-        let line = RefundLine { contribution_id: Uuid::now_v7(), payer_id: Uuid::now_v7(), payment_id: "p".into(), amount: 30 };
+        let line = RefundLine {
+            contribution_id: Uuid::now_v7(),
+            payer_id: Uuid::now_v7(),
+            payment_id: "p".into(),
+            amount: 30,
+        };
         let events = [
-            Event::PaymentReceived { contribution_id: Uuid::now_v7(), payer_id: Uuid::now_v7(), payment_id: "p".into(), amount: 1_000 },
-            Event::AmountRedeemed { amount: 200, partner_id: partner, commission: 30, reference: Uuid::now_v7() },
-            Event::ValueAuthorized { hold_id: hold, amount: 300, partner_id: partner, commission_bps: 1000 },
-            Event::AuthorizationCaptured { hold_id: hold, amount: 300, partner_id: partner, commission: 30 },
-            Event::ValueRefunded { lines: vec![line.clone()] },
+            Event::PaymentReceived {
+                contribution_id: Uuid::now_v7(),
+                payer_id: Uuid::now_v7(),
+                payment_id: "p".into(),
+                amount: 1_000,
+            },
+            Event::AmountRedeemed {
+                amount: 200,
+                partner_id: partner,
+                commission: 30,
+                reference: Uuid::now_v7(),
+            },
+            Event::ValueAuthorized {
+                hold_id: hold,
+                amount: 300,
+                partner_id: partner,
+                commission_bps: 1000,
+            },
+            Event::AuthorizationCaptured {
+                hold_id: hold,
+                amount: 300,
+                partner_id: partner,
+                commission: 30,
+            },
+            Event::ValueRefunded {
+                lines: vec![line.clone()],
+            },
             Event::ContributionRefunded { line },
             Event::CardExpired { breakage: 440 },
         ];
@@ -126,9 +158,16 @@ mod tests {
         for e in &events {
             let ps = postings(card, e);
             assert_eq!(ps.iter().map(|p| p.amount).sum::<i64>(), 0, "{e:?}");
-            card_balance -= ps.iter().filter(|p| p.account == Account::Card(card)).map(|p| p.amount).sum::<i64>();
+            card_balance -= ps
+                .iter()
+                .filter(|p| p.account == Account::Card(card))
+                .map(|p| p.amount)
+                .sum::<i64>();
         }
         assert_eq!(card_balance, 0, "1000 - 200 - 300 - 30 - 30 - 440");
-        assert_eq!(Account::PartnerPayable(partner).to_string(), format!("partner_payable:{partner}"));
+        assert_eq!(
+            Account::PartnerPayable(partner).to_string(),
+            format!("partner_payable:{partner}")
+        );
     }
 }

@@ -6,6 +6,7 @@
 pub mod chain;
 mod decide;
 pub mod ledger;
+pub mod notify;
 mod state;
 
 pub use decide::{apply, decide, replay};

@@ -140,7 +140,10 @@ pub struct GiftCard {
 impl GiftCard {
     /// Value paid in and not refunded.
     pub fn paid(&self) -> i64 {
-        self.contributions.iter().map(|c| c.amount - c.refunded).sum()
+        self.contributions
+            .iter()
+            .map(|c| c.amount - c.refunded)
+            .sum()
     }
 }
 
@@ -162,7 +165,10 @@ pub struct NewCard {
 /// A request to change a card. Time comes in with the command so rules stay pure.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Create { card: NewCard, now: DateTime<Utc> },
+    Create {
+        card: NewCard,
+        now: DateTime<Utc>,
+    },
     /// A payment into the card succeeded (the first one issues the card).
     RecordPayment {
         contribution_id: Uuid,
@@ -171,10 +177,16 @@ pub enum Command {
         amount: i64,
         now: DateTime<Utc>,
     },
-    Deliver { now: DateTime<Utc> },
+    Deliver {
+        now: DateTime<Utc>,
+    },
     /// The recipient looked at the card.
-    Open { now: DateTime<Utc> },
-    Claim { user_id: Uuid },
+    Open {
+        now: DateTime<Utc>,
+    },
+    Claim {
+        user_id: Uuid,
+    },
     /// Spend value at a partner (value cards).
     Redeem {
         amount: i64,
@@ -190,17 +202,32 @@ pub enum Command {
         commission_bps: u32,
         now: DateTime<Utc>,
     },
-    Capture { hold_id: Uuid },
-    Release { hold_id: Uuid },
-    Transfer { name: String, email: String },
-    Extend { now: DateTime<Utc> },
+    Capture {
+        hold_id: Uuid,
+    },
+    Release {
+        hold_id: Uuid,
+    },
+    Transfer {
+        name: String,
+        email: String,
+    },
+    Extend {
+        now: DateTime<Utc>,
+    },
     /// Unused value back to the payers, pro rata.
     Refund,
     /// A group contribution back to its payer, before delivery.
-    RefundContribution { contribution_id: Uuid },
-    Block { reason: String },
+    RefundContribution {
+        contribution_id: Uuid,
+    },
+    Block {
+        reason: String,
+    },
     Unblock,
-    Expire { now: DateTime<Utc> },
+    Expire {
+        now: DateTime<Utc>,
+    },
 }
 
 /// One refund to one payer.

@@ -65,8 +65,7 @@ impl GiftCardActor {
     /// Handles one batch of messages.
     pub async fn handle(&mut self, batch: Vec<Envelope>) {
         for env in &batch {
-            env.started
-                .store(true, std::sync::atomic::Ordering::SeqCst);
+            env.started.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         let result = self.decide_and_commit(&batch).await;
         match result {
@@ -102,7 +101,12 @@ impl GiftCardActor {
         for _ in 0..MAX_ATTEMPTS {
             self.ensure_loaded().await?;
             let (start, version, mut seq, mut hash) = match &self.state {
-                Some(l) => (Some(l.card.clone()), l.version, l.last_seq, l.last_hash.clone()),
+                Some(l) => (
+                    Some(l.card.clone()),
+                    l.version,
+                    l.last_seq,
+                    l.last_hash.clone(),
+                ),
                 None => (None, 0, 0, chain::GENESIS.to_owned()),
             };
             let at = chain::event_time(self.clock.now());
@@ -139,19 +143,21 @@ impl GiftCardActor {
                     Err(e) => per_command.push(Err(e)),
                 }
             }
-            let answer = |card: &Option<GiftCard>, per_command: Vec<Result<Vec<RecordedEvent>, DomainError>>| {
-                per_command
-                    .into_iter()
-                    .map(|r| match (r, card) {
-                        (Ok(events), Some(c)) => Ok(Outcome {
-                            card: c.clone(),
-                            events,
-                        }),
-                        (Ok(_), None) => Err(ActorError::Domain(DomainError::NotFound)),
-                        (Err(e), _) => Err(ActorError::Domain(e)),
-                    })
-                    .collect::<Vec<_>>()
-            };
+            let answer =
+                |card: &Option<GiftCard>,
+                 per_command: Vec<Result<Vec<RecordedEvent>, DomainError>>| {
+                    per_command
+                        .into_iter()
+                        .map(|r| match (r, card) {
+                            (Ok(events), Some(c)) => Ok(Outcome {
+                                card: c.clone(),
+                                events,
+                            }),
+                            (Ok(_), None) => Err(ActorError::Domain(DomainError::NotFound)),
+                            (Err(e), _) => Err(ActorError::Domain(e)),
+                        })
+                        .collect::<Vec<_>>()
+                };
             let Some(after) = card.as_ref().filter(|_| !all.is_empty()) else {
                 return Ok(answer(&card, per_command));
             };

@@ -135,7 +135,10 @@ impl Registry {
             loaded: false,
         };
         let weak = Arc::downgrade(&self.inner);
-        let passivate = move || weak.upgrade().is_none_or(|inner| inner.forget(id, generation));
+        let passivate = move || {
+            weak.upgrade()
+                .is_none_or(|inner| inner.forget(id, generation))
+        };
         if !self
             .inner
             .workers
@@ -250,7 +253,9 @@ mod tests {
             theme: "classic".into(),
             deliver_at: None,
         };
-        reg.send(id, Command::Create { card: new, now }).await.unwrap();
+        reg.send(id, Command::Create { card: new, now })
+            .await
+            .unwrap();
         reg.send(
             id,
             Command::RecordPayment {
@@ -285,15 +290,21 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..300 {
             let reg = reg.clone();
-            tasks.push(tokio::spawn(async move { reg.send(id, redeem(1 + i % 97)).await }));
+            tasks.push(tokio::spawn(async move {
+                reg.send(id, redeem(1 + i % 97)).await
+            }));
         }
         let mut accepted = 0;
         for t in tasks {
             if let Ok(out) = t.await.unwrap() {
-                accepted += out.events.iter().map(|e| match &e.event {
-                    crate::giftcard::Event::AmountRedeemed { amount, .. } => *amount,
-                    _ => 0,
-                }).sum::<i64>();
+                accepted += out
+                    .events
+                    .iter()
+                    .map(|e| match &e.event {
+                        crate::giftcard::Event::AmountRedeemed { amount, .. } => *amount,
+                        _ => 0,
+                    })
+                    .sum::<i64>();
             }
         }
         let stored = store.cards.lock().unwrap().get(&id).unwrap().clone();
@@ -323,9 +334,15 @@ mod tests {
         let id = Uuid::now_v7();
         funded_card(&reg, id, 5_000).await;
         store.panic_next_commit.store(true, Ordering::SeqCst);
-        assert_eq!(reg.send(id, redeem(1_000)).await.unwrap_err(), ActorError::Stopped);
+        assert_eq!(
+            reg.send(id, redeem(1_000)).await.unwrap_err(),
+            ActorError::Stopped
+        );
         let out = reg.send(id, redeem(500)).await.unwrap();
-        assert_eq!(out.card.available, 4_500, "the crashed batch committed nothing");
+        assert_eq!(
+            out.card.available, 4_500,
+            "the crashed batch committed nothing"
+        );
     }
 
     #[tokio::test]
@@ -345,7 +362,10 @@ mod tests {
         let store = Arc::new(MemStore::default());
         let reg = registry(store.clone(), Duration::from_secs(60));
         let err = reg.send(Uuid::now_v7(), redeem(1)).await.unwrap_err();
-        assert_eq!(err, ActorError::Domain(crate::giftcard::DomainError::NotFound));
+        assert_eq!(
+            err,
+            ActorError::Domain(crate::giftcard::DomainError::NotFound)
+        );
         assert_eq!(store.commits.load(Ordering::SeqCst), 0);
     }
 }

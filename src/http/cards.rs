@@ -1,0 +1,1031 @@
+//! Gift cards over HTTP: purchase, group contributions, opening and claiming by code,
+//! the wallet, transfer, extension, refund, history, and what partners and admins do
+//! with cards (redeem, authorize/capture/release, block).
+
+use crate::auth::principal::client_ip;
+use crate::auth::{MaybePrincipal, Principal};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::giftcards::{self, Lookup, PaymentView};
+use crate::payments::PaymentMethod;
+use crate::state::State;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::giftcard::{CardKind, Command, GiftCard, NewCard, Status};
+use actors::{Currency, Email, StaffRole};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use entities::{card_event, experience, gift_card, partner};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// The card designs on offer.
+pub const THEMES: &[&str] = &[
+    "classic",
+    "birthday",
+    "love",
+    "thank_you",
+    "christmas",
+    "celebration",
+    "zen",
+    "adventure",
+];
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/cards", web::post().to(purchase))
+        .route("/cards/open", web::post().to(open_by_code))
+        .route("/cards/claim", web::post().to(claim))
+        .route("/cards/{id}", web::get().to(get_card))
+        .route("/cards/{id}/events", web::get().to(card_events))
+        .route("/cards/{id}/contributions", web::post().to(contribute))
+        .route(
+            "/cards/{id}/contributions/{contribution_id}",
+            web::delete().to(refund_contribution),
+        )
+        .route("/cards/{id}/transfer", web::post().to(transfer))
+        .route("/cards/{id}/extend", web::post().to(extend))
+        .route("/cards/{id}/refund", web::post().to(refund))
+        .route("/wallet", web::get().to(wallet))
+        .route("/partners/{id}/redemptions", web::post().to(redeem))
+        .route("/partners/{id}/authorizations", web::post().to(authorize))
+        .route(
+            "/partners/{id}/authorizations/{hold_id}/capture",
+            web::post().to(capture),
+        )
+        .route(
+            "/partners/{id}/authorizations/{hold_id}/release",
+            web::post().to(release),
+        )
+        .route("/admin/cards/{id}/block", web::post().to(block))
+        .route("/admin/cards/{id}/unblock", web::post().to(unblock));
+}
+
+// ---------------------------------------------------------------- views and access
+
+/// How the caller relates to a card, which decides what they see of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Gave (or chipped in): sees the lifecycle, never the spending.
+    Donor,
+    /// Holds the card (claimed it, or has its code): sees everything about it.
+    Holder,
+    Admin,
+}
+
+fn access(who: Option<&Principal>, card: &GiftCard) -> Option<Access> {
+    let who = who?;
+    if who.is_admin() {
+        Some(Access::Admin)
+    } else if card.recipient.user_id == Some(who.user_id) {
+        Some(Access::Holder)
+    } else if card.purchaser_id == who.user_id
+        || card.contributions.iter().any(|c| c.payer_id == who.user_id)
+    {
+        Some(Access::Donor)
+    } else {
+        None
+    }
+}
+
+/// A gift card as one of its people sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardView {
+    pub id: Uuid,
+    /// `experience` or `value`.
+    pub kind: String,
+    /// `pending_payment`, `issued`, `delivered`, `opened`, `partly_used`, `used`,
+    /// `expired`, `refunded` or `blocked`.
+    pub status: String,
+    pub currency: String,
+    /// What the card is worth when paid.
+    pub face_value_minor: i64,
+    pub recipient_name: String,
+    pub theme: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub group: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    /// What the caller is to this card.
+    pub access: Access,
+    /// Holder and admin only: spendable value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_minor: Option<i64>,
+    /// Holder and admin only: value held for bookings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_minor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experience_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extended: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<bool>,
+}
+
+pub fn card_view(card: &GiftCard, access: Access) -> CardView {
+    let insider = access != Access::Donor;
+    let (kind, experience_id, party_size) = match &card.kind {
+        CardKind::Experience {
+            experience_id,
+            party_size,
+            ..
+        } => ("experience", Some(*experience_id), Some(*party_size)),
+        CardKind::Value { .. } => ("value", None, None),
+    };
+    CardView {
+        id: card.id,
+        kind: kind.to_owned(),
+        status: card.status.as_str().to_owned(),
+        currency: card.currency.code().to_owned(),
+        face_value_minor: card.face_value,
+        recipient_name: card.recipient.name.clone(),
+        theme: card.theme.clone(),
+        message: card.message.clone(),
+        group: card.group,
+        deliver_at: card.deliver_at,
+        delivered_at: card.delivered_at,
+        opened_at: card.opened_at,
+        expires_at: card.expires_at,
+        access,
+        available_minor: insider.then_some(card.available),
+        held_minor: insider.then_some(card.held),
+        partner_id: card.kind.partner(),
+        experience_id,
+        party_size,
+        extended: insider.then_some(card.extended),
+        claimed: insider.then_some(card.recipient.user_id.is_some()),
+    }
+}
+
+async fn load(state: &State, id: Uuid) -> ApiResult<GiftCard> {
+    let row = gift_card::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("card"))?;
+    crate::store::cards::decode(&row).map_err(ApiError::internal)
+}
+
+/// Loads a card the caller may see, with how they relate to it. Cards they may not see
+/// are "not found", so ids reveal nothing.
+async fn load_for(state: &State, who: &Principal, id: Uuid) -> ApiResult<(GiftCard, Access)> {
+    let card = load(state, id).await?;
+    let access = access(Some(who), &card).ok_or_else(|| ApiError::not_found("card"))?;
+    Ok((card, access))
+}
+
+// ---------------------------------------------------------------- purchase
+
+/// How the payer pays.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PaymentInput {
+    /// Sandbox: Stripe's test card numbers (4242 4242 4242 4242 succeeds,
+    /// 4000 0000 0000 0002 is declined, 4000 0025 0000 3155 needs authentication).
+    TestCard { number: String },
+    /// Stripe: a PaymentMethod id from Stripe.js.
+    Stripe { payment_method_id: String },
+}
+
+impl PaymentInput {
+    fn into_method(self, state: &State) -> ApiResult<PaymentMethod> {
+        match (self, state.sandbox.is_some()) {
+            (Self::TestCard { number }, true) => Ok(PaymentMethod::TestCard { number }),
+            (Self::Stripe { payment_method_id }, false) => {
+                Ok(PaymentMethod::Stripe { payment_method_id })
+            }
+            _ => Err(ApiError::new(
+                ErrorCode::InvalidField,
+                format!(
+                    "this installation takes payments through {}",
+                    state.payments.name()
+                ),
+            )
+            .field("payment")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRequest {
+    /// `experience` (one experience for `party_size` people) or `value` (an amount).
+    pub kind: String,
+    pub experience_id: Option<Uuid>,
+    /// Experience cards: how many people (default 1).
+    pub party_size: Option<u32>,
+    /// Value cards: the amount (for a group gift, the buyer's own contribution).
+    pub amount_minor: Option<i64>,
+    /// Value cards: ISO 4217.
+    pub currency: Option<String>,
+    /// Value cards: usable only at this partner.
+    pub partner_id: Option<Uuid>,
+    pub recipient_name: String,
+    pub recipient_email: String,
+    pub message: Option<String>,
+    /// One of the card designs (default `classic`).
+    pub theme: Option<String>,
+    /// When to deliver: RFC 3339 (`2026-12-24T08:00:00+01:00`), or a local time
+    /// (`2026-12-24T08:00`) read in `recipient_timezone`. Default: at once.
+    pub deliver_at: Option<String>,
+    /// IANA time zone of the recipient (e.g. `Europe/Paris`).
+    pub recipient_timezone: Option<String>,
+    /// Others can chip in before delivery (value cards only).
+    #[serde(default)]
+    pub group: bool,
+    pub payment: PaymentInput,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchaseResponse {
+    pub card: CardView,
+    pub payment: PaymentView,
+}
+
+fn bad(field: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidField, detail).field(field)
+}
+
+fn parse_deliver_at(raw: &str, tz: Option<&str>) -> ApiResult<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let local = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| bad("deliver_at", "use RFC 3339 or a local YYYY-MM-DDTHH:MM"))?;
+    let tz: chrono_tz::Tz = tz
+        .ok_or_else(|| {
+            bad(
+                "recipient_timezone",
+                "a local deliver_at needs the recipient's time zone",
+            )
+        })?
+        .parse()
+        .map_err(|_| {
+            bad(
+                "recipient_timezone",
+                "not an IANA time zone (e.g. Europe/Paris)",
+            )
+        })?;
+    // In a DST gap the local time does not exist: take the first instant after it.
+    match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        chrono::LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&Utc)),
+        chrono::LocalResult::None => tz
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| bad("deliver_at", "this local time does not exist")),
+    }
+}
+
+/// Buys a gift card and starts its payment. The card is issued when the payment
+/// succeeds (by the provider's webhook) and delivered then, or at `deliver_at`.
+#[utoipa::path(post, path = "/api/v1/cards", tag = "cards", request_body = PurchaseRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
+    responses((status = 201, body = PurchaseResponse), (status = 402, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn purchase(
+    state: State,
+    who: Principal,
+    body: web::Json<PurchaseRequest>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let recipient_email =
+        Email::parse(&b.recipient_email).map_err(|e| bad("recipient_email", e.message))?;
+    let recipient_name = b.recipient_name.trim().to_owned();
+    if recipient_name.is_empty() || recipient_name.chars().count() > 80 {
+        return Err(bad(
+            "recipient_name",
+            "must have between 1 and 80 characters",
+        ));
+    }
+    let message = b
+        .message
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    if message
+        .as_ref()
+        .is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS)
+    {
+        return Err(bad(
+            "message",
+            format!("at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    let theme = b.theme.unwrap_or_else(|| "classic".to_owned());
+    if !THEMES.contains(&theme.as_str()) {
+        return Err(bad("theme", format!("one of {}", THEMES.join(", "))));
+    }
+    let now = state.clock.now();
+    let deliver_at = b
+        .deliver_at
+        .as_deref()
+        .map(|d| parse_deliver_at(d, b.recipient_timezone.as_deref()))
+        .transpose()?;
+    if deliver_at.is_some_and(|d| d > now + chrono::Duration::days(365)) {
+        return Err(bad("deliver_at", "at most one year ahead"));
+    }
+    let (kind, currency, face_value) = match b.kind.as_str() {
+        "experience" => {
+            let id = b
+                .experience_id
+                .ok_or_else(|| bad("experience_id", "an experience card names its experience"))?;
+            if b.amount_minor.is_some() || b.currency.is_some() || b.partner_id.is_some() {
+                return Err(bad(
+                    "amount_minor",
+                    "an experience card's price is the experience's",
+                ));
+            }
+            let exp = experience::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .filter(|e| e.published)
+                .ok_or_else(|| bad("experience_id", "no such published experience"))?;
+            let party = b.party_size.unwrap_or(1);
+            if party == 0 || i64::from(party) > i64::from(exp.capacity) {
+                return Err(bad(
+                    "party_size",
+                    format!("between 1 and {} for this experience", exp.capacity),
+                ));
+            }
+            let currency = Currency::parse(&exp.currency).map_err(ApiError::internal)?;
+            (
+                CardKind::Experience {
+                    experience_id: exp.id,
+                    partner_id: exp.partner_id,
+                    party_size: party,
+                },
+                currency,
+                exp.price_minor * i64::from(party),
+            )
+        }
+        "value" => {
+            let amount = b
+                .amount_minor
+                .ok_or_else(|| bad("amount_minor", "a value card needs an amount"))?;
+            if !(500..=500_000).contains(&amount) {
+                return Err(bad("amount_minor", "between 500 and 500000 minor units"));
+            }
+            let currency = Currency::parse(b.currency.as_deref().unwrap_or_default())
+                .map_err(|e| bad("currency", e.message))?;
+            if let Some(p) = b.partner_id
+                && partner::Entity::find_by_id(p)
+                    .one(&state.db)
+                    .await?
+                    .is_none()
+            {
+                return Err(bad("partner_id", "no such partner"));
+            }
+            (
+                CardKind::Value {
+                    partner_id: b.partner_id,
+                },
+                currency,
+                amount,
+            )
+        }
+        _ => return Err(bad("kind", "\"experience\" or \"value\"")),
+    };
+    if b.group && matches!(kind, CardKind::Experience { .. }) {
+        return Err(bad("group", "group gifts are value cards"));
+    }
+    let method = b.payment.into_method(&state)?;
+    let outcome = giftcards::create(
+        &state,
+        NewCard {
+            kind,
+            currency,
+            face_value,
+            group: b.group,
+            purchaser_id: who.user_id,
+            recipient_name,
+            recipient_email: recipient_email.as_str().to_owned(),
+            message,
+            theme,
+            deliver_at,
+        },
+    )
+    .await?;
+    let payment =
+        giftcards::start_payment(&state, &outcome.card, who.user_id, face_value, method).await?;
+    Ok(HttpResponse::Created().json(PurchaseResponse {
+        card: card_view(&outcome.card, Access::Donor),
+        payment,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContributionRequest {
+    pub amount_minor: i64,
+    pub payment: PaymentInput,
+}
+
+/// Chips in to a group gift before it is delivered. Any logged-in user with the card's
+/// id may contribute (the organizer shares it).
+#[utoipa::path(post, path = "/api/v1/cards/{id}/contributions", tag = "cards",
+    request_body = ContributionRequest, params(("id" = Uuid, Path)),
+    responses((status = 201, body = PaymentView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn contribute(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<ContributionRequest>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let card = load(&state, id.into_inner()).await?;
+    if !card.group || card.status != Status::Issued {
+        return Err(ApiError::new(
+            ErrorCode::CardStateConflict,
+            "only a group gift not yet delivered takes contributions",
+        ));
+    }
+    if !(100..=500_000).contains(&b.amount_minor) {
+        return Err(bad("amount_minor", "between 100 and 500000 minor units"));
+    }
+    let method = b.payment.into_method(&state)?;
+    let payment =
+        giftcards::start_payment(&state, &card, who.user_id, b.amount_minor, method).await?;
+    Ok(HttpResponse::Created().json(payment))
+}
+
+/// Gives a group contribution back to its payer (the payer or an admin), before delivery.
+#[utoipa::path(delete, path = "/api/v1/cards/{id}/contributions/{contribution_id}", tag = "cards",
+    params(("id" = Uuid, Path), ("contribution_id" = Uuid, Path)),
+    responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn refund_contribution(
+    state: State,
+    who: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<web::Json<CardView>> {
+    let (id, contribution_id) = path.into_inner();
+    let (card, access) = load_for(&state, &who, id).await?;
+    let own = card
+        .contributions
+        .iter()
+        .any(|c| c.id == contribution_id && c.payer_id == who.user_id);
+    if !own && access != Access::Admin {
+        return Err(ApiError::new(
+            ErrorCode::UnknownContribution,
+            "no such contribution of yours",
+        ));
+    }
+    let outcome = state
+        .registry
+        .send(id, Command::RefundContribution { contribution_id })
+        .await?;
+    giftcards::send_refunds(&state, id, &giftcards::refund_lines(&outcome)).await;
+    Ok(web::Json(card_view(&outcome.card, access)))
+}
+
+// ---------------------------------------------------------------- by code
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// The card's code, as printed (`XXXX-XXXX-XXXX-XXXX-C`; case, spaces and dashes free).
+    pub code: String,
+}
+
+/// Opens a card with its code (the recipient's first view marks it opened and tells the
+/// donor). Rate-limited per client address; a wrong code and a code of no card get the
+/// same answer.
+#[utoipa::path(post, path = "/api/v1/cards/open", tag = "cards", request_body = CodeRequest,
+    responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+pub async fn open_by_code(
+    state: State,
+    req: HttpRequest,
+    who: MaybePrincipal,
+    body: web::Json<CodeRequest>,
+) -> ApiResult<web::Json<CardView>> {
+    let ip = client_ip(&req, state.config.trust_forwarded_for);
+    let row =
+        giftcards::find_by_code(&state, &body.code, Lookup::Anonymous { client_ip: &ip }).await?;
+    let is_donor = who
+        .0
+        .as_ref()
+        .is_some_and(|w| w.user_id == row.purchaser_id);
+    let card = if is_donor {
+        // The donor looking at the code they printed does not "open" the gift.
+        load(&state, row.id).await?
+    } else {
+        let now = state.clock.now();
+        state
+            .registry
+            .send(row.id, Command::Open { now })
+            .await?
+            .card
+    };
+    Ok(web::Json(card_view(&card, Access::Holder)))
+}
+
+/// Claims a card into the logged-in account, so it shows in their wallet.
+#[utoipa::path(post, path = "/api/v1/cards/claim", tag = "cards", request_body = CodeRequest,
+    responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn claim(
+    state: State,
+    req: HttpRequest,
+    who: Principal,
+    body: web::Json<CodeRequest>,
+) -> ApiResult<web::Json<CardView>> {
+    let ip = client_ip(&req, state.config.trust_forwarded_for);
+    let row =
+        giftcards::find_by_code(&state, &body.code, Lookup::Anonymous { client_ip: &ip }).await?;
+    let now = state.clock.now();
+    if row.purchaser_id != who.user_id {
+        state.registry.send(row.id, Command::Open { now }).await?;
+    }
+    let outcome = state
+        .registry
+        .send(
+            row.id,
+            Command::Claim {
+                user_id: who.user_id,
+            },
+        )
+        .await?;
+    Ok(web::Json(card_view(&outcome.card, Access::Holder)))
+}
+
+// ---------------------------------------------------------------- reading
+
+/// One card, as the caller may see it.
+#[utoipa::path(get, path = "/api/v1/cards/{id}", tag = "cards", params(("id" = Uuid, Path)),
+    responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn get_card(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<CardView>> {
+    let (card, access) = load_for(&state, &who, id.into_inner()).await?;
+    Ok(web::Json(card_view(&card, access)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsParams {
+    /// Only events after this sequence number (default 0: from the start).
+    pub since: Option<i64>,
+    /// 1 to 100, default 100.
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardEventView {
+    pub seq: i64,
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// The event's data (holders and admins only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardEventsPage {
+    pub items: Vec<CardEventView>,
+    /// Pass as `since` for what comes next.
+    pub last_seq: i64,
+}
+
+/// A card's history in order. Donors see its lifecycle only (no amounts or places).
+#[utoipa::path(get, path = "/api/v1/cards/{id}/events", tag = "cards",
+    params(("id" = Uuid, Path), EventsParams),
+    responses((status = 200, body = CardEventsPage), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn card_events(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    params: web::Query<EventsParams>,
+) -> ApiResult<web::Json<CardEventsPage>> {
+    let id = id.into_inner();
+    let (_, access) = load_for(&state, &who, id).await?;
+    let since = params.since.unwrap_or(0).max(0);
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=100).contains(&limit) {
+        return Err(
+            ApiError::new(ErrorCode::InvalidQuery, "limit must be between 1 and 100")
+                .field("limit"),
+        );
+    }
+    let rows = card_event::Entity::find()
+        .filter(card_event::Column::CardId.eq(id))
+        .filter(card_event::Column::Seq.gt(since))
+        .order_by_asc(card_event::Column::Seq)
+        .limit(limit)
+        .all(&state.db)
+        .await?;
+    let last_seq = rows.last().map_or(since, |r| r.seq);
+    let items = rows
+        .into_iter()
+        .filter_map(|r| {
+            let event = actors::giftcard::Event::from_parts(
+                &r.kind,
+                serde_json::from_str(&r.data).unwrap_or_default(),
+            )
+            .ok()?;
+            let donor = access == Access::Donor;
+            (!donor || event.visible_to_donor()).then(|| CardEventView {
+                seq: r.seq,
+                kind: r.kind,
+                at: r.at,
+                data: (!donor).then(|| event.data()),
+            })
+        })
+        .collect();
+    Ok(web::Json(CardEventsPage { items, last_seq }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Wallet {
+    /// Cards the user gave (donor view).
+    pub given: Vec<CardView>,
+    /// Cards the user holds (claimed).
+    pub received: Vec<CardView>,
+}
+
+/// The cards the user gave and received.
+#[utoipa::path(get, path = "/api/v1/wallet", tag = "cards",
+    responses((status = 200, body = Wallet)), security(("bearer" = []), ("cookie" = [])))]
+pub async fn wallet(state: State, who: Principal) -> ApiResult<web::Json<Wallet>> {
+    let decode = |rows: Vec<gift_card::Model>, access: Access| -> ApiResult<Vec<CardView>> {
+        rows.iter()
+            .map(|r| {
+                crate::store::cards::decode(r)
+                    .map(|c| card_view(&c, access))
+                    .map_err(ApiError::internal)
+            })
+            .collect()
+    };
+    let given = gift_card::Entity::find()
+        .filter(gift_card::Column::PurchaserId.eq(who.user_id))
+        .order_by_desc(gift_card::Column::CreatedAt)
+        .limit(200)
+        .all(&state.db)
+        .await?;
+    let received = gift_card::Entity::find()
+        .filter(gift_card::Column::RecipientUserId.eq(who.user_id))
+        .order_by_desc(gift_card::Column::CreatedAt)
+        .limit(200)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(Wallet {
+        given: decode(given, Access::Donor)?,
+        received: decode(received, Access::Holder)?,
+    }))
+}
+
+// ---------------------------------------------------------------- holder and donor actions
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub recipient_name: String,
+    pub recipient_email: String,
+}
+
+/// Passes the card to someone else: a new code is sent to them and the old one stops
+/// working. For the card's holder (claimed) or an admin; no bookings may be pending.
+#[utoipa::path(post, path = "/api/v1/cards/{id}/transfer", tag = "cards",
+    request_body = TransferRequest, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn transfer(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<TransferRequest>,
+) -> ApiResult<web::Json<CardView>> {
+    let id = id.into_inner();
+    let (_, access) = load_for(&state, &who, id).await?;
+    if access == Access::Donor {
+        return Err(ApiError::forbidden("only the card's holder can pass it on"));
+    }
+    let email =
+        Email::parse(&body.recipient_email).map_err(|e| bad("recipient_email", e.message))?;
+    let name = body.recipient_name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(bad(
+            "recipient_name",
+            "must have between 1 and 80 characters",
+        ));
+    }
+    let (_, material) = giftcards::new_code(&state);
+    let outcome = state
+        .registry
+        .send_with_code(
+            id,
+            Command::Transfer {
+                name,
+                email: email.as_str().to_owned(),
+            },
+            Some(material),
+        )
+        .await?;
+    Ok(web::Json(card_view(&outcome.card, access)))
+}
+
+/// Uses the card's one free extension (within 30 days of expiry; adds 90 days).
+#[utoipa::path(post, path = "/api/v1/cards/{id}/extend", tag = "cards", params(("id" = Uuid, Path)),
+    responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn extend(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<CardView>> {
+    let id = id.into_inner();
+    let (_, access) = load_for(&state, &who, id).await?;
+    let now = state.clock.now();
+    let outcome = state.registry.send(id, Command::Extend { now }).await?;
+    Ok(web::Json(card_view(&outcome.card, access)))
+}
+
+/// Refunds the card's unused value to its payer(s), pro rata. The donor may do so until
+/// the recipient opens it; an admin at any time.
+#[utoipa::path(post, path = "/api/v1/cards/{id}/refund", tag = "cards", params(("id" = Uuid, Path)),
+    responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn refund(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<CardView>> {
+    let id = id.into_inner();
+    let (card, access) = load_for(&state, &who, id).await?;
+    let allowed = match access {
+        Access::Admin => true,
+        Access::Donor => {
+            card.purchaser_id == who.user_id
+                && matches!(card.status, Status::Issued | Status::Delivered)
+        }
+        Access::Holder => false,
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "the donor can refund a card until it is opened; after that, ask support",
+        ));
+    }
+    let outcome = state.registry.send(id, Command::Refund).await?;
+    giftcards::send_refunds(&state, id, &giftcards::refund_lines(&outcome)).await;
+    Ok(web::Json(card_view(&outcome.card, access)))
+}
+
+// ---------------------------------------------------------------- at the partner
+
+async fn commission_bps(state: &State, who: &Principal, partner_id: Uuid) -> ApiResult<u32> {
+    who.require_partner(
+        partner_id,
+        &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet],
+    )?;
+    let p = partner::Entity::find_by_id(partner_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("partner"))?;
+    u32::try_from(p.commission_bps).map_err(ApiError::internal)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpendRequest {
+    pub code: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpendResponse {
+    pub card_id: Uuid,
+    /// For authorizations: the hold to capture or release later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<Uuid>,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// What is left to spend on the card.
+    pub available_minor: i64,
+}
+
+/// Spends value from a value card at the venue (partner staff and tablets).
+#[utoipa::path(post, path = "/api/v1/partners/{id}/redemptions", tag = "partners",
+    request_body = SpendRequest, params(("id" = Uuid, Path)),
+    responses((status = 201, body = SpendResponse), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn redeem(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<SpendRequest>,
+) -> ApiResult<HttpResponse> {
+    let partner_id = id.into_inner();
+    let bps = commission_bps(&state, &who, partner_id).await?;
+    let row = giftcards::find_by_code(
+        &state,
+        &body.code,
+        Lookup::Staff {
+            user_id: who.user_id,
+        },
+    )
+    .await?;
+    let now = state.clock.now();
+    let outcome = state
+        .registry
+        .send(
+            row.id,
+            Command::Redeem {
+                amount: body.amount_minor,
+                partner_id,
+                commission_bps: bps,
+                reference: Uuid::now_v7(),
+                now,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(SpendResponse {
+        card_id: row.id,
+        hold_id: None,
+        amount_minor: body.amount_minor,
+        currency: outcome.card.currency.code().to_owned(),
+        available_minor: outcome.card.available,
+    }))
+}
+
+/// Holds value on a card for a later capture (partner staff and tablets).
+#[utoipa::path(post, path = "/api/v1/partners/{id}/authorizations", tag = "partners",
+    request_body = SpendRequest, params(("id" = Uuid, Path)),
+    responses((status = 201, body = SpendResponse), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn authorize(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<SpendRequest>,
+) -> ApiResult<HttpResponse> {
+    let partner_id = id.into_inner();
+    let bps = commission_bps(&state, &who, partner_id).await?;
+    let row = giftcards::find_by_code(
+        &state,
+        &body.code,
+        Lookup::Staff {
+            user_id: who.user_id,
+        },
+    )
+    .await?;
+    let hold_id = Uuid::now_v7();
+    let now = state.clock.now();
+    let outcome = state
+        .registry
+        .send(
+            row.id,
+            Command::Authorize {
+                hold_id,
+                amount: body.amount_minor,
+                partner_id,
+                commission_bps: bps,
+                now,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(SpendResponse {
+        card_id: row.id,
+        hold_id: Some(hold_id),
+        amount_minor: body.amount_minor,
+        currency: outcome.card.currency.code().to_owned(),
+        available_minor: outcome.card.available,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    pub card_id: Uuid,
+}
+
+async fn settle(
+    state: &State,
+    who: &Principal,
+    partner_id: Uuid,
+    hold_id: Uuid,
+    card_id: Uuid,
+    capture: bool,
+) -> ApiResult<SpendResponse> {
+    commission_bps(state, who, partner_id).await?;
+    let card = load(state, card_id).await?;
+    let hold = card
+        .holds
+        .get(&hold_id)
+        .filter(|h| h.partner_id == partner_id)
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownHold, "no such hold of this partner"))?;
+    let amount = hold.amount;
+    let command = if capture {
+        Command::Capture { hold_id }
+    } else {
+        Command::Release { hold_id }
+    };
+    let outcome = state.registry.send(card_id, command).await?;
+    Ok(SpendResponse {
+        card_id,
+        hold_id: Some(hold_id),
+        amount_minor: amount,
+        currency: outcome.card.currency.code().to_owned(),
+        available_minor: outcome.card.available,
+    })
+}
+
+/// Captures a hold: the value is spent at the venue.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/authorizations/{hold_id}/capture", tag = "partners",
+    request_body = HoldRequest, params(("id" = Uuid, Path), ("hold_id" = Uuid, Path)),
+    responses((status = 200, body = SpendResponse), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn capture(
+    state: State,
+    who: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<HoldRequest>,
+) -> ApiResult<web::Json<SpendResponse>> {
+    let (partner_id, hold_id) = path.into_inner();
+    Ok(web::Json(
+        settle(&state, &who, partner_id, hold_id, body.card_id, true).await?,
+    ))
+}
+
+/// Releases a hold: the value goes back to the card.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/authorizations/{hold_id}/release", tag = "partners",
+    request_body = HoldRequest, params(("id" = Uuid, Path), ("hold_id" = Uuid, Path)),
+    responses((status = 200, body = SpendResponse), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn release(
+    state: State,
+    who: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<HoldRequest>,
+) -> ApiResult<web::Json<SpendResponse>> {
+    let (partner_id, hold_id) = path.into_inner();
+    Ok(web::Json(
+        settle(&state, &who, partner_id, hold_id, body.card_id, false).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- admin
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    pub reason: String,
+}
+
+/// Freezes a card (admins): nothing can be done with it until it is unblocked.
+#[utoipa::path(post, path = "/api/v1/admin/cards/{id}/block", tag = "admin",
+    request_body = BlockRequest, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CardView), (status = 403, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn block(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<BlockRequest>,
+) -> ApiResult<web::Json<CardView>> {
+    who.require_admin()?;
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(bad("reason", "must have between 1 and 500 characters"));
+    }
+    let outcome = state
+        .registry
+        .send(id.into_inner(), Command::Block { reason })
+        .await?;
+    Ok(web::Json(card_view(&outcome.card, Access::Admin)))
+}
+
+/// Unfreezes a card (admins): it returns to the status it had.
+#[utoipa::path(post, path = "/api/v1/admin/cards/{id}/unblock", tag = "admin",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CardView), (status = 403, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn unblock(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<CardView>> {
+    who.require_admin()?;
+    let outcome = state
+        .registry
+        .send(id.into_inner(), Command::Unblock)
+        .await?;
+    Ok(web::Json(card_view(&outcome.card, Access::Admin)))
+}

@@ -1,0 +1,226 @@
+//! `CardStore` on sea-orm: a group commit writes the card's projection (fenced on its
+//! version), its events, their ledger entries and their notifications in one
+//! transaction. On PostgreSQL two nodes may race on one card: the `version` fence and
+//! the unique `(card_id, seq)` index let exactly one win.
+
+use actors::giftcard::{CardKind, GiftCard, ledger, notify};
+use actors::runtime::{CardStore, Commit, Loaded, StoreError};
+use entities::{card_event, gift_card, ledger_entry, outbox};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+pub struct SqlCardStore {
+    db: DatabaseConnection,
+}
+
+impl SqlCardStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn store_error(e: DbErr) -> StoreError {
+    if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
+        return StoreError::Conflict;
+    }
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e.to_string()),
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+/// Reads a stored card's state.
+pub fn decode(row: &gift_card::Model) -> Result<GiftCard, StoreError> {
+    serde_json::from_str(&row.state)
+        .map_err(|e| StoreError::Other(format!("card {} has unreadable state: {e}", row.id)))
+}
+
+fn kind_name(card: &GiftCard) -> &'static str {
+    match card.kind {
+        CardKind::Experience { .. } => "experience",
+        CardKind::Value { .. } => "value",
+    }
+}
+
+#[async_trait::async_trait]
+impl CardStore for SqlCardStore {
+    #[tracing::instrument(skip(self))]
+    async fn load(&self, id: Uuid) -> Result<Option<Loaded>, StoreError> {
+        let Some(row) = gift_card::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Loaded {
+            card: decode(&row)?,
+            version: row.version,
+            last_seq: row.last_seq,
+            last_hash: row.last_hash,
+        }))
+    }
+
+    #[tracing::instrument(skip(self, c), fields(card = %c.card_id, events = c.events.len()))]
+    async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        let Some(last) = c.events.last() else {
+            return Ok(());
+        };
+        let card = c.card;
+        let state = serde_json::to_string(card).map_err(|e| StoreError::Other(e.to_string()))?;
+        let now = last.at;
+        let tx = self.db.begin().await.map_err(store_error)?;
+        if c.expected_version == 0 {
+            let code = c
+                .code
+                .ok_or_else(|| StoreError::Other("a new card needs a code".into()))?;
+            gift_card::ActiveModel {
+                id: Set(card.id),
+                kind: Set(kind_name(card).to_owned()),
+                status: Set(card.status.as_str().to_owned()),
+                currency: Set(card.currency.code().to_owned()),
+                face_value: Set(card.face_value),
+                available: Set(card.available),
+                held: Set(card.held),
+                purchaser_id: Set(card.purchaser_id),
+                recipient_user_id: Set(card.recipient.user_id),
+                recipient_email: Set(card.recipient.email.clone()),
+                partner_id: Set(card.kind.partner()),
+                experience_id: Set(match card.kind {
+                    CardKind::Experience { experience_id, .. } => Some(experience_id),
+                    CardKind::Value { .. } => None,
+                }),
+                deliver_at: Set(card.deliver_at),
+                expires_at: Set(card.expires_at),
+                code_hash: Set(code.lookup_hash.clone()),
+                code_ciphertext: Set(code.ciphertext.clone()),
+                state: Set(state),
+                version: Set(1),
+                last_seq: Set(last.seq),
+                last_hash: Set(last.hash.clone()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&tx)
+            .await
+            .map_err(store_error)?;
+        } else {
+            let mut update = gift_card::Entity::update_many()
+                .col_expr(gift_card::Column::Status, Expr::value(card.status.as_str()))
+                .col_expr(gift_card::Column::FaceValue, Expr::value(card.face_value))
+                .col_expr(gift_card::Column::Available, Expr::value(card.available))
+                .col_expr(gift_card::Column::Held, Expr::value(card.held))
+                .col_expr(
+                    gift_card::Column::RecipientUserId,
+                    Expr::value(card.recipient.user_id),
+                )
+                .col_expr(
+                    gift_card::Column::RecipientEmail,
+                    Expr::value(card.recipient.email.clone()),
+                )
+                .col_expr(gift_card::Column::DeliverAt, Expr::value(card.deliver_at))
+                .col_expr(gift_card::Column::ExpiresAt, Expr::value(card.expires_at))
+                .col_expr(gift_card::Column::State, Expr::value(state))
+                .col_expr(
+                    gift_card::Column::Version,
+                    Expr::value(c.expected_version + 1),
+                )
+                .col_expr(gift_card::Column::LastSeq, Expr::value(last.seq))
+                .col_expr(gift_card::Column::LastHash, Expr::value(last.hash.clone()))
+                .col_expr(gift_card::Column::UpdatedAt, Expr::value(now));
+            if let Some(code) = c.code {
+                update = update
+                    .col_expr(
+                        gift_card::Column::CodeHash,
+                        Expr::value(code.lookup_hash.clone()),
+                    )
+                    .col_expr(
+                        gift_card::Column::CodeCiphertext,
+                        Expr::value(code.ciphertext.clone()),
+                    );
+            }
+            let res = update
+                .filter(gift_card::Column::Id.eq(card.id))
+                .filter(gift_card::Column::Version.eq(c.expected_version))
+                .exec(&tx)
+                .await
+                .map_err(store_error)?;
+            if res.rows_affected != 1 {
+                tx.rollback().await.map_err(store_error)?;
+                return Err(StoreError::Conflict);
+            }
+        }
+
+        let mut events = Vec::with_capacity(c.events.len());
+        let mut entries = Vec::new();
+        let mut notices = Vec::new();
+        for e in c.events {
+            events.push(card_event::ActiveModel {
+                id: Set(e.id),
+                card_id: Set(e.card_id),
+                seq: Set(e.seq),
+                kind: Set(e.event.kind().to_owned()),
+                data: Set(e.data.clone()),
+                at: Set(e.at),
+                prev_hash: Set(e.prev_hash.clone()),
+                hash: Set(e.hash.clone()),
+            });
+            for p in ledger::postings(card.id, &e.event) {
+                entries.push(ledger_entry::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    txn_id: Set(e.id),
+                    card_id: Set(Some(card.id)),
+                    event_id: Set(Some(e.id)),
+                    account: Set(p.account.to_string()),
+                    currency: Set(card.currency.code().to_owned()),
+                    amount: Set(p.amount),
+                    at: Set(e.at),
+                });
+            }
+            for n in notify::notices(card, &e.event) {
+                let payload = serde_json::json!({
+                    "card_id": card.id,
+                    "event": e.event.kind(),
+                    "seq": e.seq,
+                });
+                notices.push(outbox::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    event_id: Set(e.id),
+                    card_id: Set(Some(card.id)),
+                    audience: Set(n.audience.to_owned()),
+                    user_id: Set(n.user_id),
+                    email: Set(n.email),
+                    channel: Set(n.channel.as_str().to_owned()),
+                    kind: Set(n.kind.to_owned()),
+                    payload: Set(payload.to_string()),
+                    status: Set("pending".to_owned()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(e.at),
+                    last_error: Set(None),
+                    created_at: Set(e.at),
+                });
+            }
+        }
+        card_event::Entity::insert_many(events)
+            .exec_without_returning(&tx)
+            .await
+            .map_err(store_error)?;
+        if !entries.is_empty() {
+            ledger_entry::Entity::insert_many(entries)
+                .exec_without_returning(&tx)
+                .await
+                .map_err(store_error)?;
+        }
+        if !notices.is_empty() {
+            outbox::Entity::insert_many(notices)
+                .exec_without_returning(&tx)
+                .await
+                .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)
+    }
+}
