@@ -316,8 +316,8 @@ impl From<actors::giftcard::DomainError> for ApiError {
     }
 }
 
-impl From<actors::runtime::ActorError> for ApiError {
-    fn from(e: actors::runtime::ActorError) -> Self {
+impl<E: Into<ApiError> + std::fmt::Display> From<actors::runtime::ActorError<E>> for ApiError {
+    fn from(e: actors::runtime::ActorError<E>) -> Self {
         use actors::runtime::ActorError as A;
         match e {
             A::Domain(d) => d.into(),

@@ -9,8 +9,12 @@ use crate::payments::{
 };
 use crate::state::AppState;
 use actors::code::CardCode;
+use actors::giftcard::GiftCards;
 use actors::giftcard::{Command, Event, GiftCard, NewCard, RefundLine};
-use actors::runtime::{CodeMaterial, Outcome};
+use actors::runtime::CodeMaterial;
+
+/// What a card command did.
+pub type Outcome = actors::runtime::Outcome<GiftCards>;
 use entities::{gift_card, payment, webhook_event};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -40,7 +44,7 @@ pub async fn create(state: &AppState, card: NewCard) -> ApiResult<Outcome> {
     let now = state.clock.now();
     Ok(state
         .registry
-        .send_with_code(id, Command::Create { card, now }, Some(material))
+        .send_with(id, Command::Create { card, now }, Some(material))
         .await?)
 }
 
@@ -304,7 +308,7 @@ async fn payment_succeeded(
     }
     .update(&state.db)
     .await?;
-    let card = outcome.card;
+    let card = outcome.state;
     let due = card.deliver_at.is_none_or(|at| at <= now);
     if !card.group && due {
         state

@@ -585,7 +585,7 @@ pub async fn ensure_demo_cards(state: &crate::state::AppState) -> anyhow::Result
         let face = card.face_value;
         state
             .registry
-            .send_with_code(id, Command::Create { card, now }, Some(material))
+            .send_with(id, Command::Create { card, now }, Some(material))
             .await?;
         for step in steps.iter().copied() {
             let command = match step {

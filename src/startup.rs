@@ -17,7 +17,7 @@ use crate::store::SqlCardStore;
 use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
-use actors::runtime::{Registry, RegistryConfig};
+use actors::runtime::{Registry, RegistryConfig, Workers};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -68,15 +68,21 @@ impl Application {
             &config.data_dir,
             config.secret_key.as_ref().map(|s| s.expose()),
         )?;
+        let actor_threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let workers =
+            Arc::new(Workers::start(actor_threads).context("Failed to start the actor threads")?);
+        let actor_config = RegistryConfig {
+            idle: config.actor_idle,
+            ..RegistryConfig::default()
+        };
         let registry = Registry::new(
             Arc::new(SqlCardStore::new(db.clone())),
             clock.clone(),
-            RegistryConfig {
-                idle: config.actor_idle,
-                ..RegistryConfig::default()
-            },
-        )
-        .context("Failed to start the card actors")?;
+            actor_config.clone(),
+            workers.clone(),
+        );
         let (sandbox_events, sandbox_rx) = tokio::sync::mpsc::unbounded_channel();
         let (payments, sandbox): (Arc<dyn PaymentProvider>, _) = match &config.stripe {
             Some(s) => {

@@ -16,7 +16,7 @@ pub struct AppState {
     /// Present when `REDIS_URL` is set; used by readiness checks (and the event bus).
     pub redis: Option<redis::Client>,
     /// The card actors of this node.
-    pub registry: actors::runtime::Registry,
+    pub registry: actors::runtime::Registry<actors::giftcard::GiftCards>,
     /// The installation's master key: card-code hashing and encryption.
     pub secrets: crate::secrets::SecretKey,
     /// The configured payment provider (sandbox by default).

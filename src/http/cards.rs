@@ -418,9 +418,9 @@ pub async fn purchase(
     )
     .await?;
     let payment =
-        giftcards::start_payment(&state, &outcome.card, who.user_id, face_value, method).await?;
+        giftcards::start_payment(&state, &outcome.state, who.user_id, face_value, method).await?;
     Ok(HttpResponse::Created().json(PurchaseResponse {
-        card: card_view(&outcome.card, Access::Donor),
+        card: card_view(&outcome.state, Access::Donor),
         payment,
     }))
 }
@@ -488,7 +488,7 @@ pub async fn refund_contribution(
         .send(id, Command::RefundContribution { contribution_id })
         .await?;
     giftcards::send_refunds(&state, id, &giftcards::refund_lines(&outcome)).await;
-    Ok(web::Json(card_view(&outcome.card, access)))
+    Ok(web::Json(card_view(&outcome.state, access)))
 }
 
 // ---------------------------------------------------------------- by code
@@ -528,7 +528,7 @@ pub async fn open_by_code(
             .registry
             .send(row.id, Command::Open { now })
             .await?
-            .card
+            .state
     };
     Ok(web::Json(card_view(&card, Access::Holder)))
 }
@@ -559,7 +559,7 @@ pub async fn claim(
             },
         )
         .await?;
-    Ok(web::Json(card_view(&outcome.card, Access::Holder)))
+    Ok(web::Json(card_view(&outcome.state, Access::Holder)))
 }
 
 // ---------------------------------------------------------------- reading
@@ -730,7 +730,7 @@ pub async fn transfer(
     let (_, material) = giftcards::new_code(&state);
     let outcome = state
         .registry
-        .send_with_code(
+        .send_with(
             id,
             Command::Transfer {
                 name,
@@ -739,7 +739,7 @@ pub async fn transfer(
             Some(material),
         )
         .await?;
-    Ok(web::Json(card_view(&outcome.card, access)))
+    Ok(web::Json(card_view(&outcome.state, access)))
 }
 
 /// Uses the card's one free extension (within 30 days of expiry; adds 90 days).
@@ -755,7 +755,7 @@ pub async fn extend(
     let (_, access) = load_for(&state, &who, id).await?;
     let now = state.clock.now();
     let outcome = state.registry.send(id, Command::Extend { now }).await?;
-    Ok(web::Json(card_view(&outcome.card, access)))
+    Ok(web::Json(card_view(&outcome.state, access)))
 }
 
 /// Refunds the card's unused value to its payer(s), pro rata. The donor may do so until
@@ -785,7 +785,7 @@ pub async fn refund(
     }
     let outcome = state.registry.send(id, Command::Refund).await?;
     giftcards::send_refunds(&state, id, &giftcards::refund_lines(&outcome)).await;
-    Ok(web::Json(card_view(&outcome.card, access)))
+    Ok(web::Json(card_view(&outcome.state, access)))
 }
 
 // ---------------------------------------------------------------- at the partner
@@ -860,8 +860,8 @@ pub async fn redeem(
         card_id: row.id,
         hold_id: None,
         amount_minor: body.amount_minor,
-        currency: outcome.card.currency.code().to_owned(),
-        available_minor: outcome.card.available,
+        currency: outcome.state.currency.code().to_owned(),
+        available_minor: outcome.state.available,
     }))
 }
 
@@ -905,8 +905,8 @@ pub async fn authorize(
         card_id: row.id,
         hold_id: Some(hold_id),
         amount_minor: body.amount_minor,
-        currency: outcome.card.currency.code().to_owned(),
-        available_minor: outcome.card.available,
+        currency: outcome.state.currency.code().to_owned(),
+        available_minor: outcome.state.available,
     }))
 }
 
@@ -942,8 +942,8 @@ async fn settle(
         card_id,
         hold_id: Some(hold_id),
         amount_minor: amount,
-        currency: outcome.card.currency.code().to_owned(),
-        available_minor: outcome.card.available,
+        currency: outcome.state.currency.code().to_owned(),
+        available_minor: outcome.state.available,
     })
 }
 
@@ -1009,7 +1009,7 @@ pub async fn block(
         .registry
         .send(id.into_inner(), Command::Block { reason })
         .await?;
-    Ok(web::Json(card_view(&outcome.card, Access::Admin)))
+    Ok(web::Json(card_view(&outcome.state, Access::Admin)))
 }
 
 /// Unfreezes a card (admins): it returns to the status it had.
@@ -1027,5 +1027,5 @@ pub async fn unblock(
         .registry
         .send(id.into_inner(), Command::Unblock)
         .await?;
-    Ok(web::Json(card_view(&outcome.card, Access::Admin)))
+    Ok(web::Json(card_view(&outcome.state, Access::Admin)))
 }

@@ -3,8 +3,8 @@
 //! transaction. On PostgreSQL two nodes may race on one card: the `version` fence and
 //! the unique `(card_id, seq)` index let exactly one win.
 
-use actors::giftcard::{CardKind, GiftCard, ledger, notify};
-use actors::runtime::{CardStore, Commit, Loaded, StoreError};
+use actors::giftcard::{CardKind, GiftCard, GiftCards, ledger, notify};
+use actors::runtime::{Commit, Loaded, Store, StoreError};
 use entities::{card_event, gift_card, ledger_entry, outbox};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -47,9 +47,9 @@ fn kind_name(card: &GiftCard) -> &'static str {
 }
 
 #[async_trait::async_trait]
-impl CardStore for SqlCardStore {
+impl Store<GiftCards> for SqlCardStore {
     #[tracing::instrument(skip(self))]
-    async fn load(&self, id: Uuid) -> Result<Option<Loaded>, StoreError> {
+    async fn load(&self, id: Uuid) -> Result<Option<Loaded<GiftCard>>, StoreError> {
         let Some(row) = gift_card::Entity::find_by_id(id)
             .one(&self.db)
             .await
@@ -58,25 +58,25 @@ impl CardStore for SqlCardStore {
             return Ok(None);
         };
         Ok(Some(Loaded {
-            card: decode(&row)?,
+            state: decode(&row)?,
             version: row.version,
             last_seq: row.last_seq,
             last_hash: row.last_hash,
         }))
     }
 
-    #[tracing::instrument(skip(self, c), fields(card = %c.card_id, events = c.events.len()))]
-    async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+    #[tracing::instrument(skip(self, c), fields(card = %c.id, events = c.events.len()))]
+    async fn commit(&self, c: Commit<'_, GiftCards>) -> Result<(), StoreError> {
         let Some(last) = c.events.last() else {
             return Ok(());
         };
-        let card = c.card;
+        let card = c.state;
         let state = serde_json::to_string(card).map_err(|e| StoreError::Other(e.to_string()))?;
         let now = last.at;
         let tx = self.db.begin().await.map_err(store_error)?;
         if c.expected_version == 0 {
             let code = c
-                .code
+                .side
                 .ok_or_else(|| StoreError::Other("a new card needs a code".into()))?;
             gift_card::ActiveModel {
                 id: Set(card.id),
@@ -132,7 +132,7 @@ impl CardStore for SqlCardStore {
                 .col_expr(gift_card::Column::LastSeq, Expr::value(last.seq))
                 .col_expr(gift_card::Column::LastHash, Expr::value(last.hash.clone()))
                 .col_expr(gift_card::Column::UpdatedAt, Expr::value(now));
-            if let Some(code) = c.code {
+            if let Some(code) = c.side {
                 update = update
                     .col_expr(
                         gift_card::Column::CodeHash,
@@ -161,7 +161,7 @@ impl CardStore for SqlCardStore {
         for e in c.events {
             events.push(card_event::ActiveModel {
                 id: Set(e.id),
-                card_id: Set(e.card_id),
+                card_id: Set(e.entity_id),
                 seq: Set(e.seq),
                 kind: Set(e.event.kind().to_owned()),
                 data: Set(e.data.clone()),

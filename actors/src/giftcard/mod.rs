@@ -11,3 +11,36 @@ mod state;
 
 pub use decide::{apply, decide, replay};
 pub use state::*;
+
+/// The gift card as an entity kind of the actor runtime.
+#[derive(Debug)]
+pub struct GiftCards;
+
+impl crate::runtime::Aggregate for GiftCards {
+    type State = GiftCard;
+    type Command = Command;
+    type Event = Event;
+    type Error = DomainError;
+    /// A new code (on creation and transfer).
+    type Side = crate::runtime::CodeMaterial;
+
+    fn decide(state: Option<&GiftCard>, command: &Command) -> Result<Vec<Event>, DomainError> {
+        decide(state, command)
+    }
+
+    fn apply(state: Option<GiftCard>, id: uuid::Uuid, event: &Event) -> Option<GiftCard> {
+        apply(state, id, event)
+    }
+
+    fn event_kind(event: &Event) -> &'static str {
+        event.kind()
+    }
+
+    fn event_data(event: &Event) -> serde_json::Value {
+        event.data()
+    }
+
+    fn not_found() -> DomainError {
+        DomainError::NotFound
+    }
+}

@@ -1,15 +1,16 @@
-//! `GiftCardActor`: owns one card's state, serializes every command on it, and commits
-//! each batch of commands in one transaction (group commit).
+//! The entity actor: owns one entity's state, serializes every command on it, and
+//! commits each batch of commands in one transaction (group commit).
 //!
 //! Per batch: take the first message, drain whatever else is already waiting (up to
 //! [`MAX_BATCH`]), decide and apply each command in order against the in-memory state,
 //! commit all resulting events fenced on the version read, then reply to every caller.
 //! If the fence fails (another node committed first), reload and decide the batch again.
 
-use super::ports::{CardStore, CodeMaterial, Commit, Loaded, RecordedEvent, StoreError};
+use super::ports::{Aggregate, Commit, Loaded, RecordedEvent, Store, StoreError};
 use crate::clock::SharedClock;
-use crate::giftcard::{self, Command, DomainError, GiftCard, chain};
+use crate::giftcard::chain;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -18,57 +19,57 @@ pub const MAX_BATCH: usize = 64;
 /// Attempts at a batch when the fence keeps failing.
 const MAX_ATTEMPTS: usize = 8;
 
-/// What a command did: the card after it, and the events it recorded (none if it was
+/// What a command did: the state after it, and the events it recorded (none if it was
 /// already done, like opening an opened card).
 #[derive(Debug, Clone)]
-pub struct Outcome {
-    pub card: GiftCard,
-    pub events: Vec<RecordedEvent>,
+pub struct Outcome<A: Aggregate> {
+    pub state: A::State,
+    pub events: Vec<RecordedEvent<A::Event>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ActorError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
+pub enum ActorError<E> {
+    #[error("{0}")]
+    Domain(E),
     /// The fence failed every attempt: extreme contention across nodes.
-    #[error("the card is too busy; retry")]
+    #[error("too busy; retry")]
     Contended,
     #[error("storage failed: {0}")]
     Store(String),
     /// The actor stopped before answering (it crashed); the next message re-activates it.
-    #[error("the card's actor stopped; retry")]
+    #[error("the actor stopped; retry")]
     Stopped,
 }
 
 /// A command in the mailbox with the caller waiting for its answer.
-pub struct Envelope {
-    pub command: Command,
-    /// Side data for commands that set a new code (create, transfer).
-    pub code: Option<CodeMaterial>,
-    pub reply: oneshot::Sender<Result<Outcome, ActorError>>,
+pub struct Envelope<A: Aggregate> {
+    pub command: A::Command,
+    pub side: Option<A::Side>,
+    pub reply: oneshot::Sender<Result<Outcome<A>, ActorError<A::Error>>>,
     /// Set when the actor takes the command into a batch: after that, a lost reply may
     /// hide a committed change, so the caller must not resend it blindly.
-    pub started: Arc<std::sync::atomic::AtomicBool>,
+    pub started: Arc<AtomicBool>,
 }
 
-pub struct GiftCardActor {
+pub struct EntityActor<A: Aggregate> {
     pub id: Uuid,
-    pub store: Arc<dyn CardStore>,
+    pub store: Arc<dyn Store<A>>,
     pub clock: SharedClock,
-    /// What the database held after our last commit; `None` until loaded, and reset after
-    /// a failed commit so the next batch starts from the truth.
-    pub state: Option<Loaded>,
+    /// What the database held after our last commit; `None` until loaded (or if the
+    /// entity does not exist), and reloaded after a failed commit.
+    pub state: Option<Loaded<A::State>>,
     pub loaded: bool,
 }
 
-impl GiftCardActor {
+type Results<A> = Vec<Result<Outcome<A>, ActorError<<A as Aggregate>::Error>>>;
+
+impl<A: Aggregate> EntityActor<A> {
     /// Handles one batch of messages.
-    pub async fn handle(&mut self, batch: Vec<Envelope>) {
+    pub async fn handle(&mut self, batch: Vec<Envelope<A>>) {
         for env in &batch {
-            env.started.store(true, std::sync::atomic::Ordering::SeqCst);
+            env.started.store(true, Ordering::SeqCst);
         }
-        let result = self.decide_and_commit(&batch).await;
-        match result {
+        match self.decide_and_commit(&batch).await {
             Ok(outcomes) => {
                 for (env, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = env.reply.send(outcome);
@@ -82,7 +83,7 @@ impl GiftCardActor {
         }
     }
 
-    async fn ensure_loaded(&mut self) -> Result<(), ActorError> {
+    async fn ensure_loaded(&mut self) -> Result<(), ActorError<A::Error>> {
         if !self.loaded {
             self.state = self
                 .store
@@ -96,13 +97,13 @@ impl GiftCardActor {
 
     async fn decide_and_commit(
         &mut self,
-        batch: &[Envelope],
-    ) -> Result<Vec<Result<Outcome, ActorError>>, ActorError> {
+        batch: &[Envelope<A>],
+    ) -> Result<Results<A>, ActorError<A::Error>> {
         for _ in 0..MAX_ATTEMPTS {
             self.ensure_loaded().await?;
             let (start, version, mut seq, mut hash) = match &self.state {
                 Some(l) => (
-                    Some(l.card.clone()),
+                    Some(l.state.clone()),
                     l.version,
                     l.last_seq,
                     l.last_hash.clone(),
@@ -110,22 +111,23 @@ impl GiftCardActor {
                 None => (None, 0, 0, chain::GENESIS.to_owned()),
             };
             let at = chain::event_time(self.clock.now());
-            let mut card = start;
-            let mut all: Vec<RecordedEvent> = Vec::new();
-            let mut per_command: Vec<Result<Vec<RecordedEvent>, DomainError>> = Vec::new();
-            let mut code: Option<&CodeMaterial> = None;
+            let mut state = start;
+            let mut all: Vec<RecordedEvent<A::Event>> = Vec::new();
+            let mut per_command: Vec<Result<Vec<RecordedEvent<A::Event>>, A::Error>> = Vec::new();
+            let mut side: Option<&A::Side> = None;
             for env in batch {
-                match giftcard::decide(card.as_ref(), &env.command) {
+                match A::decide(state.as_ref(), &env.command) {
                     Ok(events) => {
                         let mut recorded = Vec::with_capacity(events.len());
                         for event in events {
                             seq += 1;
-                            let data = chain::canonical_json(&event.data());
-                            let next = chain::link(&hash, self.id, seq, event.kind(), &data, at);
-                            card = giftcard::apply(card, self.id, &event);
+                            let kind = A::event_kind(&event);
+                            let data = chain::canonical_json(&A::event_data(&event));
+                            let next = chain::link(&hash, self.id, seq, kind, &data, at);
+                            state = A::apply(state, self.id, &event);
                             recorded.push(RecordedEvent {
                                 id: Uuid::now_v7(),
-                                card_id: self.id,
+                                entity_id: self.id,
                                 seq,
                                 event,
                                 data,
@@ -134,8 +136,8 @@ impl GiftCardActor {
                                 hash: next,
                             });
                         }
-                        if !recorded.is_empty() && env.code.is_some() {
-                            code = env.code.as_ref();
+                        if !recorded.is_empty() && env.side.is_some() {
+                            side = env.side.as_ref();
                         }
                         all.extend(recorded.iter().cloned());
                         per_command.push(Ok(recorded));
@@ -143,43 +145,43 @@ impl GiftCardActor {
                     Err(e) => per_command.push(Err(e)),
                 }
             }
-            let answer =
-                |card: &Option<GiftCard>,
-                 per_command: Vec<Result<Vec<RecordedEvent>, DomainError>>| {
-                    per_command
-                        .into_iter()
-                        .map(|r| match (r, card) {
-                            (Ok(events), Some(c)) => Ok(Outcome {
-                                card: c.clone(),
+            let answer = |state: &Option<A::State>, per_command: Vec<_>| -> Results<A> {
+                per_command
+                    .into_iter()
+                    .map(
+                        |r: Result<Vec<RecordedEvent<A::Event>>, A::Error>| match (r, state) {
+                            (Ok(events), Some(s)) => Ok(Outcome {
+                                state: s.clone(),
                                 events,
                             }),
-                            (Ok(_), None) => Err(ActorError::Domain(DomainError::NotFound)),
+                            (Ok(_), None) => Err(ActorError::Domain(A::not_found())),
                             (Err(e), _) => Err(ActorError::Domain(e)),
-                        })
-                        .collect::<Vec<_>>()
-                };
-            let Some(after) = card.as_ref().filter(|_| !all.is_empty()) else {
-                return Ok(answer(&card, per_command));
+                        },
+                    )
+                    .collect()
+            };
+            let Some(after) = state.as_ref().filter(|_| !all.is_empty()) else {
+                return Ok(answer(&state, per_command));
             };
             let commit = Commit {
-                card_id: self.id,
+                id: self.id,
                 expected_version: version,
-                card: after,
+                state: after,
                 events: &all,
-                code,
+                side,
             };
             match self.store.commit(commit).await {
                 Ok(()) => {
                     self.state = Some(Loaded {
-                        card: after.clone(),
+                        state: after.clone(),
                         version: version + 1,
                         last_seq: seq,
                         last_hash: hash,
                     });
-                    return Ok(answer(&card, per_command));
+                    return Ok(answer(&state, per_command));
                 }
                 Err(StoreError::Conflict) => {
-                    tracing::debug!(card = %self.id, "fence failed; reloading");
+                    tracing::debug!(entity = %self.id, "fence failed; reloading");
                     self.loaded = false;
                 }
                 Err(e) => {
@@ -193,9 +195,9 @@ impl GiftCardActor {
 }
 
 /// The actor's life: wait for mail, handle batches, passivate after `idle` without any.
-pub async fn run(
-    mut actor: GiftCardActor,
-    mut rx: mpsc::Receiver<Envelope>,
+pub async fn run<A: Aggregate>(
+    mut actor: EntityActor<A>,
+    mut rx: mpsc::Receiver<Envelope<A>>,
     idle: std::time::Duration,
     passivate: impl Fn() -> bool + Send,
 ) {

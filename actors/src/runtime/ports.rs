@@ -1,26 +1,50 @@
-//! What the actors need from the outside world, as traits the application implements.
+//! What the runtime needs from an entity kind ([`Aggregate`]) and from the outside world
+//! ([`Store`]), as traits.
 
-use crate::giftcard::{Event, GiftCard};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// A card as stored: its state and where its event chain stands.
+/// An entity kind: its state, commands, events, and the pure rules between them.
+pub trait Aggregate: Send + Sync + 'static {
+    type State: Clone + Send + Sync + 'static;
+    type Command: Clone + Send + Sync + 'static;
+    type Event: Clone + Send + Sync + 'static;
+    type Error: Clone + std::fmt::Debug + std::fmt::Display + PartialEq + Send + Sync + 'static;
+    /// Data a command may carry for the store only (a card's new code), never put in events.
+    type Side: Clone + std::fmt::Debug + Send + Sync + 'static;
+
+    /// What the command does to the state (`None`: the entity does not exist yet).
+    fn decide(
+        state: Option<&Self::State>,
+        command: &Self::Command,
+    ) -> Result<Vec<Self::Event>, Self::Error>;
+    /// Folds one event into the state.
+    fn apply(state: Option<Self::State>, id: Uuid, event: &Self::Event) -> Option<Self::State>;
+    /// The event's stable name.
+    fn event_kind(event: &Self::Event) -> &'static str;
+    /// The event's data (without its kind) as JSON.
+    fn event_data(event: &Self::Event) -> serde_json::Value;
+    /// The error for a command that produced events but left no state (never expected).
+    fn not_found() -> Self::Error;
+}
+
+/// An entity as stored: its state and where its event chain stands.
 #[derive(Debug, Clone)]
-pub struct Loaded {
-    pub card: GiftCard,
+pub struct Loaded<S> {
+    pub state: S,
     /// The fence: a commit names the version it read.
     pub version: i64,
     pub last_seq: i64,
     pub last_hash: String,
 }
 
-/// An event with its place in the card's chain.
+/// An event with its place in the entity's chain.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordedEvent {
+pub struct RecordedEvent<E> {
     pub id: Uuid,
-    pub card_id: Uuid,
+    pub entity_id: Uuid,
     pub seq: i64,
-    pub event: Event,
+    pub event: E,
     /// The event's data as canonical JSON: exactly what is stored and hashed.
     pub data: String,
     pub at: DateTime<Utc>,
@@ -38,21 +62,21 @@ pub struct CodeMaterial {
 
 /// Everything one group commit writes, in one transaction.
 #[derive(Debug)]
-pub struct Commit<'a> {
-    pub card_id: Uuid,
-    /// The version the batch was decided against; 0 when the card is being created.
+pub struct Commit<'a, A: Aggregate> {
+    pub id: Uuid,
+    /// The version the batch was decided against; 0 when the entity is being created.
     pub expected_version: i64,
     /// The state after the batch.
-    pub card: &'a GiftCard,
-    pub events: &'a [RecordedEvent],
-    /// A new code (on creation or transfer).
-    pub code: Option<&'a CodeMaterial>,
+    pub state: &'a A::State,
+    pub events: &'a [RecordedEvent<A::Event>],
+    /// Side data of the last command in the batch that carried some.
+    pub side: Option<&'a A::Side>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// Someone else committed first (the version moved on): reload and decide again.
-    #[error("the card changed concurrently")]
+    #[error("the entity changed concurrently")]
     Conflict,
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -60,10 +84,10 @@ pub enum StoreError {
     Other(String),
 }
 
-/// Persistence of cards, their events, ledger entries and notifications.
+/// Persistence of one entity kind: state, events, and what derives from them.
 #[async_trait::async_trait]
-pub trait CardStore: Send + Sync + 'static {
-    async fn load(&self, id: Uuid) -> Result<Option<Loaded>, StoreError>;
+pub trait Store<A: Aggregate>: Send + Sync + 'static {
+    async fn load(&self, id: Uuid) -> Result<Option<Loaded<A::State>>, StoreError>;
     /// Writes the batch atomically, fenced on `expected_version`; `Conflict` if it moved.
-    async fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError>;
+    async fn commit(&self, commit: Commit<'_, A>) -> Result<(), StoreError>;
 }

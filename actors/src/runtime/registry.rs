@@ -1,11 +1,10 @@
-//! The per-node registry of active card actors: activates one on first message,
-//! forgets it when it passivates or crashes, and routes commands to it.
+//! The per-node registry of active actors of one entity kind: activates one on first
+//! message, forgets it when it passivates or crashes, and routes commands to it.
 
-use super::actor::{ActorError, Envelope, GiftCardActor, Outcome, run};
-use super::ports::{CardStore, CodeMaterial};
+use super::actor::{ActorError, EntityActor, Envelope, Outcome, run};
+use super::ports::{Aggregate, Store};
 use super::workers::Workers;
 use crate::clock::SharedClock;
-use crate::giftcard::Command;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,8 +14,6 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
-    /// Worker threads actors are spread over.
-    pub threads: usize,
     /// An actor with no message for this long passivates.
     pub idle: Duration,
     /// Mailbox capacity per actor: senders wait when it is full (back-pressure).
@@ -26,51 +23,56 @@ pub struct RegistryConfig {
 impl Default for RegistryConfig {
     fn default() -> Self {
         Self {
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
             idle: Duration::from_secs(300),
             mailbox: 1024,
         }
     }
 }
 
-struct Slot {
-    tx: mpsc::Sender<Envelope>,
+struct Slot<A: Aggregate> {
+    tx: mpsc::Sender<Envelope<A>>,
     generation: u64,
 }
 
-struct Inner {
-    store: Arc<dyn CardStore>,
+struct Inner<A: Aggregate> {
+    store: Arc<dyn Store<A>>,
     clock: SharedClock,
-    workers: Workers,
+    workers: Arc<Workers>,
     config: RegistryConfig,
-    // Guards activation: two callers racing on one card must find one actor.
-    active: Mutex<HashMap<Uuid, Slot>>,
+    // Guards activation: two callers racing on one entity must find one actor.
+    active: Mutex<HashMap<Uuid, Slot<A>>>,
     generations: AtomicU64,
 }
 
-#[derive(Clone)]
-pub struct Registry {
-    inner: Arc<Inner>,
+pub struct Registry<A: Aggregate> {
+    inner: Arc<Inner<A>>,
 }
 
-impl Registry {
+impl<A: Aggregate> Clone for Registry<A> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<A: Aggregate> Registry<A> {
     pub fn new(
-        store: Arc<dyn CardStore>,
+        store: Arc<dyn Store<A>>,
         clock: SharedClock,
         config: RegistryConfig,
-    ) -> std::io::Result<Self> {
-        Ok(Self {
+        workers: Arc<Workers>,
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                workers: Workers::start(config.threads)?,
+                workers,
                 store,
                 clock,
                 config,
                 active: Mutex::new(HashMap::new()),
                 generations: AtomicU64::new(1),
             }),
-        })
+        }
     }
 
     /// How many actors are active on this node.
@@ -78,18 +80,22 @@ impl Registry {
         self.inner.slots().len()
     }
 
-    /// Sends a command to the card's actor and waits for its outcome.
-    pub async fn send(&self, id: Uuid, command: Command) -> Result<Outcome, ActorError> {
-        self.send_with_code(id, command, None).await
-    }
-
-    /// As [`Registry::send`], with a new code for the store (create, transfer).
-    pub async fn send_with_code(
+    /// Sends a command to the entity's actor and waits for its outcome.
+    pub async fn send(
         &self,
         id: Uuid,
-        command: Command,
-        code: Option<CodeMaterial>,
-    ) -> Result<Outcome, ActorError> {
+        command: A::Command,
+    ) -> Result<Outcome<A>, ActorError<A::Error>> {
+        self.send_with(id, command, None).await
+    }
+
+    /// As [`Registry::send`], with side data for the store.
+    pub async fn send_with(
+        &self,
+        id: Uuid,
+        command: A::Command,
+        side: Option<A::Side>,
+    ) -> Result<Outcome<A>, ActorError<A::Error>> {
         // The actor found may have just passivated or crashed. A command it never started
         // is safe to send again to a fresh activation; one it started is not (it may have
         // committed), and its caller is told the actor stopped.
@@ -98,7 +104,7 @@ impl Registry {
             let started = Arc::new(AtomicBool::new(false));
             let env = Envelope {
                 command: command.clone(),
-                code: code.clone(),
+                side: side.clone(),
                 reply,
                 started: started.clone(),
             };
@@ -118,7 +124,11 @@ impl Registry {
         Err(ActorError::Stopped)
     }
 
-    fn actor_for(&self, id: Uuid) -> Result<(mpsc::Sender<Envelope>, u64), ActorError> {
+    #[allow(clippy::type_complexity)]
+    fn actor_for(
+        &self,
+        id: Uuid,
+    ) -> Result<(mpsc::Sender<Envelope<A>>, u64), ActorError<A::Error>> {
         let mut slots = self.inner.slots();
         if let Some(slot) = slots.get(&id)
             && !slot.tx.is_closed()
@@ -127,7 +137,7 @@ impl Registry {
         }
         let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox);
-        let actor = GiftCardActor {
+        let actor = EntityActor {
             id,
             store: self.inner.store.clone(),
             clock: self.inner.clock.clone(),
@@ -157,22 +167,19 @@ impl Registry {
     }
 }
 
-impl Inner {
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Slot>> {
+impl<A: Aggregate> Inner<A> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Slot<A>>> {
         self.active.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Removes the card's actor if it is still this generation. Returns whether it did.
+    /// Removes the entity's actor if it is still this generation. Returns whether the
+    /// caller may stop (true unless a newer generation depends on it — never the case).
     fn forget(&self, id: Uuid, generation: u64) -> bool {
         let mut slots = self.slots();
-        match slots.get(&id) {
-            Some(slot) if slot.generation == generation => {
-                slots.remove(&id);
-                true
-            }
-            Some(_) => true, // already replaced: this generation is not routed to
-            None => true,
+        if slots.get(&id).is_some_and(|s| s.generation == generation) {
+            slots.remove(&id);
         }
+        true
     }
 }
 
@@ -180,26 +187,30 @@ impl Inner {
 mod tests {
     use super::*;
     use crate::clock::SystemClock;
-    use crate::giftcard::{CardKind, NewCard};
+    use crate::giftcard::{CardKind, Command, GiftCards, NewCard};
     use crate::money::Currency;
+    use crate::runtime::Workers;
     use crate::runtime::ports::{Commit, Loaded, StoreError};
 
     /// An in-memory store for exercising the runtime alone (the real one is SQL).
     #[derive(Default)]
     struct MemStore {
-        cards: Mutex<HashMap<Uuid, Loaded>>,
+        cards: Mutex<HashMap<Uuid, Loaded<crate::giftcard::GiftCard>>>,
         commits: AtomicU64,
         panic_next_commit: AtomicBool,
         conflict_next_commit: AtomicBool,
     }
 
     #[async_trait::async_trait]
-    impl CardStore for MemStore {
-        async fn load(&self, id: Uuid) -> Result<Option<Loaded>, StoreError> {
+    impl Store<GiftCards> for MemStore {
+        async fn load(
+            &self,
+            id: Uuid,
+        ) -> Result<Option<Loaded<crate::giftcard::GiftCard>>, StoreError> {
             Ok(self.cards.lock().unwrap().get(&id).cloned())
         }
 
-        async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        async fn commit(&self, c: Commit<'_, GiftCards>) -> Result<(), StoreError> {
             if self.panic_next_commit.swap(false, Ordering::SeqCst) {
                 panic!("simulated crash inside an actor");
             }
@@ -207,15 +218,15 @@ mod tests {
                 return Err(StoreError::Conflict);
             }
             let mut cards = self.cards.lock().unwrap();
-            let current = cards.get(&c.card_id).map(|l| l.version).unwrap_or(0);
+            let current = cards.get(&c.id).map(|l| l.version).unwrap_or(0);
             if current != c.expected_version {
                 return Err(StoreError::Conflict);
             }
             let last = c.events.last().unwrap();
             cards.insert(
-                c.card_id,
+                c.id,
                 Loaded {
-                    card: c.card.clone(),
+                    state: c.state.clone(),
                     version: current + 1,
                     last_seq: last.seq,
                     last_hash: last.hash.clone(),
@@ -226,20 +237,19 @@ mod tests {
         }
     }
 
-    fn registry(store: Arc<MemStore>, idle: Duration) -> Registry {
+    fn registry(store: Arc<MemStore>, idle: Duration) -> Registry<GiftCards> {
         Registry::new(
             store,
             Arc::new(SystemClock),
             RegistryConfig {
-                threads: 2,
                 idle,
                 mailbox: 1024,
             },
+            Arc::new(Workers::start(2).unwrap()),
         )
-        .unwrap()
     }
 
-    async fn funded_card(reg: &Registry, id: Uuid, amount: i64) {
+    async fn funded_card(reg: &Registry<GiftCards>, id: Uuid, amount: i64) {
         let now = chrono::Utc::now();
         let new = NewCard {
             kind: CardKind::Value { partner_id: None },
@@ -308,8 +318,8 @@ mod tests {
             }
         }
         let stored = store.cards.lock().unwrap().get(&id).unwrap().clone();
-        assert_eq!(stored.card.available, 10_000 - accepted);
-        assert!(stored.card.available >= 0);
+        assert_eq!(stored.state.available, 10_000 - accepted);
+        assert!(stored.state.available >= 0);
         let commits = store.commits.load(Ordering::SeqCst) - before;
         assert!(commits < 300, "batches were grouped: {commits} commits");
         assert_eq!(reg.active(), 1);
@@ -324,7 +334,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(reg.active(), 0);
         let out = reg.send(id, redeem(1_000)).await.unwrap();
-        assert_eq!(out.card.available, 4_000);
+        assert_eq!(out.state.available, 4_000);
     }
 
     #[tokio::test]
@@ -340,7 +350,7 @@ mod tests {
         );
         let out = reg.send(id, redeem(500)).await.unwrap();
         assert_eq!(
-            out.card.available, 4_500,
+            out.state.available, 4_500,
             "the crashed batch committed nothing"
         );
     }
@@ -353,7 +363,7 @@ mod tests {
         funded_card(&reg, id, 5_000).await;
         store.conflict_next_commit.store(true, Ordering::SeqCst);
         let out = reg.send(id, redeem(1_000)).await.unwrap();
-        assert_eq!(out.card.available, 4_000);
+        assert_eq!(out.state.available, 4_000);
         assert_eq!(out.events[0].seq, 4, "create, payment, issue, then this");
     }
 
