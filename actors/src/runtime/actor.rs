@@ -62,6 +62,8 @@ pub struct EntityActor<A: Aggregate> {
 }
 
 type Results<A> = Vec<Result<Outcome<A>, ActorError<<A as Aggregate>::Error>>>;
+/// Per command of a batch: the events it recorded, or why it was refused.
+type Decided<A> = Vec<Result<Vec<RecordedEvent<<A as Aggregate>::Event>>, <A as Aggregate>::Error>>;
 
 impl<A: Aggregate> EntityActor<A> {
     /// Handles one batch of messages.
@@ -113,7 +115,7 @@ impl<A: Aggregate> EntityActor<A> {
             let at = chain::event_time(self.clock.now());
             let mut state = start;
             let mut all: Vec<RecordedEvent<A::Event>> = Vec::new();
-            let mut per_command: Vec<Result<Vec<RecordedEvent<A::Event>>, A::Error>> = Vec::new();
+            let mut per_command: Decided<A> = Vec::new();
             let mut side: Option<&A::Side> = None;
             for env in batch {
                 match A::decide(state.as_ref(), &env.command) {
@@ -145,7 +147,7 @@ impl<A: Aggregate> EntityActor<A> {
                     Err(e) => per_command.push(Err(e)),
                 }
             }
-            let answer = |state: &Option<A::State>, per_command: Vec<_>| -> Results<A> {
+            let answer = |state: &Option<A::State>, per_command: Decided<A>| -> Results<A> {
                 per_command
                     .into_iter()
                     .map(
