@@ -139,7 +139,7 @@
   function typeParts(schema, depth = 0) {
     const s = obj(schema);
     if (depth > 4) return ['…'];
-    if (typeof s.$ref === 'string') return [{ ref: refName(s.$ref) }];
+    if (typeof s.$ref === 'string') return [{ ref: refName(s.$ref), known: deref(s.$ref) !== undefined }];
     const join = (list, sep) => list.flatMap((x, i) => (i ? [sep] : []).concat(typeParts(x, depth + 1)));
     const alt = arr(s.oneOf).length ? s.oneOf : arr(s.anyOf);
     if (alt.length) return join(alt, ' | ');
@@ -156,7 +156,9 @@
   function typeNode(schema) {
     const node = el('code', { class: 'type' });
     for (const p of typeParts(schema)) {
-      node.append(typeof p === 'string' ? p : el('a', { href: `#${anchor('schema', p.ref)}`, text: p.ref }));
+      if (typeof p === 'string') node.append(p);
+      else if (p.known) node.append(el('a', { href: `#${anchor('schema', p.ref)}`, text: p.ref }));
+      else node.append(el('span', { title: 'Not defined in this document', text: p.ref })); // a dangling $ref
     }
     return node;
   }
@@ -271,7 +273,7 @@
     body.append(richText(o.description, 'op-description'));
     const schemes = [...new Set(securityOf(o).flatMap((req) => Object.keys(obj(req))))];
     if (schemes.length) body.append(el('p', { class: 'small' }, el('strong', { text: 'Authentication: ' }), schemes.join(' or ')));
-    const ui = { params: [], out: el('div', { class: 'response', 'aria-live': 'polite' }) };
+    const ui = { params: [], out: el('div', { class: 'response', 'aria-live': 'polite', 'data-testid': 'response' }) };
     const mutating = MUTATING.has(op.method);
     const params = mergedParams(op.pathItem, o)
       .filter((p) => !(mutating && p.in === 'header' && p.name.toLowerCase() === 'idempotency-key'));
@@ -316,14 +318,14 @@
         return li;
       })));
     }
-    ui.send = el('button', { type: 'button', class: 'btn', text: 'Send' });
+    ui.send = el('button', { type: 'button', class: 'btn', text: 'Send', 'data-testid': 'send' });
     ui.send.addEventListener('click', () => send(op, ui));
     body.append(el('div', { class: 'form-actions' }, ui.send), ui.out);
   }
 
   function renderOperation(op) {
     const o = op.operation;
-    const details = el('details', { class: 'op', id: op.id });
+    const details = el('details', { class: 'op', id: op.id, 'data-method': op.method, 'data-path': op.path });
     const summary = el('summary', {}, el('span', { class: `method method-${op.method}`, text: op.method.toUpperCase() }),
       el('code', { class: 'op-path', text: op.path }), el('span', { class: 'op-summary', text: str(o.summary) }));
     if (o.deprecated) summary.append(el('span', { class: 'badge badge-warn', text: 'deprecated' }));
