@@ -1,0 +1,787 @@
+//! Gift-card attachments over HTTP: the purchaser adds a photo, a video or a voice message
+//! to a card before the recipient opens it; the card's people list them; the files are
+//! served by short-lived signed URLs, so an `<img>` or `<video>` can load them without a
+//! bearer token and a leaked link stops working within the hour.
+//!
+//! Uploads are raw bodies (not multipart) with the file's `Content-Type`. The body is
+//! read as a stream and refused with 413 as soon as it passes its type's limit, so a
+//! large upload is never buffered beyond what its type allows; its first bytes must be
+//! the magic number of the declared type.
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::cards::{self, CardView};
+use crate::state::{AppState, State};
+use crate::storage::{BlobStore, LocalStore};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{HttpRequest, HttpResponse};
+use actors::giftcard::{GiftCard, Status};
+use chrono::{DateTime, Utc};
+use entities::card_attachment;
+use futures_util::StreamExt;
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlErr,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Most attachments on one card.
+pub const MAX_ATTACHMENTS: i32 = 5;
+const MIB: usize = 1024 * 1024;
+/// The largest upload of any type (a video).
+pub const MAX_UPLOAD_BYTES: usize = 50 * MIB;
+/// How long a signed URL works, at least.
+pub const URL_TTL_SECS: i64 = 3600;
+/// Expiry times are rounded up to this, so the same URL comes back for a few minutes and
+/// browsers can cache what it points to.
+const URL_ROUNDING_SECS: i64 = 300;
+/// Label of the subkey that signs attachment URLs.
+const URL_KEY_LABEL: &str = "attachment-urls";
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/cards/{id}/attachments")
+            .route(web::post().to(upload))
+            .route(web::get().to(list)),
+    )
+    .route(
+        "/cards/{id}/attachments/{attachment_id}",
+        web::delete().to(remove),
+    )
+    .route("/attachments/{attachment_id}", web::get().to(serve));
+}
+
+// ---------------------------------------------------------------- types and limits
+
+/// What an attachment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Photo,
+    Video,
+    Voice,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Photo => "photo",
+            Self::Video => "video",
+            Self::Voice => "voice",
+        }
+    }
+
+    /// The largest file of this kind, in bytes.
+    pub fn max_bytes(self) -> usize {
+        match self {
+            Self::Photo => 5 * MIB,
+            Self::Voice => 10 * MIB,
+            Self::Video => MAX_UPLOAD_BYTES,
+        }
+    }
+}
+
+/// A file type taken as an attachment, and how to recognise its bytes.
+struct Format {
+    content_type: &'static str,
+    kind: Kind,
+    magic: fn(&[u8]) -> bool,
+}
+
+const FORMATS: &[Format] = &[
+    Format {
+        content_type: "image/jpeg",
+        kind: Kind::Photo,
+        magic: is_jpeg,
+    },
+    Format {
+        content_type: "image/png",
+        kind: Kind::Photo,
+        magic: is_png,
+    },
+    Format {
+        content_type: "image/webp",
+        kind: Kind::Photo,
+        magic: is_webp,
+    },
+    Format {
+        content_type: "audio/mpeg",
+        kind: Kind::Voice,
+        magic: is_mp3,
+    },
+    Format {
+        content_type: "audio/ogg",
+        kind: Kind::Voice,
+        magic: is_ogg,
+    },
+    Format {
+        content_type: "audio/webm",
+        kind: Kind::Voice,
+        magic: is_matroska,
+    },
+    Format {
+        content_type: "audio/mp4",
+        kind: Kind::Voice,
+        magic: is_mp4,
+    },
+    Format {
+        content_type: "video/mp4",
+        kind: Kind::Video,
+        magic: is_mp4,
+    },
+    Format {
+        content_type: "video/webm",
+        kind: Kind::Video,
+        magic: is_matroska,
+    },
+];
+
+fn is_jpeg(b: &[u8]) -> bool {
+    b.starts_with(&[0xFF, 0xD8, 0xFF])
+}
+
+fn is_png(b: &[u8]) -> bool {
+    b.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+fn is_webp(b: &[u8]) -> bool {
+    b.len() >= 12 && b.starts_with(b"RIFF") && &b[8..12] == b"WEBP"
+}
+
+/// An ID3 tag, or an MPEG audio frame header (11 sync bits, a layer that is not the
+/// reserved `00`).
+fn is_mp3(b: &[u8]) -> bool {
+    b.starts_with(b"ID3")
+        || (b.len() >= 2 && b[0] == 0xFF && b[1] & 0xE0 == 0xE0 && b[1] & 0x06 != 0)
+}
+
+fn is_ogg(b: &[u8]) -> bool {
+    b.starts_with(b"OggS")
+}
+
+/// The EBML header of WebM (and Matroska).
+fn is_matroska(b: &[u8]) -> bool {
+    b.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
+}
+
+/// An ISO base media file: its first box is `ftyp`.
+fn is_mp4(b: &[u8]) -> bool {
+    b.len() >= 8 && &b[4..8] == b"ftyp"
+}
+
+/// The format of a `Content-Type` header value (parameters such as `codecs=opus` and
+/// case ignored).
+fn format_of(content_type: &str) -> Option<&'static Format> {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    FORMATS
+        .iter()
+        .find(|f| f.content_type.eq_ignore_ascii_case(essence))
+}
+
+fn allowed_types() -> String {
+    FORMATS
+        .iter()
+        .map(|f| f.content_type)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------- views
+
+/// A file attached to a gift card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub id: Uuid,
+    /// `photo`, `video` or `voice`.
+    pub kind: String,
+    /// The MIME type it is served with.
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+    /// Where to fetch the bytes (a path on this server): signed, and working until
+    /// `url_expires_at` (an hour or a little more); list the attachments again for a
+    /// fresh one.
+    pub url: String,
+    pub url_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentList {
+    /// Oldest first; at most five.
+    pub items: Vec<AttachmentView>,
+}
+
+/// A card opened by its code, with what its giver attached to it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenedCard {
+    #[serde(flatten)]
+    pub card: CardView,
+    /// Photos, videos and voice messages from the giver (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// The answer to opening a card by code: the card and its attachments, with URLs signed
+/// for whoever holds the code.
+pub async fn with_attachments(
+    state: &AppState,
+    card: CardView,
+) -> ApiResult<web::Json<OpenedCard>> {
+    let attachments = views_of(state, card.id).await?;
+    Ok(web::Json(OpenedCard { card, attachments }))
+}
+
+fn view(state: &AppState, row: card_attachment::Model) -> AttachmentView {
+    let (url, url_expires_at) = signed_url(state, row.id, state.clock.now());
+    AttachmentView {
+        id: row.id,
+        kind: row.kind,
+        content_type: row.content_type,
+        size_bytes: row.size_bytes,
+        sha256: row.sha256,
+        created_at: row.created_at,
+        url,
+        url_expires_at,
+    }
+}
+
+async fn views_of(state: &AppState, card_id: Uuid) -> ApiResult<Vec<AttachmentView>> {
+    let rows = card_attachment::Entity::find()
+        .filter(card_attachment::Column::CardId.eq(card_id))
+        .order_by_asc(card_attachment::Column::CreatedAt)
+        .order_by_asc(card_attachment::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(rows.into_iter().map(|r| view(state, r)).collect())
+}
+
+/// The blob store attachments live in. The local one keeps them under the data dir; a
+/// store shared between nodes (object storage) would be chosen here.
+fn blob_store(state: &AppState) -> LocalStore {
+    LocalStore::in_data_dir(&state.config.data_dir)
+}
+
+// ---------------------------------------------------------------- signed URLs
+
+fn url_mac(state: &AppState, id: Uuid, exp: i64) -> HmacSha256 {
+    // HMAC zero-pads a 32-byte key to its 64-byte block; passing the block directly
+    // gives the same MAC without a fallible constructor.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(&state.secrets.derive(URL_KEY_LABEL));
+    let mut mac = <HmacSha256 as KeyInit>::new(&block.into());
+    mac.update(format!("{id}.{exp}").as_bytes());
+    mac
+}
+
+/// Unix time at which a URL signed at `now` expires: an hour later, rounded up to the
+/// next five minutes.
+fn url_expiry(now: DateTime<Utc>) -> i64 {
+    let at = now.timestamp() + URL_TTL_SECS;
+    (at + URL_ROUNDING_SECS - 1).div_euclid(URL_ROUNDING_SECS) * URL_ROUNDING_SECS
+}
+
+/// `/api/v1/attachments/{id}?exp=…&sig=…`, and when it stops working.
+pub fn signed_url(state: &AppState, id: Uuid, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+    let exp = url_expiry(now);
+    let sig = hex::encode(url_mac(state, id, exp).finalize().into_bytes());
+    let expires = DateTime::from_timestamp(exp, 0).unwrap_or(now);
+    (
+        format!("/api/v1/attachments/{id}?exp={exp}&sig={sig}"),
+        expires,
+    )
+}
+
+/// Checks a signed URL's query; on success, the seconds it still works.
+fn verify_url(state: &AppState, id: Uuid, query: &SignedQuery) -> ApiResult<i64> {
+    let invalid = || ApiError::forbidden("this attachment link is not valid");
+    let exp: i64 = query
+        .exp
+        .as_deref()
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(invalid)?;
+    let sig = query
+        .sig
+        .as_deref()
+        .filter(|s| s.len() == 64)
+        .and_then(|s| hex::decode(s).ok())
+        .ok_or_else(invalid)?;
+    // Constant time: the MAC crate compares without early exit.
+    url_mac(state, id, exp)
+        .verify_slice(&sig)
+        .map_err(|_| invalid())?;
+    let left = exp - state.clock.now().timestamp();
+    if left <= 0 {
+        return Err(ApiError::forbidden(
+            "this attachment link has expired; list the card's attachments for a new one",
+        ));
+    }
+    Ok(left)
+}
+
+// ---------------------------------------------------------------- upload
+
+/// Only the card's purchaser, and only before the recipient opened it.
+fn check_purchaser(card: &GiftCard, who: &Principal) -> ApiResult<()> {
+    if card.purchaser_id != who.user_id {
+        return Err(ApiError::forbidden(
+            "only the card's purchaser can change its attachments",
+        ));
+    }
+    if !matches!(
+        card.status,
+        Status::PendingPayment | Status::Issued | Status::Delivered
+    ) {
+        return Err(ApiError::new(
+            ErrorCode::CardStateConflict,
+            format!(
+                "attachments can change until the recipient opens the card; it is {}",
+                card.status.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn too_large(kind: Kind) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!(
+            "a {} attachment has at most {} MiB",
+            kind.as_str(),
+            kind.max_bytes() / MIB
+        ),
+    )
+}
+
+fn too_many() -> ApiError {
+    ApiError::new(
+        ErrorCode::TooManyAttachments,
+        format!("a card has at most {MAX_ATTACHMENTS} attachments"),
+    )
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Reads the body up to `kind`'s limit, hashing it on the way.
+async fn read_body(
+    payload: &mut web::Payload,
+    kind: Kind,
+    hint: usize,
+) -> ApiResult<(Bytes, String)> {
+    let limit = kind.max_bytes();
+    let mut buf = BytesMut::with_capacity(hint.min(limit));
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidField,
+                format!("the upload did not arrive whole: {e}"),
+            )
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large(kind));
+        }
+        hasher.update(&chunk);
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((buf.freeze(), hex::encode(hasher.finalize())))
+}
+
+/// Inserts the row in the lowest free slot of the card. The unique (card, slot) index is
+/// what keeps concurrent uploads to five; one that loses a slot race tries the next.
+async fn insert_row(
+    state: &AppState,
+    mut row: card_attachment::ActiveModel,
+    card_id: Uuid,
+) -> ApiResult<card_attachment::Model> {
+    for _ in 0..MAX_ATTACHMENTS {
+        let taken: Vec<i32> = card_attachment::Entity::find()
+            .select_only()
+            .column(card_attachment::Column::Slot)
+            .filter(card_attachment::Column::CardId.eq(card_id))
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        let slot = (1..=MAX_ATTACHMENTS)
+            .find(|s| !taken.contains(s))
+            .ok_or_else(too_many)?;
+        row.slot = Set(slot);
+        match row.clone().insert(&state.db).await {
+            Ok(model) => return Ok(model),
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                tracing::debug!(%card_id, slot, "slot taken by a concurrent upload; trying the next");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::Busy,
+        "the card's attachments are changing; retry",
+    )
+    .retry_after(1))
+}
+
+/// Adds a photo (`image/jpeg`, `image/png`, `image/webp`, up to 5 MiB), a voice message
+/// (`audio/mpeg`, `audio/ogg`, `audio/webm`, `audio/mp4`, up to 10 MiB) or a video
+/// (`video/mp4`, `video/webm`, up to 50 MiB) to a card: the raw file as the body, its type
+/// as `Content-Type`. The card's purchaser only, until the recipient opens the card; at
+/// most five per card. The bytes must be of the declared type.
+#[utoipa::path(post, path = "/api/v1/cards/{id}/attachments", tag = "cards",
+    params(("id" = Uuid, Path)),
+    request_body(description = "The file's bytes", content(
+        ([u8] = "image/jpeg"), ([u8] = "image/png"), ([u8] = "image/webp"),
+        ([u8] = "audio/mpeg"), ([u8] = "audio/ogg"), ([u8] = "audio/webm"), ([u8] = "audio/mp4"),
+        ([u8] = "video/mp4"), ([u8] = "video/webm"))),
+    responses((status = 201, body = AttachmentView),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
+              (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn upload(
+    state: State,
+    who: Principal,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let card_id = id.into_inner();
+    let (card, _) = cards::load_for(&state, &who, card_id).await?;
+    check_purchaser(&card, &who)?;
+    let format = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(format_of)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AttachmentTypeNotAllowed,
+                format!(
+                    "send the file with its Content-Type, one of {}",
+                    allowed_types()
+                ),
+            )
+        })?;
+    let kind = format.kind;
+    let declared = declared_length(req.headers());
+    if declared.is_some_and(|n| n > kind.max_bytes() as u64) {
+        return Err(too_large(kind));
+    }
+    let existing = card_attachment::Entity::find()
+        .filter(card_attachment::Column::CardId.eq(card_id))
+        .count(&state.db)
+        .await?;
+    if existing >= MAX_ATTACHMENTS as u64 {
+        return Err(too_many());
+    }
+    let hint = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let (bytes, sha256) = read_body(&mut payload, kind, hint).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::AttachmentContentMismatch,
+            "the body is empty: send the file's bytes",
+        ));
+    }
+    if !(format.magic)(&bytes) {
+        return Err(ApiError::new(
+            ErrorCode::AttachmentContentMismatch,
+            format!("the bytes are not a {} file", format.content_type),
+        ));
+    }
+
+    let id = Uuid::now_v7();
+    let key = format!("attachments/{card_id}/{id}");
+    let size = i64::try_from(bytes.len()).map_err(ApiError::internal)?;
+    let store = blob_store(&state);
+    store.put(&key, bytes).await.map_err(ApiError::internal)?;
+    let row = card_attachment::ActiveModel {
+        id: Set(id),
+        card_id: Set(card_id),
+        slot: Set(0),
+        kind: Set(kind.as_str().to_owned()),
+        content_type: Set(format.content_type.to_owned()),
+        size_bytes: Set(size),
+        sha256: Set(sha256),
+        storage_key: Set(key.clone()),
+        created_at: Set(state.clock.now()),
+    };
+    let row = match insert_row(&state, row, card_id).await {
+        Ok(row) => row,
+        Err(e) => {
+            if let Err(d) = store.delete(&key).await {
+                tracing::warn!(error = %d, key, "could not remove the blob of a refused attachment");
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(%card_id, attachment_id = %id, kind = kind.as_str(), size, "attachment added");
+    Ok(HttpResponse::Created().json(view(&state, row)))
+}
+
+// ---------------------------------------------------------------- list, remove
+
+/// The card's attachments, for its donors, holder and admins, each with a signed URL.
+#[utoipa::path(get, path = "/api/v1/cards/{id}/attachments", tag = "cards",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = AttachmentList), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn list(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<AttachmentList>> {
+    let id = id.into_inner();
+    cards::load_for(&state, &who, id).await?;
+    Ok(web::Json(AttachmentList {
+        items: views_of(&state, id).await?,
+    }))
+}
+
+/// Removes an attachment (the card's purchaser, until the recipient opens the card).
+#[utoipa::path(delete, path = "/api/v1/cards/{id}/attachments/{attachment_id}", tag = "cards",
+    params(("id" = Uuid, Path), ("attachment_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn remove(
+    state: State,
+    who: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (card_id, attachment_id) = path.into_inner();
+    let (card, _) = cards::load_for(&state, &who, card_id).await?;
+    check_purchaser(&card, &who)?;
+    let row = card_attachment::Entity::find_by_id(attachment_id)
+        .filter(card_attachment::Column::CardId.eq(card_id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("attachment"))?;
+    // The row first: a blob left behind is only wasted space, a row without its blob
+    // would be a broken link.
+    card_attachment::Entity::delete_by_id(row.id)
+        .exec(&state.db)
+        .await?;
+    if let Err(e) = blob_store(&state).delete(&row.storage_key).await {
+        tracing::warn!(error = %e, key = row.storage_key, "could not remove an attachment's blob");
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- serving
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedQuery {
+    /// Unix time the link expires at.
+    pub exp: Option<String>,
+    /// Hex HMAC-SHA256 of `{attachment_id}.{exp}` under the installation's URL key.
+    pub sig: Option<String>,
+}
+
+/// A byte range asked for with `Range`: `Ok((first, last))` (inclusive), or `Err(())` when
+/// it cannot be satisfied. `None`: serve the whole file (no range, several ranges, or a
+/// header we do not read — which a server may ignore).
+fn byte_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = value.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        let suffix: u64 = last.parse().ok()?;
+        if suffix == 0 || len == 0 {
+            return Some(Err(()));
+        }
+        return Some(Ok((len.saturating_sub(suffix), len - 1)));
+    }
+    let first: u64 = first.parse().ok()?;
+    let last: Option<u64> = if last.is_empty() {
+        None
+    } else {
+        Some(last.parse().ok()?)
+    };
+    if last.is_some_and(|l| l < first) {
+        return None;
+    }
+    if first >= len {
+        return Some(Err(()));
+    }
+    Some(Ok((first, last.map_or(len - 1, |l| l.min(len - 1)))))
+}
+
+/// The bytes of an attachment, by signed URL (from the attachment list or the opened
+/// card): no login needed, so media elements can load it. Answers `Range` requests
+/// (players seek) and `If-None-Match`.
+#[utoipa::path(get, path = "/api/v1/attachments/{attachment_id}", tag = "cards",
+    params(("attachment_id" = Uuid, Path), SignedQuery),
+    responses((status = 200, description = "The file, with its content type"),
+              (status = 206, description = "Part of the file"),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn serve(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    query: web::Query<SignedQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let max_age = verify_url(&state, id, &query)?;
+    let row = card_attachment::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("attachment"))?;
+    let bytes = blob_store(&state)
+        .get(&row.storage_key)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            tracing::error!(key = row.storage_key, "an attachment's blob is missing");
+            ApiError::not_found("attachment")
+        })?;
+    let etag = format!("\"{}\"", row.sha256);
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CACHE_CONTROL, format!("private, max-age={max_age}")))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_DISPOSITION, "inline"))
+        .insert_header((header::ETAG, etag.clone()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    let headers = req.headers();
+    let matches_etag = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    };
+    if matches_etag(header::IF_NONE_MATCH) {
+        return Ok(res
+            .status(actix_web::http::StatusCode::NOT_MODIFIED)
+            .finish());
+    }
+    res.content_type(row.content_type.as_str());
+    let if_range_ok = headers.get(header::IF_RANGE).is_none() || matches_etag(header::IF_RANGE);
+    let len = bytes.len() as u64;
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| if_range_ok)
+        .and_then(|v| byte_range(v, len));
+    match range {
+        None => Ok(res.body(bytes)),
+        Some(Ok((first, last))) => {
+            let part = usize::try_from(first)
+                .ok()
+                .zip(usize::try_from(last).ok())
+                .map(|(f, l)| bytes.slice(f..=l))
+                .ok_or_else(|| ApiError::internal("a range beyond memory"))?;
+            Ok(res
+                .status(actix_web::http::StatusCode::PARTIAL_CONTENT)
+                .insert_header((header::CONTENT_RANGE, format!("bytes {first}-{last}/{len}")))
+                .body(part))
+        }
+        Some(Err(())) => Ok(HttpResponse::RangeNotSatisfiable()
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
+            .finish()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn formats_are_recognised_by_their_magic_numbers() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10];
+        let webp = b"RIFF\x24\0\0\0WEBPVP8 ";
+        let mp3 = [0xFF, 0xFB, 0x90, 0x64];
+        let id3 = b"ID3\x04\0\0";
+        let ogg = b"OggS\0\x02";
+        let webm = [0x1A, 0x45, 0xDF, 0xA3, 0x9F];
+        let mp4 = b"\0\0\0\x20ftypisom";
+        let cases: [(&str, &[u8]); 10] = [
+            ("image/png", png),
+            ("image/jpeg", &jpeg),
+            ("image/webp", webp),
+            ("audio/mpeg", &mp3),
+            ("audio/mpeg", id3),
+            ("audio/ogg", ogg),
+            ("audio/webm", &webm),
+            ("video/webm", &webm),
+            ("audio/mp4", mp4),
+            ("video/mp4", mp4),
+        ];
+        for (ct, bytes) in cases {
+            // Exactly the declared type matches (WebM and MP4 serve audio and video alike).
+            let matching: Vec<&str> = FORMATS
+                .iter()
+                .filter(|f| (f.magic)(bytes))
+                .map(|f| f.content_type.split('/').nth(1).unwrap_or_default())
+                .collect();
+            let subtype = ct.split('/').nth(1).unwrap();
+            assert!(!matching.is_empty(), "{ct}");
+            assert!(matching.iter().all(|m| *m == subtype), "{ct}: {matching:?}");
+        }
+        assert!(!is_png(b"\x89PN"));
+        assert!(!is_webp(b"RIFF\0\0\0\0WAVE"));
+        assert!(!is_mp3(&[0xFF, 0xF9])); // ADTS AAC: layer 00
+        assert!(!is_mp4(b"\0\0\0\x20moov"));
+        assert!(!is_jpeg(&[]));
+    }
+
+    #[test]
+    fn content_types_ignore_parameters_and_case() {
+        assert_eq!(
+            format_of("audio/webm;codecs=opus").unwrap().content_type,
+            "audio/webm"
+        );
+        assert_eq!(format_of(" Image/PNG ").unwrap().kind, Kind::Photo);
+        assert!(format_of("image/svg+xml").is_none());
+        assert!(format_of("text/html").is_none());
+        assert!(format_of("").is_none());
+    }
+
+    #[test]
+    fn limits_by_kind() {
+        assert_eq!(Kind::Photo.max_bytes(), 5 * 1024 * 1024);
+        assert_eq!(Kind::Voice.max_bytes(), 10 * 1024 * 1024);
+        assert_eq!(Kind::Video.max_bytes(), 50 * 1024 * 1024);
+    }
+
+    #[test]
+    fn url_expiry_is_an_hour_rounded_up_to_five_minutes() {
+        let at = |s| DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(url_expiry(at(1_800_000_000)), 1_800_003_600);
+        assert_eq!(url_expiry(at(1_800_000_001)), 1_800_003_900);
+        assert_eq!(url_expiry(at(1_800_000_299)), 1_800_003_900);
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(byte_range("bytes=0-9", 100), Some(Ok((0, 9))));
+        assert_eq!(byte_range("bytes=90-", 100), Some(Ok((90, 99))));
+        assert_eq!(byte_range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(byte_range("bytes=-500", 100), Some(Ok((0, 99))));
+        assert_eq!(byte_range("bytes=50-500", 100), Some(Ok((50, 99))));
+        assert_eq!(byte_range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(byte_range("bytes=-0", 100), Some(Err(())));
+        assert_eq!(byte_range("bytes=9-0", 100), None);
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(byte_range("items=0-1", 100), None);
+        assert_eq!(byte_range("bytes=x-", 100), None);
+    }
+}
