@@ -1,0 +1,855 @@
+//! Email, the outbox's `email` channel: gathers what a notification row is about (the
+//! card, its event, the booking, the addressee's language), renders it in French or
+//! English ([`templates`]), and hands it to the [`Mailer`] — SMTP when `SMTP_URL` is set,
+//! otherwise `.eml` files in `<data_dir>/outbox/`.
+//!
+//! - The addressee is `row.email`, or the account's address for rows naming a user; the
+//!   language is the account's `locale` (found by id, or by address for a recipient who
+//!   has an account but has not claimed the card yet), French otherwise.
+//! - The gift email carries the card's code, decrypted from `gift_cards.code_ciphertext`
+//!   at send time and kept nowhere else. A gift email whose card has since been passed on
+//!   to someone else is skipped rather than sent with the new holder's code.
+//! - A `booking_confirmed` email waits (without using up attempts) while the booking is
+//!   only held, is skipped when the booking lapsed or was cancelled, and carries the
+//!   booking as an iCalendar attachment once confirmed.
+//! - Every message has `Message-ID: <event id>.<audience>@<domain>` and
+//!   `X-Fimy-Event-Id`/`X-Fimy-Audience` headers: delivery is at least once and receivers
+//!   deduplicate on them.
+//! - SMTP replies map onto [`DeliveryError`]: 4xx, timeouts and network errors are
+//!   retried; a permanent 5xx is `Gone`, except authentication failures (our
+//!   configuration, not the mailbox), which are retried.
+//!
+//! `smtp://host` to a loopback address speaks plain SMTP; to any other host it requires
+//! STARTTLS (port 587 by default) unless `?tls=opportunistic` or `?tls=none` says
+//! otherwise; `smtps://` is TLS from the first byte (port 465). Certificates are checked
+//! against the system's roots (rustls).
+
+pub mod templates;
+
+use crate::config::Config;
+use crate::delivery::{Delivery, DeliveryError};
+use crate::outbox::Attempt;
+use crate::state::AppState;
+use actors::giftcard::{CardKind, Event, GiftCard, Status};
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Duration, Utc};
+use entities::{booking, card_event, experience, gift_card, outbox, partner, user};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use std::path::{Path, PathBuf};
+use templates::{BookingFacts, Envelope, Facts, Lang};
+use url::{Host, Url};
+use uuid::Uuid;
+
+/// How long one SMTP command may take.
+const SMTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a `booking_confirmed` email waits before looking at a held booking again.
+const BOOKING_RECHECK: Duration = Duration::seconds(15);
+/// A booking still not confirmed this long after its notification was written is given
+/// up on.
+const BOOKING_WAIT_LIMIT: Duration = Duration::hours(1);
+
+/// Where emails go.
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `.eml` files in this directory.
+    Files(PathBuf),
+}
+
+/// Sends rendered messages over SMTP or writes them as `.eml` files.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    /// The right-hand side of our `Message-ID`s.
+    id_domain: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transport = match &self.transport {
+            Transport::Smtp(_) => "smtp".to_owned(),
+            Transport::Files(dir) => format!("files in {}", dir.display()),
+        };
+        f.debug_struct("Mailer")
+            .field("transport", &transport)
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+impl Mailer {
+    /// The mailer the configuration asks for: SMTP with `smtp_url`, `.eml` files in
+    /// `<data_dir>/outbox/` without.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let public_host = config
+            .public_url
+            .host()
+            .and_then(|h| match h {
+                Host::Domain(d) if d.contains('.') => Some(d.to_owned()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "localhost".to_owned());
+        let from: Mailbox = match &config.email_from {
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| anyhow!("email_from {raw:?} is not an address: {e}"))?,
+            None => format!("Fimy <no-reply@{public_host}>")
+                .parse()
+                .map_err(|e| anyhow!("cannot make a sender address at {public_host}: {e}"))?,
+        };
+        let id_domain = from.email.domain().to_owned();
+        let transport = match &config.smtp_url {
+            Some(url) => Transport::Smtp(smtp_transport(url.expose(), &public_host)?),
+            None => {
+                let dir = config.data_dir.join("outbox");
+                private_dir(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+                Transport::Files(dir)
+            }
+        };
+        Ok(Self {
+            transport,
+            from,
+            id_domain,
+        })
+    }
+
+    /// Whether messages go out over SMTP (rather than into `.eml` files).
+    pub fn uses_smtp(&self) -> bool {
+        matches!(self.transport, Transport::Smtp(_))
+    }
+
+    /// Sends one message; `row_id` and `now` name its file when writing files.
+    pub async fn send(&self, message: Message, row_id: Uuid, now: DateTime<Utc>) -> Delivery {
+        match &self.transport {
+            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(smtp_error),
+            Transport::Files(dir) => {
+                let name = format!("{}-{row_id}.eml", now.format("%Y%m%dT%H%M%S%.3fZ"));
+                let (dir, bytes) = (dir.clone(), message.formatted());
+                tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &bytes))
+                    .await
+                    .map_err(|e| DeliveryError::Retry(format!("file writer failed: {e}")))?
+                    .map_err(|e| DeliveryError::Retry(format!("cannot write the .eml file: {e}")))
+            }
+        }
+    }
+}
+
+/// Writes `dir/name` so that it appears whole or not at all: a temporary file, synced,
+/// then renamed. The directory and the file are private to the owner (a gift email holds
+/// the card's code).
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    private_dir(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, dir.join(name))
+}
+
+/// Creates `dir` (and its parents) if needed, the last one readable by its owner only.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// How a message is protected on the way to the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsMode {
+    None,
+    Opportunistic,
+    Required,
+    Wrapper,
+}
+
+/// Where and how to reach the relay, from `SMTP_URL`.
+#[derive(Debug, PartialEq, Eq)]
+struct Relay {
+    host: String,
+    port: u16,
+    mode: TlsMode,
+}
+
+fn relay(url: &Url) -> anyhow::Result<Relay> {
+    // smtp:// is not a "special" scheme, so an IPv4 address comes back as a domain.
+    let (host, loopback) = match url.host() {
+        Some(Host::Domain(d)) => (
+            d.to_owned(),
+            d.parse::<std::net::IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or_else(|_| {
+                    d.eq_ignore_ascii_case("localhost")
+                        || d.to_ascii_lowercase().ends_with(".localhost")
+                }),
+        ),
+        Some(Host::Ipv4(ip)) => (ip.to_string(), ip.is_loopback()),
+        Some(Host::Ipv6(ip)) => (ip.to_string(), ip.is_loopback()),
+        None => bail!("SMTP_URL has no host"),
+    };
+    let tls_param = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let mode = match (url.scheme(), tls_param.as_deref()) {
+        ("smtps", None | Some("wrapper")) => TlsMode::Wrapper,
+        ("smtp", None) if loopback => TlsMode::None,
+        ("smtp", None | Some("required")) => TlsMode::Required,
+        ("smtp", Some("opportunistic")) => TlsMode::Opportunistic,
+        ("smtp", Some("none")) => TlsMode::None,
+        (scheme, tls) => bail!(
+            "SMTP_URL: {scheme}:// with tls={tls:?} is not supported (smtp:// takes \
+             tls=required, opportunistic or none; smtps:// is always TLS)"
+        ),
+    };
+    let port = url.port().unwrap_or(match mode {
+        TlsMode::Wrapper => 465,
+        TlsMode::Required | TlsMode::Opportunistic => 587,
+        TlsMode::None => 25,
+    });
+    Ok(Relay { host, port, mode })
+}
+
+fn smtp_transport(raw: &str, hello: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let url = Url::parse(raw).context("SMTP_URL is not a URL")?;
+    let Relay { host, port, mode } = relay(&url)?;
+    let params = || TlsParameters::new(host.clone()).context("SMTP_URL: TLS set-up failed");
+    let tls = match mode {
+        TlsMode::None => Tls::None,
+        TlsMode::Opportunistic => Tls::Opportunistic(params()?),
+        TlsMode::Required => Tls::Required(params()?),
+        TlsMode::Wrapper => Tls::Wrapper(params()?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .tls(tls)
+        .timeout(Some(SMTP_TIMEOUT));
+    if hello != "localhost" {
+        builder = builder.hello_name(ClientId::Domain(hello.to_owned()));
+    }
+    if !url.username().is_empty() {
+        builder = builder.credentials(Credentials::new(
+            percent_decode(url.username())?,
+            percent_decode(url.password().unwrap_or_default())?,
+        ));
+    }
+    Ok(builder.build())
+}
+
+/// `%XX` sequences back to bytes (the user and password of a URL), as UTF-8.
+fn percent_decode(s: &str) -> anyhow::Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).context("SMTP_URL: the user or password is not UTF-8")
+}
+
+/// What an SMTP failure means for the row.
+fn smtp_error(e: lettre::transport::smtp::Error) -> DeliveryError {
+    let message = format!("SMTP: {e}");
+    if !e.is_permanent() {
+        return DeliveryError::Retry(message);
+    }
+    match e.status().map(u16::from) {
+        // Authentication refused: our configuration, not the mailbox. Retried, then dead
+        // (and retried by an admin once fixed).
+        Some(530 | 534 | 535 | 538) => DeliveryError::Retry(message),
+        _ => DeliveryError::Gone(message),
+    }
+}
+
+// ---------------------------------------------------------------- headers
+
+macro_rules! text_header {
+    ($name:ident, $header:literal) => {
+        #[derive(Debug, Clone)]
+        struct $name(String);
+
+        impl Header for $name {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($header)
+            }
+
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Self(s.to_owned()))
+            }
+
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+text_header!(EventIdHeader, "X-Fimy-Event-Id");
+text_header!(AudienceHeader, "X-Fimy-Audience");
+text_header!(KindHeader, "X-Fimy-Kind");
+text_header!(AutoSubmitted, "Auto-Submitted");
+text_header!(ContentLanguage, "Content-Language");
+
+// ---------------------------------------------------------------- composing
+
+/// What to do with a row once its facts are gathered.
+enum Composed {
+    Ready(Box<Message>),
+    Defer(DateTime<Utc>),
+    Skip(String),
+}
+
+/// Delivers one outbox row of the `email` channel.
+pub async fn deliver(state: &AppState, row: &outbox::Model) -> Attempt {
+    match compose(state, row).await {
+        Ok(Composed::Ready(message)) => {
+            let sent = state.mailer.send(*message, row.id, state.clock.now()).await;
+            Attempt::Done(sent)
+        }
+        Ok(Composed::Defer(until)) => Attempt::Deferred(until),
+        Ok(Composed::Skip(reason)) => Attempt::Skipped(reason),
+        Err(e) => Attempt::Done(Err(e)),
+    }
+}
+
+fn db(e: DbErr) -> DeliveryError {
+    DeliveryError::Retry(format!("database: {e}"))
+}
+
+fn invalid(msg: impl Into<String>) -> DeliveryError {
+    DeliveryError::Invalid(msg.into())
+}
+
+/// The payload written with the row: `{card_id, event, seq}` (reminders may add a
+/// `booking_id`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Payload {
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    booking_id: Option<Uuid>,
+}
+
+/// The account a row is addressed to: by id, or else by the row's address.
+pub async fn addressee(
+    state: &AppState,
+    row: &outbox::Model,
+) -> Result<Option<user::Model>, DbErr> {
+    if let Some(id) = row.user_id {
+        return user::Entity::find_by_id(id).one(&state.db).await;
+    }
+    match &row.email {
+        Some(email) => {
+            user::Entity::find()
+                .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+                .one(&state.db)
+                .await
+        }
+        None => Ok(None),
+    }
+}
+
+struct Card {
+    row: gift_card::Model,
+    state: GiftCard,
+}
+
+async fn load_card(state: &AppState, row: &outbox::Model) -> Result<Card, DeliveryError> {
+    let id = row
+        .card_id
+        .ok_or_else(|| invalid(format!("a {} notification needs a card", row.kind)))?;
+    let card = gift_card::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| invalid(format!("card {id} does not exist")))?;
+    let decoded = crate::store::cards::decode(&card).map_err(|e| invalid(e.to_string()))?;
+    Ok(Card {
+        row: card,
+        state: decoded,
+    })
+}
+
+/// The event the row announces, when it is a card event.
+async fn load_event(state: &AppState, row: &outbox::Model) -> Result<Option<Event>, DeliveryError> {
+    let Some(e) = card_event::Entity::find_by_id(row.event_id)
+        .one(&state.db)
+        .await
+        .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    let data = serde_json::from_str(&e.data).map_err(|err| invalid(err.to_string()))?;
+    Event::from_parts(&e.kind, data)
+        .map(Some)
+        .map_err(|err| invalid(format!("event {} is unreadable: {err}", e.id)))
+}
+
+async fn partner_name(state: &AppState, id: Uuid) -> Result<Option<String>, DeliveryError> {
+    Ok(partner::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .map_err(db)?
+        .map(|p| p.name))
+}
+
+async fn booking_facts(
+    state: &AppState,
+    b: &booking::Model,
+    lang: Lang,
+) -> Result<(BookingFacts, Option<partner::Model>, String), DeliveryError> {
+    let title = experience::Entity::find_by_id(b.experience_id)
+        .one(&state.db)
+        .await
+        .map_err(db)?
+        .map(|e| e.title)
+        .unwrap_or_default();
+    let p = partner::Entity::find_by_id(b.partner_id)
+        .one(&state.db)
+        .await
+        .map_err(db)?;
+    let tz: chrono_tz::Tz = p
+        .as_ref()
+        .and_then(|p| p.timezone.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let address = p
+        .as_ref()
+        .map(|p| {
+            [p.address.as_str(), p.city.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let facts = BookingFacts {
+        title: title.clone(),
+        venue: p.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        address,
+        when: templates::date_time(lang, &b.starts_at.with_timezone(&tz)),
+        party_size: b.party_size,
+    };
+    Ok((facts, p, title))
+}
+
+/// The booking as an `.ics` file for the person who booked.
+fn booking_ics(
+    b: &booking::Model,
+    p: Option<&partner::Model>,
+    title: &str,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> String {
+    let tz: chrono_tz::Tz = p
+        .and_then(|p| p.timezone.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let venue = p.map(|p| p.name.as_str()).unwrap_or_default();
+    let location = p
+        .map(|p| {
+            [p.name.as_str(), p.address.as_str(), p.city.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let description = match lang {
+        Lang::Fr => format!(
+            "Réservation Fimy pour {} personne(s).\nPrésentez votre carte cadeau à l'arrivée.\nRéférence : {}",
+            b.party_size, b.id
+        ),
+        Lang::En => format!(
+            "Fimy booking for {} people.\nShow your gift card on arrival.\nReference: {}",
+            b.party_size, b.id
+        ),
+    };
+    crate::ical::Calendar {
+        events: vec![crate::ical::Event {
+            uid: format!("{}@fimy", b.id),
+            stamp: now,
+            start: b.starts_at,
+            end: b.ends_at,
+            tz,
+            summary: if venue.is_empty() {
+                title.to_owned()
+            } else {
+                format!("{title} — {venue}")
+            },
+            location,
+            description,
+            status: crate::ical::EventStatus::of_booking(&b.status),
+            sequence: b.version,
+            last_modified: Some(b.updated_at),
+        }],
+        ..Default::default()
+    }
+    .to_ics()
+}
+
+async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, DeliveryError> {
+    let payload: Payload = serde_json::from_str(&row.payload).unwrap_or_default();
+    let account = addressee(state, row).await.map_err(db)?;
+    let address = row
+        .email
+        .clone()
+        .or_else(|| account.as_ref().map(|u| u.email.clone()))
+        .ok_or_else(|| invalid("no address to send to"))?;
+    let lang = account.as_ref().map_or(Lang::Fr, |u| Lang::of(&u.locale));
+    let now = state.clock.now();
+    let app_url = state.config.public_url.to_string();
+    let money = |amount: i64, card: &GiftCard| templates::money(lang, amount, card.currency.code());
+    let mut greet_name = account.as_ref().map(|u| u.display_name.clone());
+    let mut ics = None;
+
+    let facts = match row.kind.as_str() {
+        "gift_received" => {
+            let card = load_card(state, row).await?;
+            let holder = card.state.recipient.email.trim().to_lowercase();
+            if holder != address.trim().to_lowercase() {
+                return Ok(Composed::Skip(
+                    "the card has been passed on to someone else since".to_owned(),
+                ));
+            }
+            if matches!(card.state.status, Status::Refunded | Status::Expired) {
+                return Ok(Composed::Skip(format!(
+                    "the card is {} now",
+                    card.state.status.as_str()
+                )));
+            }
+            let code = state
+                .secrets
+                .decrypt_code(&card.row.code_ciphertext)
+                .map_err(|e| invalid(format!("the card's code: {e}")))?
+                .to_string();
+            let transferred = payload.event.as_deref() == Some("card_transferred");
+            let from = if transferred {
+                None
+            } else {
+                user::Entity::find_by_id(card.state.purchaser_id)
+                    .one(&state.db)
+                    .await
+                    .map_err(db)?
+                    .map(|u| u.display_name)
+            };
+            let what = match &card.state.kind {
+                CardKind::Value { .. } => Some(money(card.state.face_value, &card.state)),
+                CardKind::Experience {
+                    experience_id,
+                    partner_id,
+                    ..
+                } => {
+                    let title = experience::Entity::find_by_id(*experience_id)
+                        .one(&state.db)
+                        .await
+                        .map_err(db)?
+                        .map(|e| e.title);
+                    let venue = partner_name(state, *partner_id).await?;
+                    match (title, venue, lang) {
+                        (Some(t), Some(v), Lang::Fr) => Some(format!("{t} chez {v}")),
+                        (Some(t), Some(v), Lang::En) => Some(format!("{t} at {v}")),
+                        (Some(t), None, _) => Some(t),
+                        _ => None,
+                    }
+                }
+            };
+            let mut link = state.config.public_url.clone();
+            link.query_pairs_mut().append_pair("code", &code);
+            greet_name = Some(card.state.recipient.name.clone());
+            Facts::GiftReceived {
+                from,
+                message: if transferred {
+                    None
+                } else {
+                    card.state.message.clone()
+                },
+                what,
+                code,
+                link: link.to_string(),
+                expires_on: templates::date(lang, &card.state.expires_at),
+            }
+        }
+        "card_delivered" | "card_opened" | "card_booked" | "card_used"
+            if row.audience == "donor" =>
+        {
+            let card = load_card(state, row).await?;
+            let recipient = card.state.recipient.name.clone();
+            match row.kind.as_str() {
+                "card_delivered" => Facts::CardDelivered { recipient },
+                "card_opened" => Facts::CardOpened { recipient },
+                "card_booked" => Facts::CardBooked { recipient },
+                _ => Facts::CardUsedDonor { recipient },
+            }
+        }
+        "card_used" => {
+            let card = load_card(state, row).await?;
+            let (amount, venue) = match load_event(state, row).await? {
+                Some(
+                    Event::AmountRedeemed {
+                        amount, partner_id, ..
+                    }
+                    | Event::AuthorizationCaptured {
+                        amount, partner_id, ..
+                    },
+                ) => (
+                    Some(money(amount, &card.state)),
+                    partner_name(state, partner_id).await?,
+                ),
+                _ => (None, None),
+            };
+            let remaining = (matches!(card.state.kind, CardKind::Value { .. })
+                && card.state.available > 0)
+                .then(|| money(card.state.available, &card.state));
+            if row.audience == "recipient" {
+                greet_name.get_or_insert(card.state.recipient.name.clone());
+            }
+            Facts::CardUsed {
+                amount,
+                venue,
+                remaining,
+            }
+        }
+        "booking_confirmed" | "booking_reminder" => {
+            let card = load_card(state, row).await?;
+            greet_name.get_or_insert(card.state.recipient.name.clone());
+            let booking_id = match payload.booking_id {
+                Some(id) => Some(id),
+                None => match load_event(state, row).await? {
+                    Some(Event::ValueAuthorized { hold_id, .. }) => Some(hold_id),
+                    _ => None,
+                },
+            };
+            let b = match booking_id {
+                Some(id) => booking::Entity::find_by_id(id)
+                    .one(&state.db)
+                    .await
+                    .map_err(db)?,
+                None => None,
+            };
+            let booking = match &b {
+                Some(b) => match b.status.as_str() {
+                    "pending" | "held" if row.kind == "booking_confirmed" => {
+                        if now - row.created_at > BOOKING_WAIT_LIMIT {
+                            return Ok(Composed::Skip(
+                                "the booking was never confirmed".to_owned(),
+                            ));
+                        }
+                        return Ok(Composed::Defer(now + BOOKING_RECHECK));
+                    }
+                    "confirmed" | "completed" | "no_show" => {
+                        let (facts, p, title) = booking_facts(state, b, lang).await?;
+                        ics = Some(booking_ics(b, p.as_ref(), &title, lang, now));
+                        Some(facts)
+                    }
+                    other => {
+                        return Ok(Composed::Skip(format!("the booking is {other}")));
+                    }
+                },
+                // A hold made without a booking (by the partner, at the venue).
+                None if row.kind == "booking_confirmed" => None,
+                None => return Err(invalid("a booking reminder needs its booking")),
+            };
+            if row.kind == "booking_confirmed" {
+                Facts::BookingConfirmed {
+                    booking,
+                    ics: ics.is_some(),
+                }
+            } else {
+                Facts::BookingReminder {
+                    booking,
+                    ics: ics.is_some(),
+                }
+            }
+        }
+        "expiry_extended" => {
+            let card = load_card(state, row).await?;
+            greet_name.get_or_insert(card.state.recipient.name.clone());
+            let to = match load_event(state, row).await? {
+                Some(Event::ExpiryExtended { to, .. }) => to,
+                _ => card.state.expires_at,
+            };
+            Facts::ExpiryExtended {
+                expires_on: templates::date(lang, &to),
+            }
+        }
+        "expiry_reminder" => {
+            let card = load_card(state, row).await?;
+            greet_name.get_or_insert(card.state.recipient.name.clone());
+            let remaining = (matches!(card.state.kind, CardKind::Value { .. })
+                && card.state.available > 0)
+                .then(|| money(card.state.available, &card.state));
+            Facts::ExpiryReminder {
+                expires_on: templates::date(lang, &card.state.expires_at),
+                remaining,
+            }
+        }
+        "refund_issued" => {
+            let card = load_card(state, row).await?;
+            let amount = match load_event(state, row).await? {
+                Some(Event::ValueRefunded { lines }) => {
+                    let mine: i64 = lines
+                        .iter()
+                        .filter(|l| Some(l.payer_id) == row.user_id)
+                        .map(|l| l.amount)
+                        .sum();
+                    (mine > 0).then(|| money(mine, &card.state))
+                }
+                Some(Event::ContributionRefunded { line }) => Some(money(line.amount, &card.state)),
+                _ => None,
+            };
+            Facts::RefundIssued { amount }
+        }
+        other => return Err(invalid(format!("no email template for {other:?}"))),
+    };
+
+    let env = Envelope {
+        lang,
+        name: greet_name.as_deref(),
+        app_url: &app_url,
+    };
+    let mail = templates::render(&env, &facts);
+    let to_address = address
+        .trim()
+        .parse()
+        .map_err(|e| invalid(format!("{address:?} is not an email address: {e}")))?;
+    let to = Mailbox::new(
+        greet_name
+            .as_deref()
+            .map(templates::one_line)
+            .filter(|n| !n.is_empty()),
+        to_address,
+    );
+    let alternative = MultiPart::alternative_plain_html(mail.text, mail.html);
+    let body = match ics {
+        Some(ics) => MultiPart::mixed().multipart(alternative).singlepart(
+            Attachment::new("fimy-booking.ics".to_owned()).body(
+                ics,
+                ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                    .map_err(|e| invalid(e.to_string()))?,
+            ),
+        ),
+        None => alternative,
+    };
+    let message = Message::builder()
+        .from(state.mailer.from.clone())
+        .to(to)
+        .subject(mail.subject)
+        .date(now.into())
+        .message_id(Some(format!(
+            "<{}.{}@{}>",
+            row.event_id, row.audience, state.mailer.id_domain
+        )))
+        .header(EventIdHeader(row.event_id.to_string()))
+        .header(AudienceHeader(row.audience.clone()))
+        .header(KindHeader(row.kind.clone()))
+        .header(AutoSubmitted("auto-generated".to_owned()))
+        .header(ContentLanguage(lang.as_str().to_owned()))
+        .multipart(body)
+        .map_err(|e| invalid(format!("the message cannot be built: {e}")))?;
+    Ok(Composed::Ready(Box::new(message)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_of_credentials() {
+        assert_eq!(percent_decode("p%40ss%3Aw%2Frd").unwrap(), "p@ss:w/rd");
+        assert_eq!(percent_decode("plain").unwrap(), "plain");
+        assert_eq!(percent_decode("bad%zz").unwrap(), "bad%zz");
+    }
+
+    // The pooled transport starts its reaper task on the runtime.
+    #[tokio::test]
+    async fn smtp_urls_choose_tls_sensibly() {
+        let r = |s: &str| relay(&Url::parse(s).unwrap()).map(|r| (r.host, r.port, r.mode));
+        let loopback = [
+            "smtp://127.0.0.1:2525",
+            "smtp://localhost:2525",
+            "smtp://[::1]:2525",
+        ];
+        for url in loopback {
+            assert_eq!(r(url).unwrap().2, TlsMode::None, "{url}");
+            assert_eq!(r(url).unwrap().1, 2525);
+        }
+        assert_eq!(
+            r("smtp://u:p@mail.example.com").unwrap(),
+            ("mail.example.com".to_owned(), 587, TlsMode::Required)
+        );
+        assert_eq!(r("smtp://10.0.0.5").unwrap().2, TlsMode::Required);
+        assert_eq!(
+            r("smtp://mail.example.com?tls=opportunistic").unwrap().2,
+            TlsMode::Opportunistic
+        );
+        assert_eq!(
+            r("smtp://mail.example.com:25?tls=none").unwrap(),
+            ("mail.example.com".to_owned(), 25, TlsMode::None)
+        );
+        assert_eq!(
+            r("smtps://mail.example.com").unwrap(),
+            ("mail.example.com".to_owned(), 465, TlsMode::Wrapper)
+        );
+        assert_eq!(
+            r("smtp://127.0.0.1?tls=required").unwrap().2,
+            TlsMode::Required
+        );
+        assert!(smtp_transport("smtp://127.0.0.1:2525", "localhost").is_ok());
+        assert!(smtp_transport("smtp://u:p@mail.example.com", "fimy.example").is_ok());
+        assert!(smtp_transport("smtps://u:p@mail.example.com", "fimy.example").is_ok());
+        assert!(smtp_transport("smtp://mail.example.com?tls=none", "fimy.example").is_ok());
+        assert!(smtp_transport("smtp://mail.example.com?tls=bogus", "fimy.example").is_err());
+        assert!(smtp_transport("smtps://mail.example.com?tls=none", "fimy.example").is_err());
+    }
+
+    #[test]
+    fn eml_files_appear_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomically(dir.path(), "a.eml", b"hello").unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["a.eml"]);
+        assert_eq!(std::fs::read(dir.path().join("a.eml")).unwrap(), b"hello");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("a.eml"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let sub = dir.path().join("outbox");
+            write_atomically(&sub, "b.eml", b"x").unwrap();
+            let mode = std::fs::metadata(&sub).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+    }
+}
