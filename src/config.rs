@@ -80,6 +80,16 @@ pub struct Config {
     pub actor_idle: Duration,
     /// How often due deliveries and expiries are looked for.
     pub scheduler_interval: Duration,
+    /// How often the outbox worker looks for notifications to send.
+    pub outbox_interval: Duration,
+    /// The `From` of emails (`Name <address>`); by default `Fimy <no-reply@…>` at the
+    /// public URL's host.
+    pub email_from: Option<String>,
+    /// The Web Push (VAPID) private key, base64url of the 32-byte P-256 scalar; by default
+    /// generated into the data dir. Several nodes must share it.
+    pub vapid_private_key: Option<Secret>,
+    /// The VAPID contact (`mailto:…` or `https://…`); by default the public URL's origin.
+    pub vapid_subject: Option<String>,
 }
 
 /// Stripe's settings (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRETS`, `STRIPE_API_BASE`).
@@ -143,10 +153,14 @@ struct FileConfig {
     stripe_api_base: Option<String>,
     actor_idle_secs: Option<u64>,
     scheduler_interval_ms: Option<u64>,
+    outbox_interval_ms: Option<u64>,
+    email_from: Option<String>,
+    vapid_private_key: Option<String>,
+    vapid_subject: Option<String>,
 }
 
 /// The environment variables read, with the TOML key each overrides.
-pub const ENV_KEYS: [(&str, &str); 18] = [
+pub const ENV_KEYS: [(&str, &str); 22] = [
     ("FIMY_LISTEN", "listen"),
     ("FIMY_DATA_DIR", "data_dir"),
     ("DATABASE_URL", "database_url"),
@@ -165,6 +179,10 @@ pub const ENV_KEYS: [(&str, &str); 18] = [
     ("STRIPE_API_BASE", "stripe_api_base"),
     ("FIMY_ACTOR_IDLE_SECS", "actor_idle_secs"),
     ("FIMY_SCHEDULER_INTERVAL_MS", "scheduler_interval_ms"),
+    ("FIMY_OUTBOX_INTERVAL_MS", "outbox_interval_ms"),
+    ("FIMY_EMAIL_FROM", "email_from"),
+    ("FIMY_VAPID_PRIVATE_KEY", "vapid_private_key"),
+    ("FIMY_VAPID_SUBJECT", "vapid_subject"),
 ];
 
 impl Config {
@@ -226,6 +244,13 @@ impl Config {
             "scheduler_interval_ms",
             file_cfg.scheduler_interval_ms.map(|v| v.to_string()),
         );
+        raw.set(
+            "outbox_interval_ms",
+            file_cfg.outbox_interval_ms.map(|v| v.to_string()),
+        );
+        raw.set("email_from", file_cfg.email_from);
+        raw.set("vapid_private_key", file_cfg.vapid_private_key);
+        raw.set("vapid_subject", file_cfg.vapid_subject);
         for (var, key) in ENV_KEYS {
             if let Some(value) = env(var) {
                 raw.values.insert(key, (var.to_owned(), value));
@@ -448,6 +473,39 @@ impl Raw {
                 )),
             },
         )?;
+        let outbox_interval = self.parse(
+            "outbox_interval_ms",
+            Duration::from_millis(500),
+            |v| match v.parse::<u64>() {
+                Ok(n) if (50..=3_600_000).contains(&n) => Ok(Duration::from_millis(n)),
+                _ => Err(format!(
+                    "{v:?} is not a whole number of milliseconds from 50 to 3600000"
+                )),
+            },
+        )?;
+        let email_from = self.parse("email_from", None, |v| {
+            v.parse::<lettre::message::Mailbox>()
+                .map(|_| Some(v.to_owned()))
+                .map_err(|e| {
+                    format!("{v:?} is not an address like `Fimy <no-reply@example.com>` ({e})")
+                })
+        })?;
+        let vapid_private_key = self.parse("vapid_private_key", None, |v| {
+            if crate::push::VapidKey::from_base64(v).is_some() {
+                Ok(Some(Secret(v.to_owned())))
+            } else {
+                Err("must be a P-256 private key: 32 bytes in base64url".to_owned())
+            }
+        })?;
+        let vapid_subject = self.parse("vapid_subject", None, |v| {
+            let ok = v.strip_prefix("mailto:").is_some_and(|a| a.contains('@'))
+                || Url::parse(v).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+            if ok {
+                Ok(Some(v.to_owned()))
+            } else {
+                Err(format!("{v:?} is not a mailto: address or an https:// URL"))
+            }
+        })?;
         Ok(Config {
             listen,
             data_dir,
@@ -465,6 +523,10 @@ impl Raw {
             stripe,
             actor_idle,
             scheduler_interval,
+            outbox_interval,
+            email_from,
+            vapid_private_key,
+            vapid_subject,
         })
     }
 }

@@ -76,6 +76,28 @@ pub enum ErrorCode {
     InvalidSignature,
     /// The card is too contended right now; retry.
     Busy,
+    /// Not enough places left in this slot.
+    SlotFull,
+    /// The rules open no bookable slot at this time (or it is too soon or too far).
+    SlotUnavailable,
+    /// The hold lapsed before it was confirmed; book again.
+    HoldExpired,
+    /// The booking's status does not allow this.
+    BookingStateConflict,
+    /// Too late to cancel under the partner's policy.
+    CancellationDeadlinePassed,
+    /// An attachment's `Content-Type` is not one of the photo, video or voice types taken.
+    AttachmentTypeNotAllowed,
+    /// An attachment's bytes are not of the type its `Content-Type` declares.
+    AttachmentContentMismatch,
+    /// The card has as many attachments as it may (5).
+    TooManyAttachments,
+    /// The account is on a partner's staff already, or is not a customer account.
+    AlreadyStaff,
+    /// A partner must keep at least one owner.
+    LastOwner,
+    /// Only a dead (or gone) notification can be retried.
+    NotificationNotRetryable,
     /// Something failed on our side; the request id identifies it in the logs.
     Internal,
 }
@@ -97,6 +119,10 @@ impl ErrorCode {
             PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
             InvalidSignature => StatusCode::BAD_REQUEST,
             Busy => StatusCode::SERVICE_UNAVAILABLE,
+            SlotFull | HoldExpired | BookingStateConflict | CancellationDeadlinePassed => {
+                StatusCode::CONFLICT
+            }
+            SlotUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound => StatusCode::NOT_FOUND,
@@ -106,6 +132,11 @@ impl ErrorCode {
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             EmailTaken | IdempotencyRequestInProgress => StatusCode::CONFLICT,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AttachmentTypeNotAllowed => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AttachmentContentMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            TooManyAttachments => StatusCode::CONFLICT,
+            AlreadyStaff | LastOwner => StatusCode::CONFLICT,
+            NotificationNotRetryable => StatusCode::CONFLICT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +178,17 @@ impl ErrorCode {
             PaymentDeclined => "Payment declined",
             InvalidSignature => "Invalid signature",
             Busy => "Busy",
+            SlotFull => "Slot full",
+            SlotUnavailable => "Slot unavailable",
+            HoldExpired => "Hold expired",
+            BookingStateConflict => "Booking state conflict",
+            CancellationDeadlinePassed => "Cancellation deadline passed",
+            AttachmentTypeNotAllowed => "Attachment type not allowed",
+            AttachmentContentMismatch => "Attachment content does not match its type",
+            TooManyAttachments => "Too many attachments",
+            AlreadyStaff => "Already staff",
+            LastOwner => "Last owner",
+            NotificationNotRetryable => "Notification not retryable",
             Internal => "Internal error",
         }
     }
@@ -333,6 +375,26 @@ impl<E: Into<ApiError> + std::fmt::Display> From<actors::runtime::ActorError<E>>
                 .retry_after(2)
             }
         }
+    }
+}
+
+impl From<actors::booking::SlotError> for ApiError {
+    fn from(e: actors::booking::SlotError) -> Self {
+        use actors::booking::SlotError as S;
+        let code = match &e {
+            S::NotFound | S::UnknownBooking => ErrorCode::NotFound,
+            S::Full { .. } => ErrorCode::SlotFull,
+            S::Started => ErrorCode::SlotUnavailable,
+            S::HoldLapsed => ErrorCode::HoldExpired,
+            S::EmptyParty => ErrorCode::InvalidField,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<actors::booking::CalendarError> for ApiError {
+    fn from(e: actors::booking::CalendarError) -> Self {
+        ApiError::new(ErrorCode::InvalidField, e.to_string())
     }
 }
 

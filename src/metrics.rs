@@ -14,6 +14,8 @@ pub struct Metrics {
     db_pool_max: IntGauge,
     /// Logins by outcome: `success`, `failure`, `rate_limited`.
     pub logins: IntCounterVec,
+    /// Open websocket sessions.
+    pub ws_sessions: IntGauge,
 }
 
 impl Metrics {
@@ -50,6 +52,8 @@ impl Metrics {
         registry.register(Box::new(db_pool.clone()))?;
         registry.register(Box::new(db_pool_max.clone()))?;
         registry.register(Box::new(logins.clone()))?;
+        let ws_sessions = IntGauge::new("ws_sessions", "Open websocket sessions")?;
+        registry.register(Box::new(ws_sessions.clone()))?;
         Ok(Self {
             registry,
             http_requests,
@@ -57,6 +61,7 @@ impl Metrics {
             db_pool,
             db_pool_max,
             logins,
+            ws_sessions,
         })
     }
 

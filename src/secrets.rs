@@ -143,6 +143,34 @@ impl SecretKey {
 
     /// The code back from [`SecretKey::encrypt_code`]'s output. Fails if the blob was
     /// altered or encrypted under another key.
+    /// Encrypts arbitrary bytes (XChaCha20-Poly1305, random nonce first) under the subkey
+    /// for `label`. For data at rest that must not be readable from the database alone.
+    pub fn seal(&self, label: &str, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let cipher = XChaCha20Poly1305::new(&Key::from(self.derive(label)));
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let ciphertext = cipher
+            .encrypt(&XNonce::from(nonce), plaintext)
+            .map_err(|_| anyhow::anyhow!("Failed to encrypt"))?;
+        let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&ciphertext);
+        Ok(blob)
+    }
+
+    /// Decrypts what [`SecretKey::seal`] produced with the same `label`.
+    pub fn open(&self, label: &str, blob: &[u8]) -> anyhow::Result<Vec<u8>> {
+        if blob.len() < NONCE_LEN {
+            anyhow::bail!("sealed data too short");
+        }
+        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
+        let mut n = [0u8; NONCE_LEN];
+        n.copy_from_slice(nonce);
+        XChaCha20Poly1305::new(&Key::from(self.derive(label)))
+            .decrypt(&XNonce::from(n), ciphertext)
+            .map_err(|_| anyhow::anyhow!("sealed data was altered or sealed with another key"))
+    }
+
     pub fn decrypt_code(&self, blob: &[u8]) -> anyhow::Result<CardCode> {
         if blob.len() < NONCE_LEN + TAG_LEN {
             bail!("encrypted card code is too short ({} bytes)", blob.len());

@@ -304,6 +304,11 @@ async fn load(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<Vec
             timezone: Set(p.tz.to_owned()),
             photos: Set(serde_json::json!([format!("/static/demo/{}.jpg", p.slug)])),
             commission_bps: Set(1500),
+            opening_hours: Set(
+                r#"[{"weekday":"tue-sun","open":"10:00","close":"22:00"}]"#.to_owned()
+            ),
+            cancellation_hours: Set(24),
+            calendar_feed_token_hash: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }

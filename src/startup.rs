@@ -77,12 +77,40 @@ impl Application {
             idle: config.actor_idle,
             ..RegistryConfig::default()
         };
+        let bus: Arc<dyn crate::live::EventBus> = match &config.redis_url {
+            Some(url) => Arc::new(
+                crate::live::RedisBus::connect(url.expose())
+                    .await
+                    .with_context(|| {
+                        format!("Failed to connect the event bus to Redis ({url:?})")
+                    })?,
+            ),
+            None => Arc::new(crate::live::LocalBus::default()),
+        };
         let registry = Registry::new(
-            Arc::new(SqlCardStore::new(db.clone())),
+            Arc::new(SqlCardStore::new(db.clone(), bus.clone())),
             clock.clone(),
             actor_config.clone(),
             workers.clone(),
         );
+        let slots = Registry::new(
+            Arc::new(crate::store::snapshots::slot_store(db.clone(), bus.clone())),
+            clock.clone(),
+            actor_config.clone(),
+            workers.clone(),
+        );
+        let calendars = Registry::new(
+            Arc::new(crate::store::snapshots::calendar_store(
+                db.clone(),
+                bus.clone(),
+            )),
+            clock.clone(),
+            actor_config,
+            workers,
+        );
+        let push = crate::push::PushService::new(&config)?;
+        let mailer = crate::email::Mailer::from_config(&config)
+            .context("Failed to set up email (SMTP_URL)")?;
         let (sandbox_events, sandbox_rx) = tokio::sync::mpsc::unbounded_channel();
         let (payments, sandbox): (Arc<dyn PaymentProvider>, _) = match &config.stripe {
             Some(s) => {
@@ -106,6 +134,11 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("Failed to listen on {}", config.listen))?;
         let port = listener.local_addr()?.port();
+        let mut config = config;
+        if config.public_url.port() == Some(0) {
+            // Listening on port 0: links must carry the port actually bound.
+            let _ = config.public_url.set_port(Some(port));
+        }
         let workers = config.workers;
         let state = web::Data::new(AppState {
             db,
@@ -115,7 +148,12 @@ impl Application {
             redis,
             code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::CODE_LOOKUP),
             staff_code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::STAFF_CODE_LOOKUP),
+            bus,
             registry,
+            slots,
+            calendars,
+            push,
+            mailer,
             secrets,
             payments,
             sandbox,
@@ -181,6 +219,16 @@ impl Application {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                match crate::bookings::sweep(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "lapsed booking holds released"),
+                    Err(e) => tracing::warn!(error = %e, "booking sweep failed"),
+                }
+                match crate::reminders::run(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(reminders = n, "reminders queued"),
+                    Err(e) => tracing::warn!(error = %e, "reminders failed"),
+                }
                 match crate::giftcards::run_due(&state).await {
                     Ok((0, 0)) => {}
                     Ok((delivered, expired)) => {
@@ -190,10 +238,12 @@ impl Application {
                 }
             }
         };
+        let outbox = crate::outbox::run(self.state.clone());
         tokio::select! {
             res = self.server => res,
             () = janitor => Ok(()),
             () = scheduler => Ok(()),
+            () = outbox => Ok(()),
         }
     }
 }

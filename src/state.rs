@@ -15,8 +15,18 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Present when `REDIS_URL` is set; used by readiness checks (and the event bus).
     pub redis: Option<redis::Client>,
+    /// Where committed events are published for live subscribers.
+    pub bus: std::sync::Arc<dyn crate::live::EventBus>,
     /// The card actors of this node.
     pub registry: actors::runtime::Registry<actors::giftcard::GiftCards>,
+    /// The slot actors of this node.
+    pub slots: actors::runtime::Registry<actors::booking::Slots>,
+    /// The partner calendar actors of this node.
+    pub calendars: actors::runtime::Registry<actors::booking::Calendars>,
+    /// Web Push: the VAPID key and the client that sends to push services.
+    pub push: crate::push::PushService,
+    /// Sends the outbox's emails: SMTP (`SMTP_URL`) or `.eml` files in the data dir.
+    pub mailer: crate::email::Mailer,
     /// The installation's master key: card-code hashing and encryption.
     pub secrets: crate::secrets::SecretKey,
     /// The configured payment provider (sandbox by default).

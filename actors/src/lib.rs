@@ -6,6 +6,7 @@
 //! unchecked string.
 
 pub mod account;
+pub mod booking;
 pub mod catalogue;
 pub mod clock;
 pub mod code;

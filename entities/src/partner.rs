@@ -27,6 +27,14 @@ pub struct Model {
     pub photos: Json,
     /// Platform commission in basis points (1500 = 15 %).
     pub commission_bps: i32,
+    /// JSON array of `{weekday, open, close}` (informational; bookable slots come from
+    /// each experience's availability rules).
+    #[sea_orm(column_type = "Text")]
+    pub opening_hours: String,
+    /// A booking may be cancelled by its holder until this many hours before it starts.
+    pub cancellation_hours: i32,
+    /// SHA-256 of the secret in the partner's calendar feed URL; none: no feed.
+    pub calendar_feed_token_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

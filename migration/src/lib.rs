@@ -5,6 +5,11 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_foundation;
 mod m20261124_000002_gift_cards;
+mod m20261124_000003_card_attachments;
+mod m20261124_000004_bookings;
+mod m20261124_000005_user_events;
+mod m20261124_000006_notification_preferences;
+mod m20261124_000007_push_subscriptions;
 
 pub struct Migrator;
 
@@ -14,6 +19,11 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261124_000002_gift_cards::Migration),
+            Box::new(m20261124_000003_card_attachments::Migration),
+            Box::new(m20261124_000004_bookings::Migration),
+            Box::new(m20261124_000005_user_events::Migration),
+            Box::new(m20261124_000006_notification_preferences::Migration),
+            Box::new(m20261124_000007_push_subscriptions::Migration),
         ]
     }
 }

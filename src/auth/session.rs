@@ -84,3 +84,16 @@ pub async fn revoke(
         .await?;
     Ok(res.rows_affected > 0)
 }
+
+/// Whether a session still exists and has not expired (long-lived connections re-check).
+pub async fn is_live(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    Ok(session::Entity::find_by_id(session_id)
+        .filter(session::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?
+        .is_some())
+}

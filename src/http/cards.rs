@@ -73,7 +73,7 @@ pub enum Access {
     Admin,
 }
 
-fn access(who: Option<&Principal>, card: &GiftCard) -> Option<Access> {
+pub fn access(who: Option<&Principal>, card: &GiftCard) -> Option<Access> {
     let who = who?;
     if who.is_admin() {
         Some(Access::Admin)
@@ -177,7 +177,7 @@ async fn load(state: &State, id: Uuid) -> ApiResult<GiftCard> {
 
 /// Loads a card the caller may see, with how they relate to it. Cards they may not see
 /// are "not found", so ids reveal nothing.
-async fn load_for(state: &State, who: &Principal, id: Uuid) -> ApiResult<(GiftCard, Access)> {
+pub async fn load_for(state: &State, who: &Principal, id: Uuid) -> ApiResult<(GiftCard, Access)> {
     let card = load(state, id).await?;
     let access = access(Some(who), &card).ok_or_else(|| ApiError::not_found("card"))?;
     Ok((card, access))
@@ -504,14 +504,14 @@ pub struct CodeRequest {
 /// donor). Rate-limited per client address; a wrong code and a code of no card get the
 /// same answer.
 #[utoipa::path(post, path = "/api/v1/cards/open", tag = "cards", request_body = CodeRequest,
-    responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem),
+    responses((status = 200, body = crate::http::attachments::OpenedCard), (status = 404, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn open_by_code(
     state: State,
     req: HttpRequest,
     who: MaybePrincipal,
     body: web::Json<CodeRequest>,
-) -> ApiResult<web::Json<CardView>> {
+) -> ApiResult<web::Json<crate::http::attachments::OpenedCard>> {
     let ip = client_ip(&req, state.config.trust_forwarded_for);
     let row =
         giftcards::find_by_code(&state, &body.code, Lookup::Anonymous { client_ip: &ip }).await?;
@@ -530,7 +530,7 @@ pub async fn open_by_code(
             .await?
             .state
     };
-    Ok(web::Json(card_view(&card, Access::Holder)))
+    crate::http::attachments::with_attachments(&state, card_view(&card, Access::Holder)).await
 }
 
 /// Claims a card into the logged-in account, so it shows in their wallet.

@@ -2,7 +2,12 @@
 //! API docs page, and the web app's pages, all served by the binary itself: nothing is
 //! loaded from another host.
 
-use crate::http::{accounts, admin, cards, catalogue, health, payments};
+use crate::http::attachments;
+use crate::http::notifications;
+use crate::http::partner_views;
+use crate::http::portal;
+use crate::http::push;
+use crate::http::{accounts, admin, bookings, cards, catalogue, events, health, payments};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -22,14 +27,30 @@ use utoipa::{Modify, OpenApi};
         catalogue::search_experiences, catalogue::get_experience, catalogue::list_partners,
         catalogue::get_partner, catalogue::list_staff,
         admin::list_users,
+        notifications::get_preferences, notifications::put_preferences,
+        notifications::list_outbox, notifications::retry_outbox,
         cards::purchase, cards::contribute, cards::refund_contribution, cards::open_by_code,
         cards::claim, cards::get_card, cards::card_events, cards::wallet, cards::transfer,
         cards::extend, cards::refund, cards::redeem, cards::authorize, cards::capture,
         cards::release, cards::block, cards::unblock,
+        attachments::upload, attachments::list, attachments::remove, attachments::serve,
+        portal::get_profile, portal::update_profile, portal::list_experiences,
+        portal::create_experience, portal::update_experience, portal::publish_experience,
+        portal::unpublish_experience, portal::invite_staff, portal::remove_staff,
+        portal::create_device, portal::list_devices, portal::revoke_device,
         payments::webhook, payments::sandbox_authenticate,
+        bookings::slots, bookings::put_rules, bookings::get_rules, bookings::create, bookings::mine,
+        bookings::get_one, bookings::confirm, bookings::cancel, bookings::reschedule,
+        bookings::calendar, bookings::calendar_events, bookings::partner_cancel,
+        bookings::check_in, bookings::no_show,
+        events::poll,
+        partner_views::booking_ics, partner_views::list_messages, partner_views::post_message,
+        partner_views::create_feed, partner_views::revoke_feed, partner_views::calendar_feed,
+        partner_views::dashboard,
+        push::vapid_public_key, push::subscribe, push::unsubscribe,
         health::live, health::ready, health::metrics,
     ),
-    components(schemas(crate::error::Problem, crate::error::ErrorCode)),
+    components(schemas(crate::error::Problem, crate::error::ErrorCode, crate::catalogue::SortOrder)),
     modifiers(&Security),
     tags(
         (name = "accounts", description = "Registration, login, sessions"),
@@ -37,6 +58,9 @@ use utoipa::{Modify, OpenApi};
         (name = "partners", description = "Partner portal"),
         (name = "cards", description = "Gift cards: purchase, wallet, lifecycle"),
         (name = "payments", description = "Payment webhooks"),
+        (name = "bookings", description = "Slots and bookings with a gift card"),
+        (name = "live", description = "Live events: the /ws websocket and this long-poll fallback"),
+        (name = "push", description = "Web Push: VAPID key and browser subscriptions"),
         (name = "admin", description = "Administration"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -30,6 +30,8 @@ pub const ABANDONED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 /// Largest response body stored for replay.
 const MAX_STORED_BODY: usize = 1024 * 1024;
 
+/// The key label stored responses are encrypted under.
+const SEAL_LABEL: &str = "idempotent-responses";
 const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";
 
@@ -67,7 +69,26 @@ pub async fn idempotency(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Err(ApiError::internal("application state missing").into());
     };
-    let body: Bytes = req.extract::<Bytes>().await?;
+    // An oversized or broken body is answered here as a problem (errors returned from a
+    // middleware would bypass the problem+json error handler).
+    let body: Bytes = match req.extract::<Bytes>().await {
+        Ok(b) => b,
+        Err(e) => {
+            let status = e.as_response_error().status_code();
+            let err = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the body is larger than this endpoint accepts",
+                )
+            } else {
+                ApiError::new(
+                    ErrorCode::MalformedJson,
+                    format!("the body could not be read: {e}"),
+                )
+            };
+            return Ok(req.into_response(err.error_response()));
+        }
+    };
     let scope = credential_scope(req.request());
     let request_hash = {
         let mut h = Sha256::new();
@@ -115,13 +136,21 @@ pub async fn idempotency(
             );
         }
     };
+    // Responses may carry secrets (a login's session token): kept encrypted at rest.
+    let sealed = match state.secrets.seal(SEAL_LABEL, &bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            release(&state, &scope, &key).await;
+            return Err(ApiError::internal(e).into());
+        }
+    };
     let stored = idem::ActiveModel {
         scope: Set(scope.clone()),
         key: Set(key.clone()),
         state: Set(COMPLETED.to_owned()),
         response_status: Set(Some(i32::from(status.as_u16()))),
         response_content_type: Set(content_type),
-        response_body: Set(Some(bytes.to_vec())),
+        response_body: Set(Some(sealed)),
         ..Default::default()
     };
     if let Err(e) = stored.update(&state.db).await {
@@ -200,7 +229,7 @@ async fn claim(
                 "this Idempotency-Key was already used for a different request",
             ));
         }
-        return Ok(Claim::Replay(replay(existing)));
+        return Ok(Claim::Replay(replay(state, existing)?));
     }
     Err(ApiError::new(
         ErrorCode::IdempotencyRequestInProgress,
@@ -209,7 +238,7 @@ async fn claim(
     .retry_after(1))
 }
 
-fn replay(row: idem::Model) -> HttpResponse {
+fn replay(state: &AppState, row: idem::Model) -> Result<HttpResponse, ApiError> {
     let status = row
         .response_status
         .and_then(|s| u16::try_from(s).ok())
@@ -220,7 +249,11 @@ fn replay(row: idem::Model) -> HttpResponse {
         res.insert_header((header::CONTENT_TYPE, ct));
     }
     res.insert_header(("idempotent-replayed", "true"));
-    res.body(row.response_body.unwrap_or_default())
+    let body = state
+        .secrets
+        .open(SEAL_LABEL, &row.response_body.unwrap_or_default())
+        .map_err(ApiError::internal)?;
+    Ok(res.body(body))
 }
 
 /// Frees a key whose request did not produce a storable response.

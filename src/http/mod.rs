@@ -2,15 +2,22 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod attachments;
+pub mod bookings;
 pub mod cards;
 pub mod catalogue;
 pub mod docs;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod middleware;
+pub mod notifications;
 pub mod pagination;
+pub mod partner_views;
 pub mod payments;
+pub mod portal;
+pub mod push;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -28,9 +35,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(accounts::routes)
                 .configure(catalogue::routes)
                 .configure(admin::routes)
+                .configure(notifications::routes)
                 .configure(cards::routes)
+                .configure(bookings::routes)
+                .configure(events::routes)
+                .configure(attachments::routes)
+                .configure(portal::routes)
+                .configure(partner_views::routes)
+                .configure(push::routes)
                 .configure(payments::routes),
         )
+        .route("/ws", web::get().to(crate::live::ws::ws))
         .configure(health::routes)
         .configure(docs::routes);
 }

@@ -3,23 +3,30 @@
 //! transaction. On PostgreSQL two nodes may race on one card: the `version` fence and
 //! the unique `(card_id, seq)` index let exactly one win.
 
+use crate::live::{EventBus, LiveEvent};
 use actors::giftcard::{CardKind, GiftCard, GiftCards, ledger, notify};
 use actors::runtime::{Commit, Loaded, Store, StoreError};
+use entities::user_event;
 use entities::{card_event, gift_card, ledger_entry, outbox};
+use sea_orm::QuerySelect;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
     SqlErr, TransactionTrait,
 };
+use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub struct SqlCardStore {
     db: DatabaseConnection,
+    /// Committed events are published here for live subscribers.
+    bus: Arc<dyn EventBus>,
 }
 
 impl SqlCardStore {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>) -> Self {
+        Self { db, bus }
     }
 }
 
@@ -158,6 +165,13 @@ impl Store<GiftCards> for SqlCardStore {
         let mut events = Vec::with_capacity(c.events.len());
         let mut entries = Vec::new();
         let mut notices = Vec::new();
+        let mut seen_notices: Vec<(Uuid, &'static str, &'static str)> = Vec::new();
+        // Each user's feed gets one line per event that concerns them.
+        let mut feed: Vec<(
+            Uuid,
+            &'static str,
+            &actors::runtime::RecordedEvent<actors::giftcard::Event>,
+        )> = Vec::new();
         for e in c.events {
             events.push(card_event::ActiveModel {
                 id: Set(e.id),
@@ -182,6 +196,25 @@ impl Store<GiftCards> for SqlCardStore {
                 });
             }
             for n in notify::notices(card, &e.event) {
+                if let Some(user) = n.user_id
+                    && !feed
+                        .iter()
+                        .any(|(u, k, ev)| *u == user && *k == n.kind && ev.id == e.id)
+                {
+                    feed.push((user, n.kind, e));
+                }
+                // One event may notify several people of one audience (each payer of a
+                // refund): each gets their own id, derived from the event's, which is what
+                // receivers deduplicate on and what the outbox's unique index covers.
+                let event_id = match (n.audience, n.user_id) {
+                    ("payer", Some(user)) => Uuid::new_v5(&e.id, user.as_bytes()),
+                    _ => e.id,
+                };
+                let key = (event_id, n.channel.as_str(), n.audience);
+                if seen_notices.contains(&key) {
+                    continue;
+                }
+                seen_notices.push(key);
                 let payload = serde_json::json!({
                     "card_id": card.id,
                     "event": e.event.kind(),
@@ -189,7 +222,7 @@ impl Store<GiftCards> for SqlCardStore {
                 });
                 notices.push(outbox::ActiveModel {
                     id: Set(Uuid::now_v7()),
-                    event_id: Set(e.id),
+                    event_id: Set(event_id),
                     card_id: Set(Some(card.id)),
                     audience: Set(n.audience.to_owned()),
                     user_id: Set(n.user_id),
@@ -221,6 +254,62 @@ impl Store<GiftCards> for SqlCardStore {
                 .await
                 .map_err(store_error)?;
         }
-        tx.commit().await.map_err(store_error)
+        // Per-user sequence numbers: two nodes racing on one user's feed collide on the
+        // unique (user_id, seq) index, and the loser's batch is decided again.
+        let mut next: HashMap<Uuid, i64> = HashMap::new();
+        let mut lines = Vec::with_capacity(feed.len());
+        for (user, kind, e) in &feed {
+            let seq = match next.get(user) {
+                Some(s) => *s,
+                None => {
+                    let max: Option<Option<i64>> = user_event::Entity::find()
+                        .select_only()
+                        .column_as(user_event::Column::Seq.max(), "m")
+                        .filter(user_event::Column::UserId.eq(*user))
+                        .into_tuple()
+                        .one(&tx)
+                        .await
+                        .map_err(store_error)?;
+                    max.flatten().unwrap_or(0) + 1
+                }
+            };
+            next.insert(*user, seq + 1);
+            let data =
+                serde_json::json!({"card_id": card.id, "event": e.event.kind(), "card_seq": e.seq});
+            lines.push(LiveEvent {
+                topic: format!("user:{user}"),
+                seq,
+                kind: (*kind).to_owned(),
+                data: data.clone(),
+                at: e.at,
+            });
+            user_event::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(*user),
+                seq: Set(seq),
+                kind: Set((*kind).to_owned()),
+                data: Set(data.to_string()),
+                at: Set(e.at),
+                event_id: Set(e.id),
+            }
+            .insert(&tx)
+            .await
+            .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        let mut live: Vec<LiveEvent> = c
+            .events
+            .iter()
+            .map(|e| LiveEvent {
+                topic: format!("card:{}", card.id),
+                seq: e.seq,
+                kind: e.event.kind().to_owned(),
+                data: serde_json::from_str(&e.data).unwrap_or_default(),
+                at: e.at,
+            })
+            .collect();
+        live.extend(lines);
+        self.bus.publish(live).await;
+        Ok(())
     }
 }

@@ -793,3 +793,59 @@ async fn bad_purchases_are_refused_with_the_field_named() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_refund_to_several_payers_notifies_each_once() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_demo_app().await;
+    let organizer = app.register("org@example.com").await;
+    let friend = app.register("friend@example.com").await;
+    let later = fimy::clock::Clock::now(&app.clock) + chrono::Duration::days(30);
+    let bought = app
+        .buy_value_card(
+            &organizer,
+            3_000,
+            json!({"group": true, "deliver_at": later.to_rfc3339()}),
+        )
+        .await;
+    let id = bought["card"]["id"].as_str().unwrap().to_owned();
+    app.wait_for_status(&organizer, &id, "issued").await;
+    let res = app
+        .post_as(&friend, &format!("/api/v1/cards/{id}/contributions"), &json!({"amount_minor": 2_000, "payment": {"method": "test_card", "number": TEST_CARD_OK}}))
+        .await;
+    assert_eq!(res.status(), 201);
+    for _ in 0..200 {
+        let c: Value = app
+            .get_as(&organizer, &format!("/api/v1/cards/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if c["face_value_minor"] == 5_000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let res = app
+        .post_as(
+            &organizer,
+            &format!("/api/v1/cards/{id}/refund"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let rows = entities::outbox::Entity::find()
+        .filter(entities::outbox::Column::Kind.eq("refund_issued"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    let mut payers: Vec<_> = rows.iter().filter_map(|r| r.user_id).collect();
+    payers.sort();
+    payers.dedup();
+    assert_eq!(
+        (rows.len(), payers.len()),
+        (2, 2),
+        "one refund email to each payer"
+    );
+    app.assert_audit_clean().await;
+}

@@ -35,6 +35,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Use this master key (another instance's).
     pub secret_key: Option<String>,
+    /// Send emails to this SMTP server (`SMTP_URL`) instead of writing `.eml` files.
+    pub smtp_url: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -75,6 +77,10 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         env.insert("DATABASE_URL", url.clone());
     }
     env.insert("FIMY_SECRET_KEY", secret_key.clone());
+    env.insert("FIMY_OUTBOX_INTERVAL_MS", "100".into());
+    if let Some(url) = &opts.smtp_url {
+        env.insert("SMTP_URL", url.clone());
+    }
     if let Ok(redis) = std::env::var("FIMY_TEST_REDIS_URL")
         && !redis.is_empty()
     {
@@ -106,6 +112,15 @@ pub async fn spawn_with(opts: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// The port the application listens on.
+    pub fn port(&self) -> u16 {
+        self.address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -143,3 +143,40 @@ async fn concurrent_retries_with_one_key_create_one_account() {
         1
     );
 }
+
+#[tokio::test]
+async fn stored_responses_are_encrypted_so_no_token_sits_in_the_database() {
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await;
+    let res = register_with_key(&app, "secret-key", "sealed@example.com").await;
+    let token = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let row = entities::idempotency_key::Entity::find()
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = row.response_body.unwrap();
+    assert!(!stored.windows(token.len()).any(|w| w == token.as_bytes()));
+    let replayed = register_with_key(&app, "secret-key", "sealed@example.com").await;
+    assert_eq!(
+        replayed.json::<Value>().await.unwrap()["token"],
+        token.as_str()
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_with_a_key_is_still_a_problem() {
+    let app = spawn_app().await;
+    let res = app
+        .request(Method::POST, "/api/v1/auth/register")
+        .header("idempotency-key", "big")
+        .header("content-type", "application/json")
+        .body("x".repeat(200 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 413, "payload_too_large").await;
+}

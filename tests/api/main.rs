@@ -4,13 +4,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod attachments;
 mod audit;
 mod authorization;
+mod bookings;
 mod cards;
 mod catalogue;
 mod cli;
 mod concurrency;
+mod email;
 mod errors;
 mod health;
 mod helpers;
 mod idempotency;
+mod live;
+mod partner_views;
+mod portal;
+mod push;

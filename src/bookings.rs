@@ -1,0 +1,661 @@
+//! Booking a slot with a gift card, and everything after: confirm, cancel (by the
+//! recipient under the partner's deadline, or by the partner), reschedule, check-in and
+//! no-show, and the sweep that lets unconfirmed holds lapse.
+//!
+//! A booking touches three actors — the slot (places), the card (value) and the partner's
+//! calendar (the log the tablet follows) — and no transaction spans them. So every step
+//! is ordered to be safe when interrupted, and compensated when it fails:
+//! 1. the booking row is written first (`pending`, with its hold's expiry);
+//! 2. the slot holds the places (refused when full);
+//! 3. the card authorizes the value — if it refuses, the slot's places are released;
+//! 4. the booking becomes `held`, and `confirmed` when the recipient confirms in time.
+//!
+//! If the process dies between steps, the booking is still `pending`/`held` with an
+//! expiry, and the sweep releases whatever the slot and the card hold for it. Releasing
+//! twice is harmless on both actors.
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::AppState;
+use actors::booking::calendar::BookingChange;
+use actors::booking::{
+    AvailabilityRules, CalendarCommand, HOLD_TTL_MINUTES, Slot, SlotCommand, SlotTime, slot_id,
+};
+use actors::giftcard::{CardKind, Command, GiftCard};
+use chrono::{DateTime, Duration, Utc};
+use entities::{booking, calendar, experience, gift_card, partner};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+/// Most lapsed bookings handled per sweep.
+const SWEEP_BATCH: u64 = 500;
+
+/// The availability rules of an experience, from its partner's calendar.
+pub async fn rules_for(
+    state: &AppState,
+    exp: &experience::Model,
+) -> ApiResult<Option<AvailabilityRules>> {
+    let Some(row) = calendar::Entity::find_by_id(exp.partner_id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let cal: actors::booking::Calendar =
+        serde_json::from_str(&row.state).map_err(ApiError::internal)?;
+    Ok(cal.rules.get(&exp.id).cloned())
+}
+
+/// A slot as offered: its time and its places.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SlotAvailability {
+    pub slot_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: u32,
+    pub free: u32,
+    pub held: u32,
+    pub booked: u32,
+}
+
+/// The slots the rules open between two times, with their current places.
+pub async fn availability(
+    state: &AppState,
+    exp: &experience::Model,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Vec<SlotAvailability>> {
+    let Some(rules) = rules_for(state, exp).await? else {
+        return Ok(Vec::new());
+    };
+    let now = state.clock.now();
+    let times = rules.slots_between(from, to, now);
+    let rows: std::collections::HashMap<Uuid, entities::slot::Model> =
+        entities::slot::Entity::find()
+            .filter(entities::slot::Column::ExperienceId.eq(exp.id))
+            .filter(entities::slot::Column::StartsAt.gte(from))
+            .filter(entities::slot::Column::StartsAt.lt(to))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
+    Ok(times
+        .into_iter()
+        .map(|t| {
+            let id = slot_id(exp.id, t.starts_at);
+            let (held, booked, capacity) = match rows.get(&id) {
+                // Lapsed holds still counted here are freed on the slot's next command.
+                Some(r) => (
+                    u32::try_from(r.held).unwrap_or(0),
+                    u32::try_from(r.booked).unwrap_or(0),
+                    u32::try_from(r.capacity).unwrap_or(0),
+                ),
+                None => (0, 0, rules.capacity),
+            };
+            SlotAvailability {
+                slot_id: id,
+                starts_at: t.starts_at,
+                ends_at: t.ends_at,
+                capacity,
+                free: capacity.saturating_sub(held + booked),
+                held,
+                booked,
+            }
+        })
+        .collect())
+}
+
+async fn load_card(state: &AppState, id: Uuid) -> ApiResult<GiftCard> {
+    let row = gift_card::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("card"))?;
+    crate::store::cards::decode(&row).map_err(ApiError::internal)
+}
+
+/// Tells the partner's calendar about a booking's new status.
+async fn record(state: &AppState, b: &booking::Model, slot: Option<&Slot>) {
+    let (free, held, booked) = slot.map_or((0, 0, 0), |s| (s.free(), s.held(), s.booked()));
+    let change = BookingChange {
+        booking_id: b.id,
+        slot_id: b.slot_id,
+        experience_id: b.experience_id,
+        starts_at: b.starts_at,
+        party: u32::try_from(b.party_size).unwrap_or(0),
+        status: b.status.clone(),
+        free,
+        held,
+        booked,
+    };
+    if let Err(e) = state
+        .calendars
+        .send(b.partner_id, CalendarCommand::Record(change))
+        .await
+    {
+        // The booking itself is committed; the calendar log misses one line.
+        tracing::error!(booking = %b.id, error = %e, "calendar not told of a booking change");
+    }
+}
+
+/// Moves a booking to `status`, fenced on the version it was read at.
+async fn transition(
+    state: &AppState,
+    b: &booking::Model,
+    status: &str,
+    change: impl FnOnce(&mut booking::ActiveModel),
+) -> ApiResult<booking::Model> {
+    let mut am = booking::ActiveModel {
+        status: Set(status.to_owned()),
+        version: Set(b.version + 1),
+        updated_at: Set(state.clock.now()),
+        ..Default::default()
+    };
+    change(&mut am);
+    let res = booking::Entity::update_many()
+        .set(am)
+        .filter(booking::Column::Id.eq(b.id))
+        .filter(booking::Column::Version.eq(b.version))
+        .exec(&state.db)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            "the booking changed meanwhile; reload it",
+        ));
+    }
+    booking::Entity::find_by_id(b.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("booking"))
+}
+
+/// What a booking request asks for.
+pub struct BookRequest {
+    pub card_id: Uuid,
+    pub experience_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub party_size: Option<u32>,
+}
+
+/// The slot of an experience starting at `starts_at`, if the rules open it now.
+async fn bookable(
+    state: &AppState,
+    exp: &experience::Model,
+    starts_at: DateTime<Utc>,
+) -> ApiResult<(AvailabilityRules, SlotTime)> {
+    let rules = rules_for(state, exp).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SlotUnavailable,
+            "this experience takes no bookings yet",
+        )
+        .field("experience_id")
+    })?;
+    let time = rules.slot_at(starts_at, state.clock.now()).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SlotUnavailable,
+            "no bookable slot starts at this time (closed, too soon, or too far ahead)",
+        )
+        .field("starts_at")
+    })?;
+    Ok((rules, time))
+}
+
+async fn open_slot(
+    state: &AppState,
+    exp: &experience::Model,
+    rules: &AvailabilityRules,
+    time: SlotTime,
+) -> ApiResult<Uuid> {
+    let id = slot_id(exp.id, time.starts_at);
+    state
+        .slots
+        .send(
+            id,
+            SlotCommand::Open {
+                experience_id: exp.id,
+                partner_id: exp.partner_id,
+                starts_at: time.starts_at,
+                ends_at: time.ends_at,
+                capacity: rules.capacity,
+            },
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Holds places and the card's value for a booking (steps 1–4 above).
+#[tracing::instrument(skip(state, req), fields(card = %req.card_id))]
+pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult<booking::Model> {
+    let card = load_card(state, req.card_id).await?;
+    if card.recipient.user_id != Some(holder) {
+        return Err(ApiError::not_found("card"));
+    }
+    let exp = experience::Entity::find_by_id(req.experience_id)
+        .one(&state.db)
+        .await?
+        .filter(|e| e.published)
+        .ok_or_else(|| ApiError::not_found("experience"))?;
+    let partner = partner::Entity::find_by_id(exp.partner_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal("experience without partner"))?;
+    let (party, amount) = match &card.kind {
+        CardKind::Experience {
+            experience_id,
+            party_size,
+            ..
+        } => {
+            if *experience_id != exp.id {
+                return Err(ApiError::new(
+                    ErrorCode::WrongCardKind,
+                    "this card is for another experience",
+                ));
+            }
+            if req.party_size.is_some_and(|p| p != *party_size) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    format!("this card is for {party_size} people"),
+                )
+                .field("party_size"));
+            }
+            (*party_size, card.face_value)
+        }
+        CardKind::Value { partner_id } => {
+            if partner_id.is_some_and(|p| p != exp.partner_id) {
+                return Err(ApiError::new(
+                    ErrorCode::WrongPartner,
+                    "this card is not valid at this partner",
+                ));
+            }
+            if exp.currency != card.currency.code() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    "the card's currency differs from the experience's",
+                )
+                .field("card_id"));
+            }
+            let party = req.party_size.unwrap_or(1);
+            if party == 0 || i64::from(party) > i64::from(exp.capacity) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    format!("between 1 and {} people", exp.capacity),
+                )
+                .field("party_size"));
+            }
+            (party, exp.price_minor * i64::from(party))
+        }
+    };
+    let (rules, time) = bookable(state, &exp, req.starts_at).await?;
+    let now = state.clock.now();
+    let expires_at = now + Duration::minutes(HOLD_TTL_MINUTES);
+    let sid = open_slot(state, &exp, &rules, time).await?;
+    let id = Uuid::now_v7();
+    let pending = booking::ActiveModel {
+        id: Set(id),
+        card_id: Set(card.id),
+        experience_id: Set(exp.id),
+        partner_id: Set(exp.partner_id),
+        slot_id: Set(sid),
+        starts_at: Set(time.starts_at),
+        ends_at: Set(time.ends_at),
+        party_size: Set(i32::try_from(party).unwrap_or(i32::MAX)),
+        amount: Set(amount),
+        currency: Set(card.currency.code().to_owned()),
+        holder_user_id: Set(holder),
+        status: Set("pending".to_owned()),
+        hold_expires_at: Set(Some(expires_at)),
+        cancelled_by: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+
+    let held = state
+        .slots
+        .send(
+            sid,
+            SlotCommand::Hold {
+                booking_id: id,
+                party,
+                expires_at,
+                now,
+            },
+        )
+        .await;
+    let slot = match held {
+        Ok(o) => o.state,
+        Err(e) => {
+            transition(state, &pending, "failed", |_| {}).await?;
+            return Err(e.into());
+        }
+    };
+    let bps = u32::try_from(partner.commission_bps).unwrap_or(0);
+    let authorized = state
+        .registry
+        .send(
+            card.id,
+            Command::Authorize {
+                hold_id: id,
+                amount,
+                partner_id: exp.partner_id,
+                commission_bps: bps,
+                now,
+            },
+        )
+        .await;
+    if let Err(e) = authorized {
+        // Compensate: give the places back.
+        let _ = state
+            .slots
+            .send(sid, SlotCommand::Release { booking_id: id })
+            .await;
+        transition(state, &pending, "failed", |_| {}).await?;
+        return Err(e.into());
+    }
+    let b = transition(state, &pending, "held", |_| {}).await?;
+    record(state, &b, Some(&slot)).await;
+    Ok(b)
+}
+
+/// Confirms a held booking before its hold lapses.
+pub async fn confirm(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
+    if b.status == "confirmed" {
+        return Ok(b.clone());
+    }
+    if b.status == "expired" {
+        // The sweep got there first.
+        return Err(ApiError::new(
+            ErrorCode::HoldExpired,
+            "the hold lapsed before it was confirmed; book again",
+        ));
+    }
+    if b.status != "held" {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            format!("a {} booking cannot be confirmed", b.status),
+        ));
+    }
+    let now = state.clock.now();
+    match state
+        .slots
+        .send(
+            b.slot_id,
+            SlotCommand::Confirm {
+                booking_id: b.id,
+                now,
+            },
+        )
+        .await
+    {
+        Ok(o) => {
+            let b = transition(state, b, "confirmed", |am| am.hold_expires_at = Set(None)).await?;
+            record(state, &b, Some(&o.state)).await;
+            Ok(b)
+        }
+        Err(e) => {
+            let err: ApiError = e.into();
+            if err.code == ErrorCode::HoldExpired || err.code == ErrorCode::NotFound {
+                release_everything(state, b, "expired", None).await?;
+                return Err(ApiError::new(
+                    ErrorCode::HoldExpired,
+                    "the hold lapsed before it was confirmed; book again",
+                ));
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Frees the slot's places and the card's value for a booking and sets its status.
+async fn release_everything(
+    state: &AppState,
+    b: &booking::Model,
+    status: &str,
+    cancelled_by: Option<&str>,
+) -> ApiResult<booking::Model> {
+    let slot = state
+        .slots
+        .send(b.slot_id, SlotCommand::Release { booking_id: b.id })
+        .await;
+    let card = state
+        .registry
+        .send(b.card_id, Command::Release { hold_id: b.id })
+        .await;
+    match card {
+        Ok(_)
+        | Err(actors::runtime::ActorError::Domain(actors::giftcard::DomainError::UnknownHold)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let by = cancelled_by.map(str::to_owned);
+    let b = transition(state, b, status, |am| {
+        am.hold_expires_at = Set(None);
+        am.cancelled_by = Set(by);
+    })
+    .await?;
+    record(state, &b, slot.ok().as_ref().map(|o| &o.state)).await;
+    Ok(b)
+}
+
+/// The recipient cancels, until the partner's deadline before the start.
+pub async fn cancel_by_holder(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
+    if !matches!(b.status.as_str(), "held" | "confirmed") {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            format!("a {} booking cannot be cancelled", b.status),
+        ));
+    }
+    if b.status == "confirmed" {
+        let partner = partner::Entity::find_by_id(b.partner_id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::internal("booking without partner"))?;
+        let deadline = b.starts_at - Duration::hours(i64::from(partner.cancellation_hours));
+        if state.clock.now() > deadline {
+            return Err(ApiError::new(
+                ErrorCode::CancellationDeadlinePassed,
+                format!(
+                    "this partner takes cancellations until {} hours before the start ({deadline})",
+                    partner.cancellation_hours
+                ),
+            ));
+        }
+    }
+    release_everything(state, b, "cancelled", Some("recipient")).await
+}
+
+/// The partner cancels (any time before the start); the value goes back to the card.
+pub async fn cancel_by_partner(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
+    if !matches!(b.status.as_str(), "pending" | "held" | "confirmed") {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            format!("a {} booking cannot be cancelled", b.status),
+        ));
+    }
+    release_everything(state, b, "cancelled", Some("partner")).await
+}
+
+/// Moves a confirmed booking to another slot: the new places are taken before the old
+/// ones are given back, so the booking never stands without a place.
+pub async fn reschedule(
+    state: &AppState,
+    b: &booking::Model,
+    starts_at: DateTime<Utc>,
+) -> ApiResult<booking::Model> {
+    if b.status != "confirmed" {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            "only a confirmed booking can be moved",
+        ));
+    }
+    let exp = experience::Entity::find_by_id(b.experience_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("experience"))?;
+    let (rules, time) = bookable(state, &exp, starts_at).await?;
+    let new_slot = open_slot(state, &exp, &rules, time).await?;
+    if new_slot == b.slot_id {
+        return Ok(b.clone());
+    }
+    let now = state.clock.now();
+    let party = u32::try_from(b.party_size).unwrap_or(0);
+    let taken = state
+        .slots
+        .send(
+            new_slot,
+            SlotCommand::Book {
+                booking_id: b.id,
+                party,
+                now,
+            },
+        )
+        .await?;
+    let old_slot = b.slot_id;
+    let moved = transition(state, b, "confirmed", |am| {
+        am.slot_id = Set(new_slot);
+        am.starts_at = Set(time.starts_at);
+        am.ends_at = Set(time.ends_at);
+    })
+    .await;
+    let moved = match moved {
+        Ok(m) => m,
+        Err(e) => {
+            // Someone changed the booking meanwhile: give the new places back.
+            let _ = state
+                .slots
+                .send(new_slot, SlotCommand::Release { booking_id: b.id })
+                .await;
+            return Err(e);
+        }
+    };
+    let old = state
+        .slots
+        .send(old_slot, SlotCommand::Release { booking_id: b.id })
+        .await;
+    if let Err(e) = &old {
+        tracing::error!(booking = %b.id, slot = %old_slot, error = %e, "old slot not released after a reschedule");
+    }
+    record(state, &moved, Some(&taken.state)).await;
+    Ok(moved)
+}
+
+/// The partner validates the visit: the card's value is captured.
+pub async fn check_in(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
+    settle(state, b, "completed").await
+}
+
+/// The recipient did not come: under the no-show policy the value is captured too.
+pub async fn no_show(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
+    if state.clock.now() < b.starts_at {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            "a no-show is marked after the start",
+        ));
+    }
+    settle(state, b, "no_show").await
+}
+
+async fn settle(state: &AppState, b: &booking::Model, status: &str) -> ApiResult<booking::Model> {
+    if b.status == status {
+        return Ok(b.clone());
+    }
+    if b.status != "confirmed" {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            format!("a {} booking cannot be settled", b.status),
+        ));
+    }
+    match state
+        .registry
+        .send(b.card_id, Command::Capture { hold_id: b.id })
+        .await
+    {
+        Ok(_)
+        | Err(actors::runtime::ActorError::Domain(actors::giftcard::DomainError::UnknownHold)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let b = transition(state, b, status, |_| {}).await?;
+    record(state, &b, None).await;
+    Ok(b)
+}
+
+/// Lets bookings whose hold lapsed go: their places and value are released.
+pub async fn sweep(state: &AppState) -> ApiResult<usize> {
+    let now = state.clock.now();
+    let lapsed = booking::Entity::find()
+        .filter(booking::Column::Status.is_in(["pending", "held"]))
+        .filter(booking::Column::HoldExpiresAt.lte(now))
+        .order_by_asc(booking::Column::HoldExpiresAt)
+        .limit(SWEEP_BATCH)
+        .all(&state.db)
+        .await?;
+    let mut n = 0;
+    for b in lapsed {
+        match release_everything(state, &b, "expired", None).await {
+            Ok(_) => n += 1,
+            Err(e) if e.code == ErrorCode::BookingStateConflict => {}
+            Err(e) => {
+                tracing::warn!(booking = %b.id, error = %e, "a lapsed booking could not be released")
+            }
+        }
+    }
+    // Slots whose lapsed holds no booking row points to (never expected) are freed too.
+    let stale = entities::slot::Entity::find()
+        .filter(entities::slot::Column::NextHoldExpiry.lte(now))
+        .limit(SWEEP_BATCH)
+        .all(&state.db)
+        .await?;
+    for s in stale {
+        let _ = state
+            .slots
+            .send(s.id, SlotCommand::ExpireHolds { now })
+            .await;
+    }
+    Ok(n)
+}
+
+/// Sets an experience's availability rules (in its partner's time zone).
+pub async fn set_rules(
+    state: &AppState,
+    exp: &experience::Model,
+    mut rules: AvailabilityRules,
+) -> ApiResult<AvailabilityRules> {
+    let partner = partner::Entity::find_by_id(exp.partner_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal("experience without partner"))?;
+    rules.timezone = partner.timezone;
+    rules.validate()?;
+    state
+        .calendars
+        .send(
+            exp.partner_id,
+            CalendarCommand::SetRules {
+                experience_id: exp.id,
+                rules: rules.clone(),
+            },
+        )
+        .await?;
+    Ok(rules)
+}
+
+/// The bookings of a partner starting in `[from, to)`.
+pub async fn partner_bookings(
+    state: &AppState,
+    partner_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Vec<booking::Model>> {
+    Ok(booking::Entity::find()
+        .filter(booking::Column::PartnerId.eq(partner_id))
+        .filter(booking::Column::StartsAt.gte(from))
+        .filter(booking::Column::StartsAt.lt(to))
+        .filter(booking::Column::Status.is_in(["held", "confirmed", "completed", "no_show"]))
+        .order_by_asc(booking::Column::StartsAt)
+        .limit(2000)
+        .all(&state.db)
+        .await?)
+}

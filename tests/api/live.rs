@@ -1,0 +1,586 @@
+//! Live delivery over `/ws` and the long-poll fallback: order, no gaps, no one else's
+//! events, replay on reconnect, bad frames answered, and fan-out across two instances
+//! through Redis surviving a killed connection.
+
+use crate::helpers::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(app: &TestApp, token: &str) -> Ws {
+    let mut req = format!("ws://127.0.0.1:{}/ws", app.port())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("websocket")
+        .0
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.unwrap();
+}
+
+/// The next JSON message (skipping pings), or panics after `secs`.
+async fn next(ws: &mut Ws, secs: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+/// Collects `event` messages until one with `seq >= upto` arrives.
+async fn events_until(ws: &mut Ws, upto: i64, secs: u64) -> Vec<Value> {
+    let mut got = Vec::new();
+    loop {
+        let m = next(ws, secs).await;
+        if m["type"] == "event" {
+            let seq = m["seq"].as_i64().unwrap();
+            got.push(m);
+            if seq >= upto {
+                return got;
+            }
+        }
+    }
+}
+
+/// Subscribes; returns the acknowledgement (or error) and the replayed events that came
+/// before it.
+async fn subscribe_with(ws: &mut Ws, topic: &str, since: Option<i64>) -> (Value, Vec<Value>) {
+    let mut msg = json!({"type": "subscribe", "topic": topic});
+    if let Some(s) = since {
+        msg["since"] = json!(s);
+    }
+    send(ws, msg).await;
+    let mut replayed = Vec::new();
+    loop {
+        let m = next(ws, 5).await;
+        if m["type"] == "subscribed" || m["type"] == "error" {
+            return (m, replayed);
+        }
+        replayed.push(m);
+    }
+}
+
+async fn subscribe(ws: &mut Ws, topic: &str, since: Option<i64>) -> Value {
+    subscribe_with(ws, topic, since).await.0
+}
+
+#[tokio::test]
+async fn a_donor_sees_delivered_opened_and_used_live_and_nothing_more() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let (id, code) = app.delivered_card(&donor, 10_000).await;
+    let mut ws = connect(&app, &donor).await;
+    let (sub, history) = subscribe_with(&mut ws, &format!("card:{id}"), Some(0)).await;
+    assert_eq!(
+        (sub["type"].as_str(), sub["seq"].as_i64()),
+        (Some("subscribed"), Some(4)),
+        "{sub}"
+    );
+    let kinds: Vec<&str> = history
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "card_created",
+            "payment_received",
+            "card_issued",
+            "card_delivered"
+        ]
+    );
+
+    app.post_json("/api/v1/cards/open", &json!({"code": code}))
+        .await;
+    let opened = next(&mut ws, 5).await;
+    assert_eq!(
+        (opened["kind"].as_str(), opened["seq"].as_i64()),
+        (Some("card_opened"), Some(5))
+    );
+    assert!(opened["at"].is_string());
+
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app
+        .get_as(&tablet, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["staff"]["partner_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post_as(
+        &tablet,
+        &format!("/api/v1/partners/{partner}/redemptions"),
+        &json!({"code": code, "amount_minor": 10_000}),
+    )
+    .await;
+    // The redemption (seq 6) is hidden from the donor; nothing arrives for it.
+    send(&mut ws, json!({"type": "ping"})).await;
+    let m = next(&mut ws, 5).await;
+    assert_eq!(m["type"], "pong", "the donor got no spending event: {m}");
+    let page: Value = app
+        .get_as(&donor, &format!("/api/v1/cards/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["status"], "used", "but does see the card is used");
+}
+
+#[tokio::test]
+async fn subscriptions_are_authorized_and_bad_frames_get_errors_without_closing() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let stranger = app.register("stranger@example.com").await;
+    let (id, _) = app.delivered_card(&donor, 5_000).await;
+    let donor_id = app
+        .get_as(&donor, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ws = connect(&app, &stranger).await;
+    assert_eq!(
+        subscribe(&mut ws, &format!("card:{id}"), None).await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        subscribe(&mut ws, &format!("user:{donor_id}"), None).await["code"],
+        "forbidden"
+    );
+    let owner = app.demo_token("partner owner").await;
+    let partner = app
+        .get_as(&owner, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["staff"]["partner_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        subscribe(&mut ws, &format!("partner:{partner}:calendar"), None).await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        subscribe(&mut ws, "card:not-a-uuid", None).await["code"],
+        "invalid_topic"
+    );
+    send(&mut ws, json!({"type": "dance"})).await;
+    assert_eq!(next(&mut ws, 5).await["code"], "malformed_message");
+    ws.send(Message::text("{not json")).await.unwrap();
+    assert_eq!(next(&mut ws, 5).await["code"], "malformed_message");
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws, 5).await["type"], "pong", "still connected");
+
+    // A frame over the size limit closes the connection with a reason.
+    ws.send(Message::text("x".repeat(64 * 1024))).await.unwrap();
+    let mut closed = false;
+    for _ in 0..5 {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(closed);
+
+    let res = app.client.get(app.url("/ws")).send().await.unwrap();
+    assert_problem(res, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_gets_what_it_missed_with_since() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let holder = app.register("remi@example.com").await;
+    let (id, code) = app.delivered_card(&donor, 10_000).await;
+    app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+    let mut ws = connect(&app, &holder).await;
+    let sub = subscribe(&mut ws, &format!("card:{id}"), None).await;
+    let seen = sub["seq"].as_i64().unwrap();
+    drop(ws);
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app
+        .get_as(&tablet, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["staff"]["partner_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..3 {
+        app.post_as(
+            &tablet,
+            &format!("/api/v1/partners/{partner}/redemptions"),
+            &json!({"code": code, "amount_minor": 100}),
+        )
+        .await;
+    }
+    let mut ws = connect(&app, &holder).await;
+    subscribe(&mut ws, &format!("card:{id}"), Some(seen)).await;
+    // The replay may arrive before or after the subscription is acknowledged.
+    let mut ws2 = connect(&app, &holder).await;
+    send(
+        &mut ws2,
+        json!({"type": "subscribe", "topic": format!("card:{id}"), "since": seen}),
+    )
+    .await;
+    let got = events_until(&mut ws2, seen + 3, 5).await;
+    let seqs: Vec<i64> = got.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, vec![seen + 1, seen + 2, seen + 3]);
+    assert!(
+        got.iter()
+            .all(|e| e["kind"] == "amount_redeemed" && e["data"]["amount"] == 100)
+    );
+}
+
+#[tokio::test]
+async fn the_long_poll_answers_at_once_or_waits_for_the_next_event() {
+    let app = spawn_app().await;
+    let donor = app.register("donor@example.com").await;
+    let (id, code) = app.delivered_card(&donor, 5_000).await;
+    let topic = format!("card:{id}");
+    let now: Value = app
+        .get_as(&donor, &format!("/api/v1/events?topic={topic}&since=0"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["last_seq"], 4);
+    assert_eq!(now["events"].as_array().unwrap().len(), 4);
+
+    let waiting = {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url(&format!(
+                "/api/v1/events?topic={topic}&since=4&wait_ms=10000"
+            )),
+            donor.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.post_json("/api/v1/cards/open", &json!({"code": code}))
+        .await;
+    let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("answered when the event came")
+        .unwrap();
+    assert_eq!(got["events"][0]["kind"], "card_opened");
+    assert_eq!(got["last_seq"], 5);
+
+    let started = std::time::Instant::now();
+    let empty: Value = app
+        .get_as(
+            &donor,
+            &format!("/api/v1/events?topic={topic}&since=5&wait_ms=300"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(empty["events"].as_array().unwrap().is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_problem(
+        app.get_as(&donor, "/api/v1/events?topic=nope").await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    let stranger = app.register("x@example.com").await;
+    assert_problem(
+        app.get_as(&stranger, &format!("/api/v1/events?topic={topic}"))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn each_audience_gets_its_own_feed_and_only_its_own() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let holder = app.register("remi@example.com").await;
+    let donor_id = app
+        .get_as(&donor, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let holder_id = app
+        .get_as(&holder, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut donor_ws = connect(&app, &donor).await;
+    assert_eq!(
+        subscribe(&mut donor_ws, &format!("user:{donor_id}"), Some(0)).await["type"],
+        "subscribed"
+    );
+    let (_, code) = app.delivered_card(&donor, 5_000).await;
+    // (the feed replays nothing older: it was empty when subscribed)
+    app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+    let got = events_until(&mut donor_ws, 2, 5).await;
+    let kinds: Vec<&str> = got.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["card_delivered", "card_opened"],
+        "the donor's feed: delivered, opened"
+    );
+
+    let mut holder_ws = connect(&app, &holder).await;
+    assert_eq!(
+        subscribe(&mut holder_ws, &format!("user:{donor_id}"), None).await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        subscribe(&mut holder_ws, &format!("user:{holder_id}"), Some(0)).await["type"],
+        "subscribed"
+    );
+
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app
+        .get_as(&tablet, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["staff"]["partner_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut tablet_ws = connect(&app, &tablet).await;
+    assert_eq!(
+        subscribe(
+            &mut tablet_ws,
+            &format!("partner:{partner}:calendar"),
+            Some(0)
+        )
+        .await["type"],
+        "subscribed"
+    );
+    app.post_as(
+        &tablet,
+        &format!("/api/v1/partners/{partner}/redemptions"),
+        &json!({"code": code, "amount_minor": 500}),
+    )
+    .await;
+    let holder_feed = events_until(&mut holder_ws, 1, 5).await;
+    assert_eq!(
+        holder_feed[0]["kind"], "card_used",
+        "the recipient hears of their card being used"
+    );
+    let donor_feed = events_until(&mut donor_ws, 3, 5).await;
+    assert_eq!(donor_feed[0]["kind"], "card_used");
+    assert!(
+        donor_feed[0]["data"].get("amount").is_none(),
+        "without the amount"
+    );
+
+    // The partner's tablet follows its calendar: a change of availability reaches it.
+    let owner = app.demo_token("partner owner").await;
+    let list: Value = app
+        .get(&format!("/api/v1/experiences?partner_id={partner}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exp = list["items"][0]["id"].as_str().unwrap();
+    let res = app
+        .request(reqwest::Method::PUT, &format!("/api/v1/partners/{partner}/experiences/{exp}/availability"))
+        .bearer_auth(&owner)
+        .json(&json!({"weekly": [{"weekday": "mon", "start": "10:00", "end": "12:00"}], "capacity": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let calendar = events_until(&mut tablet_ws, 1, 5).await;
+    assert_eq!(calendar[0]["kind"], "rules_set");
+    assert_eq!(calendar[0]["topic"], format!("partner:{partner}:calendar"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_deliver_in_order_with_no_gap_even_when_redis_drops_the_connection() {
+    let (Ok(pg), Ok(redis_url)) = (
+        std::env::var("FIMY_TEST_DATABASE_URL"),
+        std::env::var("FIMY_TEST_REDIS_URL"),
+    ) else {
+        return; // needs a shared PostgreSQL and Redis
+    };
+    if pg.is_empty() || redis_url.is_empty() {
+        return;
+    }
+    let a = spawn_demo_app().await;
+    let b = spawn_with(Options {
+        database_url: a.database_url.clone(),
+        secret_key: Some(a.secret_key.clone()),
+        ..Default::default()
+    })
+    .await;
+    let donor = a.register("donor@example.com").await;
+    let holder = a.register("remi@example.com").await;
+    let (id, code) = a.delivered_card(&donor, 100_000).await;
+    a.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+    let mut ws = connect(&a, &holder).await;
+    let start = subscribe(&mut ws, &format!("card:{id}"), None).await["seq"]
+        .as_i64()
+        .unwrap();
+
+    let tablet = a.demo_token("partner tablet").await;
+    let partner = b
+        .get_as(&tablet, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["staff"]["partner_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let redis = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut admin = redis.get_multiplexed_async_connection().await.unwrap();
+    let n = 40;
+    for i in 0..n {
+        let res = b
+            .post_as(
+                &tablet,
+                &format!("/api/v1/partners/{partner}/redemptions"),
+                &json!({"code": code, "amount_minor": 10}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        if i == n / 2 {
+            // Drop every pub/sub connection of both instances mid-run.
+            let _: redis::Value = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("TYPE")
+                .arg("pubsub")
+                .query_async(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+    let got = events_until(&mut ws, start + n, 20).await;
+    let seqs: Vec<i64> = got.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        ((start + 1)..=(start + n)).collect::<Vec<_>>(),
+        "in order, no gap, no duplicate"
+    );
+}
+
+async fn reminder_rows(app: &TestApp, kind: &str) -> Vec<entities::outbox::Model> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::outbox::Entity::find()
+        .filter(entities::outbox::Column::Kind.eq(kind))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn wait_for_rows(app: &TestApp, kind: &str, n: usize) -> Vec<entities::outbox::Model> {
+    for _ in 0..100 {
+        let rows = reminder_rows(app, kind).await;
+        if rows.len() >= n {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    reminder_rows(app, kind).await
+}
+
+#[tokio::test]
+async fn expiry_reminders_fire_once_per_threshold() {
+    let app = spawn_app().await;
+    let donor = app.register("donor@example.com").await;
+    let holder = app.register("remi@example.com").await;
+    let (_, code) = app.delivered_card(&donor, 5_000).await;
+    app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+    assert!(reminder_rows(&app, "expiry_reminder").await.is_empty());
+    app.clock.advance(chrono::Duration::days(340)); // 25 days left
+    let rows = wait_for_rows(&app, "expiry_reminder", 2).await;
+    tokio::time::sleep(Duration::from_millis(400)).await; // several more scheduler passes
+    let rows_after = reminder_rows(&app, "expiry_reminder").await;
+    assert_eq!(rows.len(), 2, "one email and one push");
+    assert_eq!(rows_after.len(), 2, "and not again");
+    app.clock.advance(chrono::Duration::days(20)); // 5 days left
+    assert_eq!(wait_for_rows(&app, "expiry_reminder", 4).await.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_schedulers_never_fire_the_same_reminder_twice() {
+    let Ok(pg) = std::env::var("FIMY_TEST_DATABASE_URL") else {
+        return;
+    };
+    if pg.is_empty() {
+        return;
+    }
+    let a = spawn_app().await;
+    let b = spawn_with(Options {
+        database_url: a.database_url.clone(),
+        secret_key: Some(a.secret_key.clone()),
+        ..Default::default()
+    })
+    .await;
+    let donor = a.register("donor@example.com").await;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(a.delivered_card(&donor, 5_000).await);
+    }
+    // Both instances' clocks move; both schedulers find the same due reminders.
+    a.clock.advance(chrono::Duration::days(364));
+    b.clock.advance(chrono::Duration::days(364));
+    let rows = wait_for_rows(&a, "expiry_reminder", 5).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows_after = reminder_rows(&a, "expiry_reminder").await;
+    assert_eq!(
+        rows.len(),
+        5,
+        "one email per card (unclaimed cards get no push)"
+    );
+    assert_eq!(rows_after.len(), 5);
+}
