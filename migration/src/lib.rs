@@ -11,6 +11,8 @@ mod m20261124_000005_user_events;
 mod m20261124_000006_notification_preferences;
 mod m20261124_000007_push_subscriptions;
 
+mod util;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

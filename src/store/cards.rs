@@ -3,16 +3,17 @@
 //! transaction. On PostgreSQL two nodes may race on one card: the `version` fence and
 //! the unique `(card_id, seq)` index let exactly one win.
 
+use super::{append_events, store_error};
 use crate::live::{EventBus, LiveEvent};
 use actors::giftcard::{CardKind, GiftCard, GiftCards, ledger, notify};
 use actors::runtime::{Commit, Loaded, Store, StoreError};
 use entities::user_event;
-use entities::{card_event, gift_card, ledger_entry, outbox};
+use entities::{gift_card, ledger_entry, outbox};
 use sea_orm::QuerySelect;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,16 +28,6 @@ pub struct SqlCardStore {
 impl SqlCardStore {
     pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>) -> Self {
         Self { db, bus }
-    }
-}
-
-fn store_error(e: DbErr) -> StoreError {
-    if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
-        return StoreError::Conflict;
-    }
-    match e {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e.to_string()),
-        other => StoreError::Other(other.to_string()),
     }
 }
 
@@ -162,7 +153,6 @@ impl Store<GiftCards> for SqlCardStore {
             }
         }
 
-        let mut events = Vec::with_capacity(c.events.len());
         let mut entries = Vec::new();
         let mut notices = Vec::new();
         let mut seen_notices: Vec<(Uuid, &'static str, &'static str)> = Vec::new();
@@ -173,16 +163,6 @@ impl Store<GiftCards> for SqlCardStore {
             &actors::runtime::RecordedEvent<actors::giftcard::Event>,
         )> = Vec::new();
         for e in c.events {
-            events.push(card_event::ActiveModel {
-                id: Set(e.id),
-                card_id: Set(e.entity_id),
-                seq: Set(e.seq),
-                kind: Set(e.event.kind().to_owned()),
-                data: Set(e.data.clone()),
-                at: Set(e.at),
-                prev_hash: Set(e.prev_hash.clone()),
-                hash: Set(e.hash.clone()),
-            });
             for p in ledger::postings(card.id, &e.event) {
                 entries.push(ledger_entry::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -238,10 +218,7 @@ impl Store<GiftCards> for SqlCardStore {
                 });
             }
         }
-        card_event::Entity::insert_many(events)
-            .exec_without_returning(&tx)
-            .await
-            .map_err(store_error)?;
+        append_events(&tx, "card_events", "card_id", c.events, |e| e.kind()).await?;
         if !entries.is_empty() {
             ledger_entry::Entity::insert_many(entries)
                 .exec_without_returning(&tx)

@@ -1,6 +1,66 @@
-//! Database adapters for the ports the actors need.
+//! Database adapters for the ports the actors need, and what they share: mapping
+//! database errors to store errors, and appending to an entity's event table.
 
 pub mod cards;
 pub mod snapshots;
 
 pub use cards::SqlCardStore;
+
+use actors::runtime::{RecordedEvent, StoreError};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ConnectionTrait, DbErr, SqlErr};
+
+pub fn store_error(e: DbErr) -> StoreError {
+    if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
+        return StoreError::Conflict;
+    }
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e.to_string()),
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+fn col(name: &str) -> Alias {
+    Alias::new(name)
+}
+
+/// Appends events to an entity's event table (`id, <owner>, seq, kind, data, at,
+/// prev_hash, hash`).
+pub async fn append_events<E>(
+    db: &impl ConnectionTrait,
+    table: &str,
+    owner_column: &str,
+    events: &[RecordedEvent<E>],
+    kind: impl Fn(&E) -> &'static str,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert.into_table(col(table)).columns([
+        col("id"),
+        col(owner_column),
+        col("seq"),
+        col("kind"),
+        col("data"),
+        col("at"),
+        col("prev_hash"),
+        col("hash"),
+    ]);
+    for e in events {
+        insert
+            .values([
+                e.id.into(),
+                e.entity_id.into(),
+                e.seq.into(),
+                kind(&e.event).into(),
+                e.data.clone().into(),
+                e.at.into(),
+                e.prev_hash.clone().into(),
+                e.hash.clone().into(),
+            ])
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+    }
+    db.execute(&insert).await.map_err(store_error)?;
+    Ok(())
+}

@@ -2,15 +2,20 @@
 //! append-only event table — slots and partner calendars. Each kind names its tables and
 //! the projection columns it keeps beside the snapshot for queries.
 
+use super::{append_events, store_error};
 use crate::live::{EventBus, LiveEvent};
-use actors::runtime::{Aggregate, Commit, Loaded, RecordedEvent, Store, StoreError};
+use actors::runtime::{Aggregate, Commit, Loaded, Store, StoreError};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlErr, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use uuid::Uuid;
+
+fn col(name: &str) -> Alias {
+    Alias::new(name)
+}
 
 /// Where an entity kind lives and what it projects.
 pub struct Spec<A: Aggregate> {
@@ -42,61 +47,6 @@ impl<A: Aggregate> SnapshotStore<A> {
             _kind: PhantomData,
         }
     }
-}
-
-pub fn store_error(e: DbErr) -> StoreError {
-    if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
-        return StoreError::Conflict;
-    }
-    match e {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e.to_string()),
-        other => StoreError::Other(other.to_string()),
-    }
-}
-
-fn col(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-/// Appends events to an entity's event table (`id, <owner>, seq, kind, data, at,
-/// prev_hash, hash`).
-pub async fn append_events<E>(
-    db: &impl ConnectionTrait,
-    table: &str,
-    owner_column: &str,
-    events: &[RecordedEvent<E>],
-    kind: impl Fn(&E) -> &'static str,
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut insert = Query::insert();
-    insert.into_table(col(table)).columns([
-        col("id"),
-        col(owner_column),
-        col("seq"),
-        col("kind"),
-        col("data"),
-        col("at"),
-        col("prev_hash"),
-        col("hash"),
-    ]);
-    for e in events {
-        insert
-            .values([
-                e.id.into(),
-                e.entity_id.into(),
-                e.seq.into(),
-                kind(&e.event).into(),
-                e.data.clone().into(),
-                e.at.into(),
-                e.prev_hash.clone().into(),
-                e.hash.clone().into(),
-            ])
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-    }
-    db.execute(&insert).await.map_err(store_error)?;
-    Ok(())
 }
 
 #[async_trait::async_trait]
