@@ -16,6 +16,9 @@ pub struct Metrics {
     pub logins: IntCounterVec,
     /// Open websocket sessions.
     pub ws_sessions: IntGauge,
+    /// Committed domain events by entity (`card`, `slot`, `partner`, `user`) and kind:
+    /// cards issued, opened, used; holds placed; bookings changed; …
+    pub events: IntCounterVec,
 }
 
 impl Metrics {
@@ -54,6 +57,11 @@ impl Metrics {
         registry.register(Box::new(logins.clone()))?;
         let ws_sessions = IntGauge::new("ws_sessions", "Open websocket sessions")?;
         registry.register(Box::new(ws_sessions.clone()))?;
+        let events = IntCounterVec::new(
+            Opts::new("events_total", "Committed domain events by entity and kind"),
+            &["entity", "kind"],
+        )?;
+        registry.register(Box::new(events.clone()))?;
         Ok(Self {
             registry,
             http_requests,
@@ -62,6 +70,7 @@ impl Metrics {
             db_pool_max,
             logins,
             ws_sessions,
+            events,
         })
     }
 

@@ -77,7 +77,7 @@ impl Application {
             idle: config.actor_idle,
             ..RegistryConfig::default()
         };
-        let bus: Arc<dyn crate::live::EventBus> = match &config.redis_url {
+        let raw_bus: Arc<dyn crate::live::EventBus> = match &config.redis_url {
             Some(url) => Arc::new(
                 crate::live::RedisBus::connect(url.expose())
                     .await
@@ -87,6 +87,11 @@ impl Application {
             ),
             None => Arc::new(crate::live::LocalBus::default()),
         };
+        let metrics = Metrics::new().context("Failed to set up metrics")?;
+        let bus: Arc<dyn crate::live::EventBus> = Arc::new(crate::live::MeteredBus::new(
+            raw_bus,
+            metrics.events.clone(),
+        ));
         let registry = Registry::new(
             Arc::new(SqlCardStore::new(db.clone(), bus.clone())),
             clock.clone(),
@@ -144,7 +149,7 @@ impl Application {
             db,
             login_limiter: LoginLimiter::new(clock.clone()),
             clock: clock.clone(),
-            metrics: Metrics::new().context("Failed to set up metrics")?,
+            metrics,
             redis,
             code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::CODE_LOOKUP),
             staff_code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::STAFF_CODE_LOOKUP),

@@ -165,6 +165,34 @@ impl EventBus for RedisBus {
     }
 }
 
+/// Counts every committed event (the domain counters of `/metrics`), then passes it on.
+pub struct MeteredBus {
+    inner: Arc<dyn EventBus>,
+    // `events_total{entity, kind}` in the metrics registry.
+    events: prometheus::IntCounterVec,
+}
+
+impl MeteredBus {
+    pub fn new(inner: Arc<dyn EventBus>, events: prometheus::IntCounterVec) -> Self {
+        Self { inner, events }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventBus for MeteredBus {
+    async fn publish(&self, events: Vec<LiveEvent>) {
+        for e in &events {
+            let entity = e.topic.split(':').next().unwrap_or("other");
+            self.events.with_label_values(&[entity, &e.kind]).inc();
+        }
+        self.inner.publish(events).await;
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<BusSignal> {
+        self.inner.subscribe()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

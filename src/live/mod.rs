@@ -8,5 +8,5 @@ pub mod bus;
 pub mod topics;
 pub mod ws;
 
-pub use bus::{BusSignal, EventBus, LiveEvent, LocalBus, RedisBus};
+pub use bus::{BusSignal, EventBus, LiveEvent, LocalBus, MeteredBus, RedisBus};
 pub use topics::Topic;

@@ -66,6 +66,7 @@ async fn metrics_count_requests_by_route_and_report_the_pool() {
         "{text}"
     );
     assert!(text.contains("fimy_http_request_duration_seconds_bucket"));
+    assert!(text.contains("fimy_ws_sessions 0"));
     assert!(text.contains("fimy_db_pool_max_connections"));
 }
 
@@ -102,4 +103,18 @@ async fn the_openapi_document_and_the_docs_page_are_served_locally() {
         );
     }
     assert_eq!(app.get("/api/docs/app.js").await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_domain_events() {
+    let app = spawn_app().await;
+    let donor = app.register("donor@example.com").await;
+    app.delivered_card(&donor, 5_000).await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for line in [
+        r#"fimy_events_total{entity="card",kind="card_issued"} 1"#,
+        r#"fimy_events_total{entity="card",kind="card_delivered"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
 }
