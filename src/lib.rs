@@ -29,3 +29,4 @@ pub mod state;
 pub mod storage;
 pub mod store;
 pub mod telemetry;
+pub mod validations;

@@ -23,4 +23,5 @@ pub mod slot;
 pub mod slot_event;
 pub mod user;
 pub mod user_event;
+pub mod validation;
 pub mod webhook_event;

@@ -10,6 +10,7 @@ mod m20261124_000004_bookings;
 mod m20261124_000005_user_events;
 mod m20261124_000006_notification_preferences;
 mod m20261124_000007_push_subscriptions;
+mod m20261124_000008_validations;
 
 mod util;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_user_events::Migration),
             Box::new(m20261124_000006_notification_preferences::Migration),
             Box::new(m20261124_000007_push_subscriptions::Migration),
+            Box::new(m20261124_000008_validations::Migration),
         ]
     }
 }

@@ -7,7 +7,9 @@ use crate::http::notifications;
 use crate::http::partner_views;
 use crate::http::portal;
 use crate::http::push;
-use crate::http::{accounts, admin, bookings, cards, catalogue, events, health, payments};
+use crate::http::{
+    accounts, admin, bookings, cards, catalogue, events, health, payments, validations,
+};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +46,8 @@ use utoipa::{Modify, OpenApi};
         bookings::calendar, bookings::calendar_events, bookings::partner_cancel,
         bookings::check_in, bookings::no_show,
         events::poll,
+        validations::qr, validations::scan, validations::get_one, validations::confirm,
+        validations::decline,
         partner_views::booking_ics, partner_views::list_messages, partner_views::post_message,
         partner_views::create_feed, partner_views::revoke_feed, partner_views::calendar_feed,
         partner_views::dashboard,

@@ -18,6 +18,7 @@ pub mod partner_views;
 pub mod payments;
 pub mod portal;
 pub mod push;
+pub mod validations;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(cards::routes)
                 .configure(bookings::routes)
                 .configure(events::routes)
+                .configure(validations::routes)
                 .configure(attachments::routes)
                 .configure(portal::routes)
                 .configure(partner_views::routes)

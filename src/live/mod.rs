@@ -5,6 +5,7 @@
 //! receiver, a Redis reconnect) re-reads it from the log, so nobody ever sees a gap.
 
 pub mod bus;
+pub mod feed;
 pub mod topics;
 pub mod ws;
 

@@ -224,6 +224,14 @@ pub fn texts(kind: &str, audience: &str, english: bool) -> (&'static str, &'stat
             "Booking confirmed",
             "Your booking is confirmed. See the details in the app.",
         ),
+        ("validation_requested", _, false) => (
+            "Validation demandée",
+            "Le partenaire attend votre confirmation pour valider votre réservation.",
+        ),
+        ("validation_requested", _, true) => (
+            "Validation requested",
+            "The venue is waiting for you to confirm your booking.",
+        ),
         ("gift_received", _, false) => (
             "Vous avez reçu un cadeau",
             "Une carte cadeau vous attend : ouvrez-la pour la découvrir.",
@@ -278,7 +286,7 @@ pub fn topic(event_id: Uuid) -> String {
 
 fn urgency(kind: &str) -> &'static str {
     match kind {
-        "booking_confirmed" => "high",
+        "booking_confirmed" | "validation_requested" => "high",
         _ => "normal",
     }
 }

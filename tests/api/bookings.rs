@@ -5,16 +5,16 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 
-struct Venue {
-    partner: String,
-    experience: String,
-    owner: String,
-    price: i64,
+pub struct Venue {
+    pub partner: String,
+    pub experience: String,
+    pub owner: String,
+    pub price: i64,
 }
 
 /// The demo owner's venue (Bistro du Plateau, Montréal) with its brunch open every day
 /// 10:00–18:00 in hourly slots of `capacity` places.
-async fn venue(app: &TestApp, capacity: u32, extra: Value) -> Venue {
+pub async fn venue(app: &TestApp, capacity: u32, extra: Value) -> Venue {
     let owner = app.demo_token("partner owner").await;
     let partner = app
         .get_as(&owner, "/api/v1/me")
@@ -68,7 +68,7 @@ async fn venue(app: &TestApp, capacity: u32, extra: Value) -> Venue {
 }
 
 /// A registered holder of a claimed CAD value card: (token, card id).
-async fn holder(app: &TestApp, email: &str, amount: i64) -> (String, String) {
+pub async fn holder(app: &TestApp, email: &str, amount: i64) -> (String, String) {
     let donor = app.register(&format!("donor-{email}")).await;
     let bought = app
         .buy_value_card(&donor, amount, json!({"currency": "CAD"}))
@@ -86,7 +86,7 @@ async fn holder(app: &TestApp, email: &str, amount: i64) -> (String, String) {
     (token, id)
 }
 
-async fn slots(app: &TestApp, v: &Venue, days: i64) -> Vec<Value> {
+pub async fn slots(app: &TestApp, v: &Venue, days: i64) -> Vec<Value> {
     let now = fimy::clock::Clock::now(&app.clock);
     let (from, to) = (now, now + chrono::Duration::days(days));
     let url = format!(
@@ -102,7 +102,7 @@ fn enc(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
 
-async fn book(
+pub async fn book(
     app: &TestApp,
     token: &str,
     card: &str,
@@ -112,7 +112,7 @@ async fn book(
     app.post_as(token, "/api/v1/bookings", &json!({"card_id": card, "experience_id": v.experience, "starts_at": starts_at, "party_size": 1})).await
 }
 
-async fn available(app: &TestApp, token: &str, card: &str) -> i64 {
+pub async fn available(app: &TestApp, token: &str, card: &str) -> i64 {
     app.get_as(token, &format!("/api/v1/cards/{card}"))
         .await
         .json::<Value>()

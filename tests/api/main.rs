@@ -21,3 +21,4 @@ mod live;
 mod partner_views;
 mod portal;
 mod push;
+mod validations;

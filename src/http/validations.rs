@@ -1,0 +1,189 @@
+//! Validation at the venue over HTTP: the recipient's rotating QR code, the partner's
+//! scan, and the recipient's confirmation.
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::State;
+use crate::validations::{self, QR_ROTATION_SECS};
+use actix_web::{HttpResponse, web};
+use actors::StaffRole;
+use chrono::{DateTime, Utc};
+use entities::{booking, validation};
+use sea_orm::EntityTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/bookings/{id}/qr", web::get().to(qr))
+        .route("/partners/{id}/validations", web::post().to(scan))
+        .route("/validations/{id}", web::get().to(get_one))
+        .route("/validations/{id}/confirm", web::post().to(confirm))
+        .route("/validations/{id}/decline", web::post().to(decline));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QrCode {
+    /// What the QR code encodes.
+    pub token: String,
+    /// After this, show the next one (`GET` again).
+    pub valid_until: DateTime<Utc>,
+    pub rotates_every_secs: i64,
+}
+
+/// The booking's QR code for the venue, changing every 30 seconds (its holder only).
+#[utoipa::path(get, path = "/api/v1/bookings/{id}/qr", tag = "bookings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = QrCode), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn qr(state: State, who: Principal, id: web::Path<Uuid>) -> ApiResult<web::Json<QrCode>> {
+    let b = booking::Entity::find_by_id(id.into_inner())
+        .one(&state.db)
+        .await?
+        .filter(|b| b.holder_user_id == who.user_id)
+        .ok_or_else(|| ApiError::not_found("booking"))?;
+    if b.status != "confirmed" {
+        return Err(ApiError::new(
+            ErrorCode::BookingStateConflict,
+            format!("a {} booking has no code", b.status),
+        ));
+    }
+    let (token, valid_until) = validations::token(&state, b.id);
+    Ok(web::Json(QrCode {
+        token,
+        valid_until,
+        rotates_every_secs: QR_ROTATION_SECS,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidationView {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    /// `pending`, `confirmed`, `declined` or `expired`.
+    pub status: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<validation::Model> for ValidationView {
+    fn from(v: validation::Model) -> Self {
+        Self {
+            id: v.id,
+            booking_id: v.booking_id,
+            status: v.status,
+            expires_at: v.expires_at,
+            created_at: v.created_at,
+            decided_at: v.decided_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    /// The token read from the recipient's QR code.
+    pub token: String,
+}
+
+/// Step one (staff and tablets): a scanned code opens a validation request, pushed to the
+/// recipient to confirm. Scanning the same code again returns the same request.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/validations", tag = "partners",
+    request_body = ScanRequest, params(("id" = Uuid, Path)),
+    responses((status = 201, body = ValidationView), (status = 409, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn scan(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<ScanRequest>,
+) -> ApiResult<HttpResponse> {
+    let partner_id = id.into_inner();
+    who.require_partner(
+        partner_id,
+        &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet],
+    )?;
+    let v = validations::request(&state, partner_id, who.user_id, &body.token).await?;
+    Ok(HttpResponse::Created().json(ValidationView::from(v)))
+}
+
+/// Who may see a request: the booking's holder and the partner's staff.
+async fn visible(state: &State, who: &Principal, id: Uuid) -> ApiResult<(validation::Model, bool)> {
+    let v = validation::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("validation"))?;
+    let b = booking::Entity::find_by_id(v.booking_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("validation"))?;
+    let holder = b.holder_user_id == who.user_id;
+    let staff = who
+        .require_partner(
+            v.partner_id,
+            &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet],
+        )
+        .is_ok();
+    if holder || staff {
+        Ok((v, holder))
+    } else {
+        Err(ApiError::not_found("validation"))
+    }
+}
+
+/// A validation request (its recipient and the partner's staff).
+#[utoipa::path(get, path = "/api/v1/validations/{id}", tag = "bookings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ValidationView), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn get_one(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ValidationView>> {
+    Ok(web::Json(
+        visible(&state, &who, id.into_inner()).await?.0.into(),
+    ))
+}
+
+async fn answer(
+    state: State,
+    who: Principal,
+    id: Uuid,
+    confirm: bool,
+) -> ApiResult<web::Json<ValidationView>> {
+    let (v, holder) = visible(&state, &who, id).await?;
+    if !holder {
+        return Err(ApiError::forbidden(
+            "only the booking's holder answers a validation request",
+        ));
+    }
+    Ok(web::Json(
+        validations::decide(&state, &v, confirm).await?.into(),
+    ))
+}
+
+/// Step two (the recipient): confirms; the booking's value is captured.
+#[utoipa::path(post, path = "/api/v1/validations/{id}/confirm", tag = "bookings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ValidationView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn confirm(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ValidationView>> {
+    answer(state, who, id.into_inner(), true).await
+}
+
+/// The recipient declines a request they did not expect.
+#[utoipa::path(post, path = "/api/v1/validations/{id}/decline", tag = "bookings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ValidationView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn decline(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ValidationView>> {
+    answer(state, who, id.into_inner(), false).await
+}

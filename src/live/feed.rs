@@ -1,0 +1,60 @@
+//! Appending to a user's own feed (`user:{id}`) outside a card's commit — for what
+//! concerns one person only, like a validation request at the venue.
+
+use super::LiveEvent;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::AppState;
+use entities::user_event;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr};
+use uuid::Uuid;
+
+/// Attempts when another writer takes the same sequence number first.
+const ATTEMPTS: usize = 5;
+
+/// Appends one line to the user's feed (next sequence number) and publishes it.
+pub async fn append(
+    state: &AppState,
+    user_id: Uuid,
+    kind: &str,
+    data: serde_json::Value,
+    event_id: Uuid,
+) -> ApiResult<LiveEvent> {
+    for _ in 0..ATTEMPTS {
+        let max: Option<Option<i64>> = user_event::Entity::find()
+            .select_only()
+            .column_as(user_event::Column::Seq.max(), "m")
+            .filter(user_event::Column::UserId.eq(user_id))
+            .into_tuple()
+            .one(&state.db)
+            .await?;
+        let seq = max.flatten().unwrap_or(0) + 1;
+        let at = actors::giftcard::chain::event_time(state.clock.now());
+        let inserted = user_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id),
+            seq: Set(seq),
+            kind: Set(kind.to_owned()),
+            data: Set(data.to_string()),
+            at: Set(at),
+            event_id: Set(event_id),
+        }
+        .insert(&state.db)
+        .await;
+        match inserted {
+            Ok(_) => {
+                let event = LiveEvent {
+                    topic: format!("user:{user_id}"),
+                    seq,
+                    kind: kind.to_owned(),
+                    data,
+                    at,
+                };
+                state.bus.publish(vec![event.clone()]).await;
+                return Ok(event);
+            }
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(ErrorCode::Busy, "the user's feed is busy; retry").retry_after(1))
+}
