@@ -402,13 +402,15 @@ async fn read_body(
 }
 
 /// Inserts the row in the lowest free slot of the card. The unique (card, slot) index is
-/// what keeps concurrent uploads to five; one that loses a slot race tries the next.
+/// what keeps concurrent uploads to five; one that loses a slot race tries the next. Each
+/// lost race means another upload took a place, so after at most five losses every place
+/// is taken and the next pass answers "too many" (twice that allows for deletions racing).
 async fn insert_row(
     state: &AppState,
     mut row: card_attachment::ActiveModel,
     card_id: Uuid,
 ) -> ApiResult<card_attachment::Model> {
-    for _ in 0..MAX_ATTACHMENTS {
+    for _ in 0..=(2 * MAX_ATTACHMENTS) {
         let taken: Vec<i32> = card_attachment::Entity::find()
             .select_only()
             .column(card_attachment::Column::Slot)

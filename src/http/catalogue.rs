@@ -320,7 +320,7 @@ pub struct PartnerView {
     pub commission_bps: Option<i32>,
 }
 
-fn partner_view(p: partner::Model, show_commission: bool) -> PartnerView {
+pub fn partner_view(p: partner::Model, show_commission: bool) -> PartnerView {
     PartnerView {
         id: p.id,
         slug: p.slug,

@@ -25,6 +25,7 @@ use crate::auth::{Principal, password, random_token, session};
 use crate::catalogue::{self, Hit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::catalogue::{ExperienceView, StaffMemberView};
+use crate::http::catalogue::{PartnerView, partner_view};
 use crate::http::pagination::{self, Cursor, Page};
 use crate::state::State;
 use actix_web::http::header;
@@ -265,48 +266,24 @@ fn stored_opening_hours(p: &partner::Model) -> Vec<OpeningHours> {
 /// A partner as its own staff see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PartnerProfileView {
-    pub id: Uuid,
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    pub category: String,
-    pub address: String,
-    pub city: String,
-    pub country: String,
-    pub latitude: f64,
-    pub longitude: f64,
-    pub timezone: String,
-    pub photos: serde_json::Value,
+    /// What everyone sees, with the commission (staff see it).
+    #[serde(flatten)]
+    pub partner: PartnerView,
     pub opening_hours: Vec<OpeningHours>,
     /// Bookings may be cancelled by their holder until this many hours before they start.
     pub cancellation_hours: i32,
-    /// Platform commission in basis points (1500 = 15 %).
-    pub commission_bps: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<partner::Model> for PartnerProfileView {
     fn from(p: partner::Model) -> Self {
-        let opening_hours = stored_opening_hours(&p);
         Self {
-            id: p.id,
-            slug: p.slug,
-            name: p.name,
-            description: p.description,
-            category: p.category,
-            address: p.address,
-            city: p.city,
-            country: p.country,
-            latitude: p.latitude,
-            longitude: p.longitude,
-            timezone: p.timezone,
-            photos: p.photos,
-            opening_hours,
+            opening_hours: stored_opening_hours(&p),
             cancellation_hours: p.cancellation_hours,
-            commission_bps: p.commission_bps,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            partner: partner_view(p, true),
         }
     }
 }
