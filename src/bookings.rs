@@ -31,20 +31,33 @@ use uuid::Uuid;
 /// Most lapsed bookings handled per sweep.
 const SWEEP_BATCH: u64 = 500;
 
+/// A partner's calendar as stored (empty if it has none yet) and its log position.
+pub async fn calendar_of(
+    state: &AppState,
+    partner_id: Uuid,
+) -> ApiResult<(actors::booking::Calendar, i64)> {
+    match calendar::Entity::find_by_id(partner_id)
+        .one(&state.db)
+        .await?
+    {
+        Some(row) => Ok((
+            serde_json::from_str(&row.state).map_err(ApiError::internal)?,
+            row.last_seq,
+        )),
+        None => Ok((actors::booking::Calendar::default(), 0)),
+    }
+}
+
 /// The availability rules of an experience, from its partner's calendar.
 pub async fn rules_for(
     state: &AppState,
     exp: &experience::Model,
 ) -> ApiResult<Option<AvailabilityRules>> {
-    let Some(row) = calendar::Entity::find_by_id(exp.partner_id)
-        .one(&state.db)
+    Ok(calendar_of(state, exp.partner_id)
         .await?
-    else {
-        return Ok(None);
-    };
-    let cal: actors::booking::Calendar =
-        serde_json::from_str(&row.state).map_err(ApiError::internal)?;
-    Ok(cal.rules.get(&exp.id).cloned())
+        .0
+        .rules
+        .remove(&exp.id))
 }
 
 /// A slot as offered: its time and its places.
@@ -59,32 +72,38 @@ pub struct SlotAvailability {
     pub booked: u32,
 }
 
-/// The slots the rules open between two times, with their current places.
-pub async fn availability(
+/// Slot rows starting in `[from, to)` of one experience or of a whole partner, by id.
+async fn slot_rows(
     state: &AppState,
-    exp: &experience::Model,
+    scope: sea_orm::sea_query::SimpleExpr,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> ApiResult<Vec<SlotAvailability>> {
-    let Some(rules) = rules_for(state, exp).await? else {
-        return Ok(Vec::new());
-    };
-    let now = state.clock.now();
-    let times = rules.slots_between(from, to, now);
-    let rows: std::collections::HashMap<Uuid, entities::slot::Model> =
-        entities::slot::Entity::find()
-            .filter(entities::slot::Column::ExperienceId.eq(exp.id))
-            .filter(entities::slot::Column::StartsAt.gte(from))
-            .filter(entities::slot::Column::StartsAt.lt(to))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect();
-    Ok(times
+) -> ApiResult<std::collections::HashMap<Uuid, entities::slot::Model>> {
+    Ok(entities::slot::Entity::find()
+        .filter(scope)
+        .filter(entities::slot::Column::StartsAt.gte(from))
+        .filter(entities::slot::Column::StartsAt.lt(to))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect())
+}
+
+/// The slots `rules` open for an experience, with the places the stored rows count.
+fn offered(
+    rules: &AvailabilityRules,
+    experience: Uuid,
+    rows: &std::collections::HashMap<Uuid, entities::slot::Model>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<SlotAvailability> {
+    rules
+        .slots_between(from, to, now)
         .into_iter()
         .map(|t| {
-            let id = slot_id(exp.id, t.starts_at);
+            let id = slot_id(experience, t.starts_at);
             let (held, booked, capacity) = match rows.get(&id) {
                 // Lapsed holds still counted here are freed on the slot's next command.
                 Some(r) => (
@@ -104,7 +123,59 @@ pub async fn availability(
                 booked,
             }
         })
-        .collect())
+        .collect()
+}
+
+/// The slots an experience's rules open between two times, with their current places.
+pub async fn availability(
+    state: &AppState,
+    exp: &experience::Model,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Vec<SlotAvailability>> {
+    let Some(rules) = rules_for(state, exp).await? else {
+        return Ok(Vec::new());
+    };
+    let rows = slot_rows(
+        state,
+        entities::slot::Column::ExperienceId.eq(exp.id),
+        from,
+        to,
+    )
+    .await?;
+    Ok(offered(&rules, exp.id, &rows, from, to, state.clock.now()))
+}
+
+/// Every experience's slots of a partner between two times (one read of the calendar and
+/// one of the slots), and the calendar's log position the view includes.
+pub async fn partner_availability(
+    state: &AppState,
+    partner_id: Uuid,
+    experiences: &[experience::Model],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<(Vec<(Uuid, SlotAvailability)>, i64)> {
+    let (calendar, last_seq) = calendar_of(state, partner_id).await?;
+    let rows = slot_rows(
+        state,
+        entities::slot::Column::PartnerId.eq(partner_id),
+        from,
+        to,
+    )
+    .await?;
+    let now = state.clock.now();
+    let mut out = Vec::new();
+    for e in experiences {
+        if let Some(rules) = calendar.rules.get(&e.id) {
+            out.extend(
+                offered(rules, e.id, &rows, from, to, now)
+                    .into_iter()
+                    .map(|s| (e.id, s)),
+            );
+        }
+    }
+    out.sort_by_key(|(_, s)| s.starts_at);
+    Ok((out, last_seq))
 }
 
 async fn load_card(state: &AppState, id: Uuid) -> ApiResult<GiftCard> {

@@ -407,26 +407,23 @@ pub async fn calendar(
         &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet],
     )?;
     let (from, to) = window(&state, &params)?;
-    // Read the log position first: the view is at least this fresh.
-    let last_seq = entities::calendar::Entity::find_by_id(partner_id)
-        .one(&state.db)
-        .await?
-        .map_or(0, |c| c.last_seq);
     let exps = experience::Entity::find()
         .filter(experience::Column::PartnerId.eq(partner_id))
         .all(&state.db)
         .await?;
-    let mut slots = Vec::new();
-    for e in &exps {
-        for s in bookings::availability(&state, e, from, to).await? {
-            slots.push(CalendarSlot {
-                slot: s,
-                experience_id: e.id,
-                experience_title: e.title.clone(),
-            });
-        }
-    }
-    slots.sort_by_key(|s| s.slot.starts_at);
+    let titles: std::collections::HashMap<Uuid, String> =
+        exps.iter().map(|e| (e.id, e.title.clone())).collect();
+    // The log position is read with the rules: the view is at least this fresh.
+    let (offered, last_seq) =
+        bookings::partner_availability(&state, partner_id, &exps, from, to).await?;
+    let slots = offered
+        .into_iter()
+        .map(|(experience_id, slot)| CalendarSlot {
+            slot,
+            experience_id,
+            experience_title: titles.get(&experience_id).cloned().unwrap_or_default(),
+        })
+        .collect();
     let list = bookings::partner_bookings(&state, partner_id, from, to).await?;
     Ok(web::Json(CalendarView {
         partner_id,
