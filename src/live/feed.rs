@@ -5,11 +5,27 @@ use super::LiveEvent;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use entities::user_event;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    SqlErr,
+};
 use uuid::Uuid;
 
 /// Attempts when another writer takes the same sequence number first.
 const ATTEMPTS: usize = 5;
+
+/// The sequence number the user's next feed line takes (on `db`, which may be the
+/// transaction that writes it).
+pub async fn next_seq(db: &impl ConnectionTrait, user_id: Uuid) -> Result<i64, sea_orm::DbErr> {
+    let max: Option<Option<i64>> = user_event::Entity::find()
+        .select_only()
+        .column_as(user_event::Column::Seq.max(), "m")
+        .filter(user_event::Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(max.flatten().unwrap_or(0) + 1)
+}
 
 /// Appends one line to the user's feed (next sequence number) and publishes it.
 pub async fn append(
@@ -20,14 +36,7 @@ pub async fn append(
     event_id: Uuid,
 ) -> ApiResult<LiveEvent> {
     for _ in 0..ATTEMPTS {
-        let max: Option<Option<i64>> = user_event::Entity::find()
-            .select_only()
-            .column_as(user_event::Column::Seq.max(), "m")
-            .filter(user_event::Column::UserId.eq(user_id))
-            .into_tuple()
-            .one(&state.db)
-            .await?;
-        let seq = max.flatten().unwrap_or(0) + 1;
+        let seq = next_seq(&state.db, user_id).await?;
         let at = actors::giftcard::chain::event_time(state.clock.now());
         let inserted = user_event::ActiveModel {
             id: Set(Uuid::now_v7()),

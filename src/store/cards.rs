@@ -9,7 +9,6 @@ use actors::giftcard::{CardKind, GiftCard, GiftCards, ledger, notify};
 use actors::runtime::{Commit, Loaded, Store, StoreError};
 use entities::user_event;
 use entities::{gift_card, ledger_entry, outbox};
-use sea_orm::QuerySelect;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
@@ -238,17 +237,9 @@ impl Store<GiftCards> for SqlCardStore {
         for (user, kind, e) in &feed {
             let seq = match next.get(user) {
                 Some(s) => *s,
-                None => {
-                    let max: Option<Option<i64>> = user_event::Entity::find()
-                        .select_only()
-                        .column_as(user_event::Column::Seq.max(), "m")
-                        .filter(user_event::Column::UserId.eq(*user))
-                        .into_tuple()
-                        .one(&tx)
-                        .await
-                        .map_err(store_error)?;
-                    max.flatten().unwrap_or(0) + 1
-                }
+                None => crate::live::feed::next_seq(&tx, *user)
+                    .await
+                    .map_err(store_error)?,
             };
             next.insert(*user, seq + 1);
             let data =
