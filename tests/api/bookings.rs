@@ -16,15 +16,7 @@ pub struct Venue {
 /// 10:00–18:00 in hourly slots of `capacity` places.
 pub async fn venue(app: &TestApp, capacity: u32, extra: Value) -> Venue {
     let owner = app.demo_token("partner owner").await;
-    let partner = app
-        .get_as(&owner, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&owner).await;
     let list: Value = app
         .get(&format!(
             "/api/v1/experiences?partner_id={partner}&q=brunch"

@@ -332,15 +332,7 @@ async fn partners_redeem_and_hold_value_and_donors_see_only_used() {
     let donor = app.demo_token("donor").await;
     let owner = app.demo_token("partner owner").await;
     let tablet = app.demo_token("partner tablet").await;
-    let partner = app
-        .get_as(&owner, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&owner).await;
     let (id, code) = app.delivered_card(&donor, 10_000).await;
 
     let res = app
@@ -705,15 +697,7 @@ async fn admins_block_and_unblock_cards() {
     let donor = app.demo_token("donor").await;
     let admin = app.demo_token("admin").await;
     let owner = app.demo_token("partner owner").await;
-    let partner = app
-        .get_as(&owner, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&owner).await;
     let (id, code) = app.delivered_card(&donor, 5_000).await;
     assert_problem(
         app.post_as(

@@ -3,17 +3,6 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 
-async fn partner_of(app: &TestApp, token: &str) -> String {
-    app.get_as(token, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Sum of what the ledger moved off the card into payables and commission.
 async fn spent_on(app: &TestApp, card: &str) -> i64 {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -34,7 +23,7 @@ async fn five_hundred_concurrent_redemptions_never_overspend() {
     let app = spawn_demo_app().await;
     let donor = app.demo_token("donor").await;
     let tablet = app.demo_token("partner tablet").await;
-    let partner = partner_of(&app, &tablet).await;
+    let partner = app.partner_of(&tablet).await;
     let initial = 100_000;
     let (id, code) = app.delivered_card(&donor, initial).await;
     let url = app.url(&format!("/api/v1/partners/{partner}/redemptions"));
@@ -90,7 +79,7 @@ async fn mixed_concurrent_operations_lose_no_update() {
     let app = spawn_demo_app().await;
     let donor = app.demo_token("donor").await;
     let owner = app.demo_token("partner owner").await;
-    let partner = partner_of(&app, &owner).await;
+    let partner = app.partner_of(&owner).await;
     let holder = app.register("holder@example.com").await;
     let (id, code) = app.delivered_card(&donor, 50_000).await;
     app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
@@ -187,7 +176,7 @@ async fn two_instances_on_one_postgres_never_spend_twice() {
     .await;
     let donor = a.demo_token("donor").await;
     let tablet = a.demo_token("partner tablet").await;
-    let partner = partner_of(&a, &tablet).await;
+    let partner = a.partner_of(&tablet).await;
     let initial = 30_000;
     let (id, code) = a.delivered_card(&donor, initial).await;
     let mut tasks = Vec::new();

@@ -833,15 +833,7 @@ async fn a_booking_confirmation_waits_for_the_confirmation_and_carries_the_ics()
     let app = smtp_demo_app(&smtp).await;
     // The demo owner's brunch, bookable every day 10:00–18:00.
     let owner = app.demo_token("partner owner").await;
-    let partner = app
-        .get_as(&owner, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&owner).await;
     let list: Value = app
         .get(&format!(
             "/api/v1/experiences?partner_id={partner}&q=brunch"

@@ -173,6 +173,20 @@ impl TestApp {
         .await
     }
 
+    /// The partner a staff account (owner, staff, tablet) belongs to.
+    pub async fn partner_of(&self, token: &str) -> String {
+        let me: Value = self
+            .get_as(token, "/api/v1/me")
+            .await
+            .json()
+            .await
+            .expect("json");
+        me["staff"]["partner_id"]
+            .as_str()
+            .expect("a staff account")
+            .to_owned()
+    }
+
     /// Logs in again (after the clock moved past a session's life) and returns the token.
     pub async fn relogin(&self, email: &str) -> String {
         let res = self.login(email, "correct horse battery").await;

@@ -116,15 +116,7 @@ async fn a_donor_sees_delivered_opened_and_used_live_and_nothing_more() {
     assert!(opened["at"].is_string());
 
     let tablet = app.demo_token("partner tablet").await;
-    let partner = app
-        .get_as(&tablet, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&tablet).await;
     app.post_as(
         &tablet,
         &format!("/api/v1/partners/{partner}/redemptions"),
@@ -169,15 +161,7 @@ async fn subscriptions_are_authorized_and_bad_frames_get_errors_without_closing(
         "forbidden"
     );
     let owner = app.demo_token("partner owner").await;
-    let partner = app
-        .get_as(&owner, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&owner).await;
     assert_eq!(
         subscribe(&mut ws, &format!("partner:{partner}:calendar"), None).await["code"],
         "forbidden"
@@ -224,15 +208,7 @@ async fn a_reconnecting_client_gets_what_it_missed_with_since() {
     let seen = sub["seq"].as_i64().unwrap();
     drop(ws);
     let tablet = app.demo_token("partner tablet").await;
-    let partner = app
-        .get_as(&tablet, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&tablet).await;
     for _ in 0..3 {
         app.post_as(
             &tablet,
@@ -383,15 +359,7 @@ async fn each_audience_gets_its_own_feed_and_only_its_own() {
     );
 
     let tablet = app.demo_token("partner tablet").await;
-    let partner = app
-        .get_as(&tablet, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = app.partner_of(&tablet).await;
     let mut tablet_ws = connect(&app, &tablet).await;
     assert_eq!(
         subscribe(
@@ -471,15 +439,7 @@ async fn two_instances_deliver_in_order_with_no_gap_even_when_redis_drops_the_co
         .unwrap();
 
     let tablet = a.demo_token("partner tablet").await;
-    let partner = b
-        .get_as(&tablet, "/api/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["staff"]["partner_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let partner = b.partner_of(&tablet).await;
     let redis = redis::Client::open(redis_url.as_str()).unwrap();
     let mut admin = redis.get_multiplexed_async_connection().await.unwrap();
     let n = 40;
