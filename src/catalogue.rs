@@ -23,6 +23,8 @@ use uuid::Uuid;
 pub const CANDIDATE_CAP: u64 = 2000;
 /// Most words of a query used for matching.
 const MAX_TERMS: usize = 8;
+/// The season slug of experiences offered whatever the season.
+const ALL_YEAR: &str = "all_year";
 
 /// Rewrites the search row of one experience from its current title, description,
 /// category, tags and venue. Call after any of them changes.
@@ -274,15 +276,26 @@ pub async fn search(
     if let Some(pid) = s.partner_id {
         q = q.filter(experience::Column::PartnerId.eq(pid));
     }
-    for (kind, tag) in [("occasion", s.occasion), ("season", s.season)] {
-        if let Some(tag) = tag {
+    // An experience offered all year is offered in every season too.
+    let season = s.season.map(|t| {
+        if t == ALL_YEAR {
+            vec![t]
+        } else {
+            vec![t, ALL_YEAR]
+        }
+    });
+    for (kind, tags) in [
+        ("occasion", s.occasion.map(|t| vec![t])),
+        ("season", season),
+    ] {
+        if let Some(tags) = tags {
             q = q.filter(
                 experience::Column::Id.in_subquery(
                     Query::select()
                         .column(experience_tag::Column::ExperienceId)
                         .from(experience_tag::Entity)
                         .and_where(Expr::col(experience_tag::Column::Kind).eq(kind))
-                        .and_where(Expr::col(experience_tag::Column::Tag).eq(tag))
+                        .and_where(Expr::col(experience_tag::Column::Tag).is_in(tags))
                         .to_owned(),
                 ),
             );

@@ -65,15 +65,31 @@ async fn occasions_are_searchable_in_french_and_english_and_filterable() {
         );
     }
     assert_eq!(filtered["items"].as_array().unwrap().len(), fr.len());
+    // Winter offers what is tagged winter and what is offered all year.
     let winter = search(&app, "season=winter&limit=100").await;
-    for e in winter["items"].as_array().unwrap() {
-        assert!(
-            e["seasons"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s == "winter")
-        );
+    let seasons = |e: &serde_json::Value| -> Vec<String> {
+        e["seasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let items = winter["items"].as_array().unwrap();
+    for e in items {
+        let s = seasons(e);
+        assert!(s.iter().any(|s| s == "winter" || s == "all_year"), "{s:?}");
+    }
+    assert!(items.iter().any(|e| seasons(e) == ["all_year"]));
+    assert!(
+        items
+            .iter()
+            .any(|e| seasons(e).contains(&"winter".to_owned()))
+    );
+    // all_year itself finds only what is offered all year.
+    let all_year = search(&app, "season=all_year&limit=100").await;
+    for e in all_year["items"].as_array().unwrap() {
+        assert!(seasons(e).contains(&"all_year".to_owned()));
     }
 }
 
