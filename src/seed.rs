@@ -486,6 +486,96 @@ fn read_credentials(data_dir: &Path) -> Vec<DemoAccount> {
 }
 
 const CARDS_SEEDED_KEY: &str = "demo_cards_loaded";
+const AVAILABILITY_SEEDED_KEY: &str = "demo_availability_loaded";
+
+/// Local opening hours (start, end) of a demo venue, every day, by its category.
+fn demo_hours(category: &str) -> &'static [(&'static str, &'static str)] {
+    match category {
+        "restaurant" => &[("12:00", "14:30"), ("18:00", "22:30")],
+        "spa" => &[("09:00", "21:00")],
+        "hotel" => &[("15:00", "23:00")],
+        _ => &[("10:00", "19:00")],
+    }
+}
+
+/// Minutes of the shortest opening window of a demo venue.
+fn shortest_window(category: &str) -> u32 {
+    let minutes = |hhmm: &str| {
+        let (h, m) = hhmm.split_once(':').unwrap_or(("0", "0"));
+        h.parse::<u32>().unwrap_or(0) * 60 + m.parse::<u32>().unwrap_or(0)
+    };
+    demo_hours(category)
+        .iter()
+        .map(|(start, end)| minutes(end).saturating_sub(minutes(start)))
+        .min()
+        .unwrap_or(60)
+        .max(15)
+}
+
+/// Availability rules for every demo experience (every day, the venue's usual hours), so
+/// that a new installation has bookable slots in the coming days. Loaded once; a partner
+/// changes them in the portal like any others.
+pub async fn ensure_demo_availability(state: &crate::state::AppState) -> anyhow::Result<()> {
+    use actors::booking::AvailabilityRules;
+    use actors::booking::availability::WeeklyWindow;
+    let db = &state.db;
+    if meta::Entity::find_by_id(AVAILABILITY_SEEDED_KEY.to_owned())
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let partners = partner::Entity::find()
+        .filter(partner::Column::Slug.is_in(PARTNERS.iter().map(|p| p.slug)))
+        .all(db)
+        .await?;
+    for p in &partners {
+        let experiences = experience::Entity::find()
+            .filter(experience::Column::PartnerId.eq(p.id))
+            .all(db)
+            .await?;
+        for exp in &experiences {
+            let weekly = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .iter()
+                .flat_map(|day| {
+                    demo_hours(&p.category)
+                        .iter()
+                        .map(|(start, end)| WeeklyWindow {
+                            weekday: (*day).to_owned(),
+                            start: (*start).to_owned(),
+                            end: (*end).to_owned(),
+                        })
+                })
+                .collect();
+            let rules = AvailabilityRules {
+                timezone: p.timezone.clone(),
+                weekly,
+                exceptions: Vec::new(),
+                capacity: u32::try_from(exp.capacity).unwrap_or(1).max(1),
+                // A stay longer than the opening hours (a hotel night) is booked by its
+                // arrival: one slot per window.
+                slot_minutes: u32::try_from(exp.duration_minutes)
+                    .unwrap_or(60)
+                    .clamp(15, shortest_window(&p.category)),
+                buffer_minutes: 0,
+                min_notice_minutes: 60,
+                horizon_days: 90,
+            };
+            crate::bookings::set_rules(state, exp, rules)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo availability: {}", e.detail))?;
+        }
+    }
+    meta::ActiveModel {
+        key: Set(AVAILABILITY_SEEDED_KEY.to_owned()),
+        value: Set(state.clock.now().to_rfc3339()),
+    }
+    .insert(db)
+    .await?;
+    tracing::info!("demo availability loaded");
+    Ok(())
+}
 
 /// Demo gift cards from the demo donor to the demo recipient, in several states:
 /// delivered and unopened (its code is printed), claimed and partly used, fully used,

@@ -167,6 +167,7 @@ impl Application {
         spawn_sandbox_webhooks(state.clone(), sandbox_rx);
         let mut demo_accounts = demo_accounts;
         if state.config.demo_data {
+            seed::ensure_demo_availability(&state).await?;
             let cards = seed::ensure_demo_cards(&state).await?;
             if !cards.is_empty() {
                 seed::remember(&state.config.data_dir, &cards)?;

@@ -12,6 +12,7 @@ mod cards;
 mod catalogue;
 mod cli;
 mod concurrency;
+mod demo;
 mod email;
 mod errors;
 mod health;
