@@ -118,8 +118,8 @@ async fn own_experience(
 /// Sets when an experience can be booked (owner and staff). The time zone is the
 /// partner's, whatever the body says.
 #[utoipa::path(put, path = "/api/v1/partners/{id}/experiences/{experience_id}/availability", tag = "partners",
-    request_body = serde_json::Value, params(("id" = Uuid, Path), ("experience_id" = Uuid, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 422, body = crate::error::Problem)),
+    request_body = RulesInput, params(("id" = Uuid, Path), ("experience_id" = Uuid, Path)),
+    responses((status = 200, body = RulesDoc), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
 pub async fn put_rules(
     state: State,
@@ -145,16 +145,74 @@ pub async fn put_rules(
     Ok(web::Json(bookings::set_rules(&state, &exp, rules).await?))
 }
 
+/// Opening hours on one weekday (the schema of `actors::booking::availability::WeeklyWindow`).
+#[derive(ToSchema)]
+#[schema(as = WeeklyWindow)]
+#[allow(dead_code)]
+struct WeeklyWindowDoc {
+    /// `mon`, `tue`, `wed`, `thu`, `fri`, `sat` or `sun`.
+    #[schema(example = "fri")]
+    weekday: String,
+    /// Local time `HH:MM`.
+    #[schema(example = "10:00")]
+    start: String,
+    /// Local time `HH:MM` (`24:00` for midnight).
+    #[schema(example = "18:00")]
+    end: String,
+}
+
+/// Local opening hours within one date.
+#[derive(ToSchema)]
+#[schema(as = TimeWindow)]
+#[allow(dead_code)]
+struct TimeWindowDoc {
+    #[schema(example = "12:00")]
+    start: String,
+    #[schema(example = "16:00")]
+    end: String,
+}
+
+/// A date whose hours differ from the weekly ones.
+#[derive(ToSchema)]
+#[schema(as = DateException)]
+#[allow(dead_code)]
+struct DateExceptionDoc {
+    /// Local date `YYYY-MM-DD`.
+    #[schema(example = "2026-12-25")]
+    date: String,
+    /// Closed all day (default false).
+    closed: Option<bool>,
+    /// Replaces the weekly hours of that date when not closed.
+    windows: Option<Vec<TimeWindowDoc>>,
+}
+
+/// An experience's availability rules as stored (times are local to `timezone`).
+#[derive(ToSchema)]
+#[schema(as = AvailabilityRules)]
+#[allow(dead_code)]
+struct RulesDoc {
+    /// The partner's IANA time zone.
+    #[schema(example = "America/Toronto")]
+    timezone: String,
+    weekly: Vec<WeeklyWindowDoc>,
+    exceptions: Vec<DateExceptionDoc>,
+    capacity: u32,
+    slot_minutes: u32,
+    buffer_minutes: u32,
+    min_notice_minutes: u32,
+    horizon_days: u32,
+}
+
 /// Availability rules as a partner sends them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesInput {
-    /// `[{weekday: "mon", start: "09:00", end: "17:00"}, …]`, local times.
-    #[schema(value_type = Vec<Object>)]
+    /// Weekly opening hours, local times.
+    #[schema(value_type = Vec<WeeklyWindowDoc>)]
     pub weekly: Vec<actors::booking::availability::WeeklyWindow>,
-    /// `[{date: "2026-12-25", closed: true}, {date: …, windows: [{start, end}]}]`.
+    /// Dates that are closed or have other hours.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<DateExceptionDoc>)]
     pub exceptions: Vec<actors::booking::availability::DateException>,
     /// People per slot.
     pub capacity: u32,
@@ -170,7 +228,7 @@ pub struct RulesInput {
 /// An experience's availability rules (owner and staff).
 #[utoipa::path(get, path = "/api/v1/partners/{id}/experiences/{experience_id}/availability", tag = "partners",
     params(("id" = Uuid, Path), ("experience_id" = Uuid, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = RulesDoc), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
 pub async fn get_rules(
     state: State,

@@ -505,7 +505,8 @@ pub struct CodeRequest {
 /// same answer.
 #[utoipa::path(post, path = "/api/v1/cards/open", tag = "cards", request_body = CodeRequest,
     responses((status = 200, body = crate::http::attachments::OpenedCard), (status = 404, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)),
+    security((), ("bearer" = []), ("cookie" = [])))]
 pub async fn open_by_code(
     state: State,
     req: HttpRequest,

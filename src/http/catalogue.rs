@@ -81,6 +81,8 @@ pub struct ExperienceView {
     pub duration_minutes: i32,
     pub capacity: i32,
     pub conditions: String,
+    /// Photo URLs (on this host or https).
+    #[schema(value_type = Vec<String>)]
     pub photos: serde_json::Value,
     pub occasions: Vec<String>,
     pub seasons: Vec<String>,
@@ -263,7 +265,8 @@ pub async fn search_experiences(
 /// One experience. Unpublished ones are visible only to their partner's staff and admins.
 #[utoipa::path(get, path = "/api/v1/experiences/{id}", tag = "catalogue",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = ExperienceView), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = ExperienceView), (status = 404, body = crate::error::Problem)),
+    security((), ("bearer" = []), ("cookie" = [])))]
 pub async fn get_experience(
     state: State,
     who: MaybePrincipal,
@@ -314,6 +317,8 @@ pub struct PartnerView {
     pub latitude: f64,
     pub longitude: f64,
     pub timezone: String,
+    /// Photo URLs (on this host or https).
+    #[schema(value_type = Vec<String>)]
     pub photos: serde_json::Value,
     /// Platform commission in basis points; shown to the partner's staff and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -370,7 +375,8 @@ pub async fn list_partners(
 /// One partner.
 #[utoipa::path(get, path = "/api/v1/partners/{id}", tag = "catalogue",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = PartnerView), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = PartnerView), (status = 404, body = crate::error::Problem)),
+    security((), ("bearer" = []), ("cookie" = [])))]
 pub async fn get_partner(
     state: State,
     who: MaybePrincipal,

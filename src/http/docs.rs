@@ -55,7 +55,7 @@ use utoipa::{Modify, OpenApi};
         health::live, health::ready, health::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::ErrorCode, crate::catalogue::SortOrder)),
-    modifiers(&Security),
+    modifiers(&Security, &ProblemResponses),
     tags(
         (name = "accounts", description = "Registration, login, sessions"),
         (name = "catalogue", description = "Experiences and partners"),
@@ -87,6 +87,113 @@ impl Modify for Security {
                 "Session cookie; writes must also send X-CSRF-Token",
             ))),
         );
+    }
+}
+
+/// Every operation documents the problems the shared layers can answer with, and every
+/// error response is `application/problem+json`.
+///
+/// Handlers document the statuses of their own rules; these come from the layers every
+/// request passes through, so they are added here once, by what the operation has:
+/// - any operation: 400 (a malformed query, path or header) and 503 (the database or a
+///   dependency is unavailable, with `Retry-After`);
+/// - one that takes a credential: 401 (none, or a wrong one); and where it needs one, 403
+///   (a wrong role, or a missing CSRF token);
+/// - one with path parameters: 404 (nothing there, or nothing this caller may see);
+/// - one with a request body: 413, 415 and 422 (a field that is not valid);
+/// - a mutating one: 409 and 422 (an `Idempotency-Key` in use or reused).
+struct ProblemResponses;
+
+/// The media type of every error body.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+impl ProblemResponses {
+    fn problem(description: &str) -> utoipa::openapi::Response {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    }
+
+    fn complete(op: &mut utoipa::openapi::path::Operation, mutating: bool) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        // Error responses a handler declared with the JSON media type carry problems.
+        for (status, response) in op.responses.responses.iter_mut() {
+            if let RefOr::T(r) = response
+                && status.starts_with(['4', '5'])
+                && let Some(content) = r.content.shift_remove("application/json")
+            {
+                r.content.insert(PROBLEM_JSON.to_owned(), content);
+            }
+        }
+        let has_path = op
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| p.parameter_in == ParameterIn::Path);
+        // `security` lists the alternatives; an empty one makes the credential optional,
+        // and a wrong credential is still refused.
+        let alternatives = op.security.as_deref().unwrap_or_default();
+        let secured = !alternatives.is_empty();
+        let required = secured && !alternatives.contains(&Default::default());
+        let mut add = |status: &str, description: &str| {
+            op.responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| RefOr::T(Self::problem(description)));
+        };
+        add("400", "A malformed query, path parameter or header");
+        add(
+            "503",
+            "A dependency is unavailable; retry after `Retry-After` seconds",
+        );
+        if secured {
+            add("401", "No valid credential");
+        }
+        if required {
+            add("403", "The credential does not allow this");
+        }
+        if has_path {
+            add("404", "Not found, or not visible to this caller");
+        }
+        if op.request_body.is_some() {
+            add("413", "The body is too large");
+            add("415", "The body's media type is not accepted");
+            add("422", "A field is not valid");
+        }
+        if mutating {
+            add(
+                "409",
+                "A request with the same Idempotency-Key is still running",
+            );
+            add("422", "The Idempotency-Key was used for another request");
+        }
+    }
+}
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for (op, mutating) in [
+                (&mut item.get, false),
+                (&mut item.head, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.patch, true),
+                (&mut item.delete, true),
+            ] {
+                if let Some(op) = op {
+                    Self::complete(op, mutating);
+                }
+            }
+        }
     }
 }
 

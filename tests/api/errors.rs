@@ -133,3 +133,61 @@ async fn unknown_routes_wrong_methods_and_bad_parameters_are_problems() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_problem_with_its_media_type() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(responses) = op["responses"].as_object() else {
+                continue;
+            };
+            operations += 1;
+            let at = format!("{method} {path}");
+            for status in ["400", "503"] {
+                assert!(responses.contains_key(status), "{at} lacks {status}");
+            }
+            if op
+                .get("security")
+                .is_some_and(|s| !s.as_array().unwrap().is_empty())
+            {
+                assert!(responses.contains_key("401"), "{at} lacks 401");
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{at} lacks {status}");
+                }
+            }
+            for (status, r) in responses {
+                if status.starts_with(['4', '5']) {
+                    let content = r["content"].as_object().unwrap();
+                    assert!(
+                        content.keys().all(|k| k == "application/problem+json"),
+                        "{at} {status}: {:?}",
+                        content.keys()
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations > 80, "{operations}");
+    // The availability rules have a real schema, in and out.
+    let rules = &doc["components"]["schemas"]["RulesInput"]["properties"];
+    assert!(
+        rules["weekly"]["items"]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with("/WeeklyWindow")
+    );
+    for field in ["weekday", "start", "end"] {
+        assert!(
+            doc["components"]["schemas"]["WeeklyWindow"]["properties"][field].is_object(),
+            "{field}"
+        );
+    }
+    assert!(
+        doc["components"]["schemas"]["AvailabilityRules"]["properties"]["timezone"].is_object()
+    );
+}
