@@ -36,8 +36,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute every card's hash chain and every balance from the ledger; exit
-    /// non-zero, naming the card and event, on any disagreement.
+    /// Recompute every hash chain (cards, slots, partner calendars) and every card balance
+    /// from the ledger; exit non-zero, naming the entity and event, on any disagreement.
     Verify,
 }
 
@@ -60,8 +60,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 println!("FAIL {f}");
             }
             println!(
-                "checked {} cards, {} events, {} ledger lines: {}",
+                "checked {} cards, {} slots, {} calendars, {} events, {} ledger lines: {}",
                 report.cards,
+                report.slots,
+                report.calendars,
                 report.events,
                 report.ledger_entries,
                 if report.findings.is_empty() {

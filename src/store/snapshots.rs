@@ -153,35 +153,36 @@ pub fn slot_store(
     db: DatabaseConnection,
     bus: Arc<dyn EventBus>,
 ) -> SnapshotStore<actors::booking::Slots> {
-    SnapshotStore::new(
-        db,
-        bus,
-        Spec {
-            topic: |id| format!("slot:{id}"),
-            state_table: "slots",
-            id_column: "id",
-            events_table: "slot_events",
-            owner_column: "slot_id",
-            columns: |s| {
-                vec![
-                    ("experience_id", s.experience_id.into()),
-                    ("partner_id", s.partner_id.into()),
-                    ("starts_at", s.starts_at.into()),
-                    ("ends_at", s.ends_at.into()),
-                    (
-                        "capacity",
-                        i32::try_from(s.capacity).unwrap_or(i32::MAX).into(),
-                    ),
-                    ("held", i32::try_from(s.held()).unwrap_or(i32::MAX).into()),
-                    (
-                        "booked",
-                        i32::try_from(s.booked()).unwrap_or(i32::MAX).into(),
-                    ),
-                    ("next_hold_expiry", s.next_expiry().into()),
-                ]
-            },
+    SnapshotStore::new(db, bus, slot_spec())
+}
+
+/// Where slots live (also what `fimy audit verify` reads).
+pub fn slot_spec() -> Spec<actors::booking::Slots> {
+    Spec {
+        topic: |id| format!("slot:{id}"),
+        state_table: "slots",
+        id_column: "id",
+        events_table: "slot_events",
+        owner_column: "slot_id",
+        columns: |s| {
+            vec![
+                ("experience_id", s.experience_id.into()),
+                ("partner_id", s.partner_id.into()),
+                ("starts_at", s.starts_at.into()),
+                ("ends_at", s.ends_at.into()),
+                (
+                    "capacity",
+                    i32::try_from(s.capacity).unwrap_or(i32::MAX).into(),
+                ),
+                ("held", i32::try_from(s.held()).unwrap_or(i32::MAX).into()),
+                (
+                    "booked",
+                    i32::try_from(s.booked()).unwrap_or(i32::MAX).into(),
+                ),
+                ("next_hold_expiry", s.next_expiry().into()),
+            ]
         },
-    )
+    }
 }
 
 /// Partner calendars: the snapshot holds the availability rules.
@@ -189,16 +190,17 @@ pub fn calendar_store(
     db: DatabaseConnection,
     bus: Arc<dyn EventBus>,
 ) -> SnapshotStore<actors::booking::Calendars> {
-    SnapshotStore::new(
-        db,
-        bus,
-        Spec {
-            topic: |id| format!("partner:{id}:calendar"),
-            state_table: "calendars",
-            id_column: "partner_id",
-            events_table: "calendar_events",
-            owner_column: "partner_id",
-            columns: |_| Vec::new(),
-        },
-    )
+    SnapshotStore::new(db, bus, calendar_spec())
+}
+
+/// Where partner calendars live (also what `fimy audit verify` reads).
+pub fn calendar_spec() -> Spec<actors::booking::Calendars> {
+    Spec {
+        topic: |id| format!("partner:{id}:calendar"),
+        state_table: "calendars",
+        id_column: "partner_id",
+        events_table: "calendar_events",
+        owner_column: "partner_id",
+        columns: |_| Vec::new(),
+    }
 }

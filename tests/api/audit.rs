@@ -59,7 +59,11 @@ async fn a_modified_event_is_named() {
     .await
     .unwrap();
     let f = findings(&app).await;
-    assert_eq!((f[0].card_id, f[0].seq), (Some(card), Some(e.seq)), "{f:?}");
+    assert_eq!(
+        (f[0].card_id(), f[0].seq),
+        (Some(card), Some(e.seq)),
+        "{f:?}"
+    );
     assert!(f[0].problem.contains("modified"));
 }
 
@@ -79,7 +83,7 @@ async fn a_removed_event_is_named() {
         .unwrap();
     let f = findings(&app).await;
     assert_eq!(
-        (f[0].card_id, f[0].seq),
+        (f[0].card_id(), f[0].seq),
         (Some(card), Some(4)),
         "the break shows at the next event: {f:?}"
     );
@@ -99,7 +103,7 @@ async fn a_removed_event_is_named() {
     let f = findings(&app).await;
     assert!(
         f.iter()
-            .any(|x| x.card_id == Some(card) && x.problem.contains("removed")),
+            .any(|x| x.card_id() == Some(card) && x.problem.contains("removed")),
         "{f:?}"
     );
 }
@@ -136,7 +140,11 @@ async fn reordered_and_inserted_events_are_named() {
     .await
     .unwrap();
     let f = findings(&app).await;
-    assert_eq!((f[0].card_id, f[0].seq), (Some(card), Some(a.seq)), "{f:?}");
+    assert_eq!(
+        (f[0].card_id(), f[0].seq),
+        (Some(card), Some(a.seq)),
+        "{f:?}"
+    );
 
     let app = spawn_app().await;
     let card = card_with_history(&app).await;
@@ -156,7 +164,7 @@ async fn reordered_and_inserted_events_are_named() {
     .unwrap();
     let f = findings(&app).await;
     assert_eq!(
-        (f[0].card_id, f[0].seq),
+        (f[0].card_id(), f[0].seq),
         (Some(card), Some(last.seq + 1)),
         "{f:?}"
     );
@@ -182,7 +190,7 @@ async fn a_tampered_ledger_line_or_balance_is_named() {
     .await
     .unwrap();
     let f = findings(&app).await;
-    assert!(f.iter().all(|x| x.card_id == Some(card)));
+    assert!(f.iter().all(|x| x.card_id() == Some(card)));
     assert!(
         f.iter().any(|x| x.problem.contains("does not balance")),
         "{f:?}"
@@ -201,7 +209,7 @@ async fn a_tampered_ledger_line_or_balance_is_named() {
     let f = findings(&app).await;
     assert!(
         f.iter()
-            .any(|x| x.card_id == Some(card) && x.problem.contains("differ")),
+            .any(|x| x.card_id() == Some(card) && x.problem.contains("differ")),
         "{f:?}"
     );
 }
@@ -256,4 +264,161 @@ fn the_command_passes_on_a_fresh_database_and_fails_on_a_tampered_one() {
         out.contains(&format!("card {tampered_card}, event 2")),
         "{out}"
     );
+}
+
+/// A booked slot at the demo venue: (slot id, partner id). Its slot and the partner's
+/// calendar both have a history.
+async fn booked_slot(app: &TestApp) -> (uuid::Uuid, uuid::Uuid) {
+    let venue = crate::bookings::venue(app, 4, json!({})).await;
+    let (holder, card) = crate::bookings::holder(app, "holder@example.com", 20_000).await;
+    let slots: serde_json::Value = app
+        .get(&format!("/api/v1/experiences/{}/slots", venue.experience))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post_as(
+            &holder,
+            "/api/v1/bookings",
+            &json!({"card_id": card, "experience_id": venue.experience,
+                    "starts_at": slots[0]["starts_at"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let b: serde_json::Value = res.json().await.unwrap();
+    let confirmed = app
+        .post_as(
+            &holder,
+            &format!("/api/v1/bookings/{}/confirm", b["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    let id = |v: &serde_json::Value| uuid::Uuid::parse_str(v.as_str().unwrap()).unwrap();
+    (id(&slots[0]["slot_id"]), id(&b["partner_id"]))
+}
+
+async fn slot_events(app: &TestApp, slot: uuid::Uuid) -> Vec<entities::slot_event::Model> {
+    entities::slot_event::Entity::find()
+        .filter(entities::slot_event::Column::SlotId.eq(slot))
+        .order_by_asc(entities::slot_event::Column::Seq)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_modified_slot_event_is_named() {
+    let app = spawn_demo_app().await;
+    let (slot, _) = booked_slot(&app).await;
+    app.assert_audit_clean().await;
+    let evs = slot_events(&app, slot).await;
+    let e = evs
+        .iter()
+        .find(|e| e.data.contains("\"party\":1"))
+        .expect("a hold for one");
+    entities::slot_event::ActiveModel {
+        id: Set(e.id),
+        data: Set(e.data.replace("\"party\":1", "\"party\":2")),
+        ..Default::default()
+    }
+    .update(&app.state.db)
+    .await
+    .unwrap();
+    let f = findings(&app).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].kind, f[0].id, f[0].seq),
+        (fimy::audit::Kind::Slot, Some(slot), Some(e.seq))
+    );
+    assert!(f[0].problem.contains("modified"), "{f:?}");
+}
+
+#[tokio::test]
+async fn a_removed_slot_event_and_a_changed_counter_are_named() {
+    let app = spawn_demo_app().await;
+    let (slot, _) = booked_slot(&app).await;
+    let evs = slot_events(&app, slot).await;
+    let last = evs.last().unwrap();
+    entities::slot_event::Entity::delete_by_id(last.id)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let f = findings(&app).await;
+    assert!(
+        f.iter()
+            .any(|x| x.kind == fimy::audit::Kind::Slot && x.problem.contains("removed")),
+        "{f:?}"
+    );
+
+    // A fresh installation: the counter the booking queries read is changed by hand.
+    let app = spawn_demo_app().await;
+    let (slot, _) = booked_slot(&app).await;
+    entities::slot::ActiveModel {
+        id: Set(slot),
+        booked: Set(0),
+        ..Default::default()
+    }
+    .update(&app.state.db)
+    .await
+    .unwrap();
+    let f = findings(&app).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].kind, f[0].id), (fimy::audit::Kind::Slot, Some(slot)));
+    assert!(f[0].problem.contains("booked"), "{f:?}");
+}
+
+#[tokio::test]
+async fn a_tampered_calendar_is_named() {
+    let app = spawn_demo_app().await;
+    let (_, partner) = booked_slot(&app).await;
+    app.assert_audit_clean().await;
+    let events = entities::calendar_event::Entity::find()
+        .filter(entities::calendar_event::Column::PartnerId.eq(partner))
+        .order_by_asc(entities::calendar_event::Column::Seq)
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(events.len() >= 2, "rules and a booking");
+    let e = &events[events.len() - 1];
+    entities::calendar_event::ActiveModel {
+        id: Set(e.id),
+        kind: Set("rules_removed".to_owned()),
+        ..Default::default()
+    }
+    .update(&app.state.db)
+    .await
+    .unwrap();
+    let f = findings(&app).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].kind, f[0].id, f[0].seq),
+        (fimy::audit::Kind::Calendar, Some(partner), Some(e.seq))
+    );
+
+    // The snapshot alone rewritten (say, capacity raised in the stored rules).
+    let app = spawn_demo_app().await;
+    let (_, partner) = booked_slot(&app).await;
+    let cal = entities::calendar::Entity::find_by_id(partner)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cal.state.contains("\"capacity\":4"), "{}", cal.state);
+    entities::calendar::ActiveModel {
+        partner_id: Set(partner),
+        state: Set(cal.state.replace("\"capacity\":4", "\"capacity\":40")),
+        ..Default::default()
+    }
+    .update(&app.state.db)
+    .await
+    .unwrap();
+    let f = findings(&app).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].kind, f[0].id),
+        (fimy::audit::Kind::Calendar, Some(partner))
+    );
+    assert!(f[0].problem.contains("stored state"), "{f:?}");
 }

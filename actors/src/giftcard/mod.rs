@@ -1,9 +1,9 @@
 //! The gift card: its state, the commands that may change it, the events that record
 //! each change, and the pure rules between them (`decide`, `apply`). Money moves as
 //! ledger postings derived from events (`ledger`), and each event is chained to the one
-//! before it by a SHA-256 hash (`chain`).
+//! before it by a SHA-256 hash (the runtime's `chain`, re-exported here).
 
-pub mod chain;
+pub use crate::runtime::chain;
 mod decide;
 pub mod ledger;
 pub mod notify;

@@ -6,9 +6,9 @@
 //! commit all resulting events fenced on the version read, then reply to every caller.
 //! If the fence fails (another node committed first), reload and decide the batch again.
 
+use super::chain;
 use super::ports::{Aggregate, Commit, Loaded, RecordedEvent, Store, StoreError};
 use crate::clock::SharedClock;
-use crate::giftcard::chain;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot};

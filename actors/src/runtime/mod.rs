@@ -13,6 +13,7 @@
 //! per entity on a fixed set of single-threaded executors — built on tokio.
 
 mod actor;
+pub mod chain;
 mod ports;
 mod registry;
 mod workers;

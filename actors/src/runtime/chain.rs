@@ -1,7 +1,13 @@
-//! The hash chain over a card's events: each event's hash is
-//! `SHA-256(prev_hash ‖ "\n" ‖ canonical envelope)`, where the envelope is the JSON object
-//! `{at, card_id, data, kind, seq}` with keys sorted and no insignificant whitespace.
-//! Changing, removing, inserting or reordering any stored event breaks every later link.
+//! The hash chain over an entity's events — gift cards, slots and partner calendars alike:
+//! each event's hash is `SHA-256(prev_hash ‖ "\n" ‖ canonical envelope)`, where the
+//! envelope is the JSON object `{at, card_id, data, kind, seq}` with keys sorted and no
+//! insignificant whitespace. Changing, removing, inserting or reordering any stored event
+//! breaks every later link.
+//!
+//! This is a stored format: every chain already written was hashed with exactly these
+//! field names (the owner's id is called `card_id` for every entity kind, since cards
+//! came first), this time format and this separator. Changing any of them makes every
+//! stored chain fail `fimy audit verify`; a new format needs a new version of the link.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
