@@ -411,4 +411,59 @@ mod tests {
         assert_eq!(p.status, 422);
         assert_eq!(ErrorCode::CsrfTokenMissing.as_str(), "csrf_token_missing");
     }
+
+    /// Every Rust source file under `dir`, recursively.
+    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+
+    /// The list of codes stays true: each variant is answered somewhere (named as
+    /// `ErrorCode::Variant` outside its own definition and tables), or it goes.
+    #[test]
+    fn every_error_code_is_used() {
+        let schema = serde_json::to_value(<ErrorCode as utoipa::PartialSchema>::schema()).unwrap();
+        let codes: Vec<String> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        assert!(codes.len() > 40, "{codes:?}");
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let unused: Vec<&String> = codes
+            .iter()
+            .filter(|code| {
+                let variant: String = code
+                    .split('_')
+                    .map(|w| {
+                        let mut c = w.chars();
+                        c.next()
+                            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let name = format!("ErrorCode::{variant}");
+                !files.iter().any(|f| {
+                    f.match_indices(&name).any(|(i, _)| {
+                        !f[i + name.len()..].starts_with(|c: char| c.is_alphanumeric())
+                    })
+                })
+            })
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "error codes nothing answers with: {unused:?}"
+        );
+    }
 }
