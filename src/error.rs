@@ -218,23 +218,46 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
-/// An error on its way to becoming a problem response.
-#[derive(Debug)]
+/// An error on its way to becoming a problem response. It keeps what caused it and where
+/// it was raised (the `?` or constructor call site), for the one log line written when it
+/// becomes a 5xx response; clients see only `code` and `detail`.
 pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub field: Option<String>,
     /// Seconds, sent as `Retry-After` (429, 503).
     pub retry_after: Option<u64>,
+    /// The underlying failure with its chain of causes, for operators only.
+    pub cause: Option<String>,
+    /// Where the error was raised.
+    pub at: &'static std::panic::Location<'static>,
+}
+
+/// `{error}: {cause}: {its cause}…` — the whole chain, as the one log line shows it.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 impl ApiError {
+    #[track_caller]
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             code,
             detail: detail.into(),
             field: None,
             retry_after: None,
+            cause: None,
+            at: std::panic::Location::caller(),
         }
     }
 
@@ -248,22 +271,32 @@ impl ApiError {
         self
     }
 
+    /// Keeps what caused the error (never shown to the client).
+    pub fn cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    #[track_caller]
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
+    #[track_caller]
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, detail)
     }
 
-    /// An unexpected failure: logged in full (with the request id of the current span),
-    /// answered with nothing of its details.
+    /// An unexpected failure: answered with nothing of its details, logged in full (with
+    /// its cause, call site and the request id of the current span) once, when it becomes
+    /// the response.
+    #[track_caller]
     pub fn internal(err: impl fmt::Display) -> Self {
-        tracing::error!(error = %err, "internal error");
         Self::new(
             ErrorCode::Internal,
             "an unexpected error occurred; the request id identifies it in our logs",
         )
+        .cause(format!("{err:#}"))
     }
 
     pub fn problem(&self) -> Problem {
@@ -276,11 +309,38 @@ impl ApiError {
             field: self.field.clone(),
         }
     }
+
+    /// The one log line of a failed request: errors for our own failures, warnings for
+    /// an unavailable dependency; a client's mistake is not logged here (the access log
+    /// has its status).
+    fn log(&self) {
+        let at = format_args!("{}:{}", self.at.file(), self.at.line());
+        let cause = self.cause.as_deref().unwrap_or("");
+        match self.code.status().as_u16() {
+            500.. if self.code == ErrorCode::Internal => {
+                tracing::error!(code = self.code.as_str(), %at, cause, detail = %self.detail, "request failed")
+            }
+            500.. => {
+                tracing::warn!(code = self.code.as_str(), %at, cause, detail = %self.detail, "request failed")
+            }
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} at {}:{}", self.at.file(), self.at.line())
+    }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.detail)
+        write!(f, "{}: {}", self.code.as_str(), self.detail)?;
+        if let Some(cause) = &self.cause {
+            write!(f, " ({cause})")?;
+        }
+        Ok(())
     }
 }
 
@@ -290,6 +350,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.log();
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let Some(secs) = self.retry_after {
@@ -300,29 +361,30 @@ impl ResponseError for ApiError {
 }
 
 impl From<actors::InvalidValue> for ApiError {
+    #[track_caller]
     fn from(e: actors::InvalidValue) -> Self {
         ApiError::new(ErrorCode::InvalidField, e.message).field(e.field)
     }
 }
 
 impl From<sea_orm::DbErr> for ApiError {
+    #[track_caller]
     fn from(e: sea_orm::DbErr) -> Self {
         use sea_orm::DbErr;
         match &e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                ApiError::new(
-                    ErrorCode::ServiceUnavailable,
-                    "the database is unavailable; retry in a moment",
-                )
-                .retry_after(2)
-            }
-            _ => ApiError::internal(e),
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the database is unavailable; retry in a moment",
+            )
+            .retry_after(2)
+            .cause(chain(&e)),
+            _ => ApiError::internal(chain(&e)),
         }
     }
 }
 
 impl From<sea_orm::TransactionError<ApiError>> for ApiError {
+    #[track_caller]
     fn from(e: sea_orm::TransactionError<ApiError>) -> Self {
         match e {
             sea_orm::TransactionError::Connection(db) => db.into(),
@@ -332,6 +394,7 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
 }
 
 impl From<actors::giftcard::DomainError> for ApiError {
+    #[track_caller]
     fn from(e: actors::giftcard::DomainError) -> Self {
         use actors::giftcard::DomainError as D;
         let code = match &e {
@@ -359,6 +422,7 @@ impl From<actors::giftcard::DomainError> for ApiError {
 }
 
 impl<E: Into<ApiError> + std::fmt::Display> From<actors::runtime::ActorError<E>> for ApiError {
+    #[track_caller]
     fn from(e: actors::runtime::ActorError<E>) -> Self {
         use actors::runtime::ActorError as A;
         match e {
@@ -366,19 +430,18 @@ impl<E: Into<ApiError> + std::fmt::Display> From<actors::runtime::ActorError<E>>
             A::Contended | A::Stopped => {
                 ApiError::new(ErrorCode::Busy, e.to_string()).retry_after(1)
             }
-            A::Store(msg) => {
-                tracing::error!(error = %msg, "card store failed");
-                ApiError::new(
-                    ErrorCode::ServiceUnavailable,
-                    "the card could not be saved; nothing was changed — retry in a moment",
-                )
-                .retry_after(2)
-            }
+            A::Store(msg) => ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the card could not be saved; nothing was changed — retry in a moment",
+            )
+            .retry_after(2)
+            .cause(format!("store: {msg}")),
         }
     }
 }
 
 impl From<actors::booking::SlotError> for ApiError {
+    #[track_caller]
     fn from(e: actors::booking::SlotError) -> Self {
         use actors::booking::SlotError as S;
         let code = match &e {
@@ -393,12 +456,30 @@ impl From<actors::booking::SlotError> for ApiError {
 }
 
 impl From<actors::booking::CalendarError> for ApiError {
+    #[track_caller]
     fn from(e: actors::booking::CalendarError) -> Self {
         ApiError::new(ErrorCode::InvalidField, e.to_string())
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `result.or_internal()?`: an unexpected failure becomes [`ApiError::internal`] raised
+/// here, at the caller's line (`map_err(ApiError::internal)` would name this file instead:
+/// a function pointer does not carry its caller's location).
+pub trait OrInternal<T> {
+    fn or_internal(self) -> ApiResult<T>;
+}
+
+impl<T, E: fmt::Display> OrInternal<T> for Result<T, E> {
+    #[track_caller]
+    fn or_internal(self) -> ApiResult<T> {
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -410,6 +491,36 @@ mod tests {
         assert_eq!(p.type_uri, "urn:fimy:problem:idempotency_key_reused");
         assert_eq!(p.status, 422);
         assert_eq!(ErrorCode::CsrfTokenMissing.as_str(), "csrf_token_missing");
+    }
+
+    #[test]
+    fn an_error_keeps_its_cause_and_where_it_was_raised() {
+        fn query() -> Result<(), sea_orm::DbErr> {
+            Err(sea_orm::DbErr::Custom("disk full".into()))
+        }
+        fn handler() -> ApiResult<()> {
+            query()?;
+            Ok(())
+        }
+        let line = line!() - 3;
+        let e = handler().unwrap_err();
+        assert_eq!(e.code, ErrorCode::Internal);
+        assert_eq!((e.at.file(), e.at.line()), (file!(), line));
+        assert!(e.cause.as_deref().unwrap().contains("disk full"), "{e:?}");
+        // The client sees none of it.
+        let body = serde_json::to_string(&e.problem()).unwrap();
+        assert!(
+            !body.contains("disk full") && !body.contains("error.rs"),
+            "{body}"
+        );
+
+        let parsed: Result<i32, _> = "x".parse::<i32>();
+        let e = parsed.or_internal().unwrap_err();
+        assert!(
+            e.cause.as_deref().unwrap().contains("invalid digit"),
+            "{e:?}"
+        );
+        assert_eq!(e.at.line(), line!() - 2);
     }
 
     /// Every Rust source file under `dir`, recursively.
