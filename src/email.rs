@@ -641,7 +641,12 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
             let booking_id = match payload.booking_id {
                 Some(id) => Some(id),
                 None => match load_event(state, row).await? {
-                    Some(Event::ValueAuthorized { hold_id, .. }) => Some(hold_id),
+                    Some(
+                        Event::CardBooked {
+                            booking_id: hold_id,
+                        }
+                        | Event::ValueAuthorized { hold_id, .. },
+                    ) => Some(hold_id),
                     _ => None,
                 },
             };

@@ -63,12 +63,15 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
                 return Err(DomainError::WrongKind);
             }
             check_spend(card, *amount, *partner_id, *now)?;
-            Ok(vec![Event::AmountRedeemed {
-                amount: *amount,
-                partner_id: *partner_id,
-                commission: commission(*amount, *commission_bps),
-                reference: *reference,
-            }])
+            Ok(with_milestone(
+                card,
+                Event::AmountRedeemed {
+                    amount: *amount,
+                    partner_id: *partner_id,
+                    commission: commission(*amount, *commission_bps),
+                    reference: *reference,
+                },
+            ))
         }
         Command::Authorize {
             hold_id,
@@ -90,18 +93,30 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
         }
         Command::Capture { hold_id } => {
             let hold = card.holds.get(hold_id).ok_or(DomainError::UnknownHold)?;
-            Ok(vec![Event::AuthorizationCaptured {
-                hold_id: *hold_id,
-                amount: hold.amount,
-                partner_id: hold.partner_id,
-                commission: commission(hold.amount, hold.commission_bps),
-            }])
+            Ok(with_milestone(
+                card,
+                Event::AuthorizationCaptured {
+                    hold_id: *hold_id,
+                    amount: hold.amount,
+                    partner_id: hold.partner_id,
+                    commission: commission(hold.amount, hold.commission_bps),
+                },
+            ))
         }
         Command::Release { hold_id } => {
             let hold = card.holds.get(hold_id).ok_or(DomainError::UnknownHold)?;
             Ok(vec![Event::AuthorizationReleased {
                 hold_id: *hold_id,
                 amount: hold.amount,
+            }])
+        }
+        Command::ConfirmBooking { booking_id } => {
+            let hold = card.holds.get(booking_id).ok_or(DomainError::UnknownHold)?;
+            if hold.booked {
+                return Ok(vec![]); // confirmed twice: announced once
+            }
+            Ok(vec![Event::CardBooked {
+                booking_id: *booking_id,
             }])
         }
         Command::Transfer { name, email } => {
@@ -347,6 +362,23 @@ fn pro_rata(card: &GiftCard, total: i64) -> Vec<RefundLine> {
         .collect()
 }
 
+/// A spending event, followed by `CardUsed` when it is the one that makes the card used:
+/// a value card with nothing left to spend or held, or an experience card whose booked
+/// experience was taken (captured), even after the card's expiry. Never twice.
+fn with_milestone(card: &GiftCard, spend: Event) -> Vec<Event> {
+    let Some(after) = apply(Some(card.clone()), card.id, &spend) else {
+        return vec![spend];
+    };
+    let taken = matches!(card.kind, CardKind::Experience { .. })
+        && matches!(spend, Event::AuthorizationCaptured { .. });
+    let used = !card.used && (after.status == Status::Used || taken);
+    if used {
+        vec![spend, Event::CardUsed {}]
+    } else {
+        vec![spend]
+    }
+}
+
 /// The status a card in use settles into.
 fn usage_status(card: &GiftCard) -> Status {
     if card.available == 0 && card.held == 0 {
@@ -389,6 +421,7 @@ pub fn apply(card: Option<GiftCard>, id: uuid::Uuid, event: &Event) -> Option<Gi
             expires_at: *expires_at,
             extended: false,
             code_version: 1,
+            used: false,
         });
     }
     let mut c = card?;
@@ -444,6 +477,7 @@ pub fn apply(card: Option<GiftCard>, id: uuid::Uuid, event: &Event) -> Option<Gi
                     amount: *amount,
                     partner_id: *partner_id,
                     commission_bps: *commission_bps,
+                    booked: false,
                 },
             );
         }
@@ -461,6 +495,12 @@ pub fn apply(card: Option<GiftCard>, id: uuid::Uuid, event: &Event) -> Option<Gi
             c.held -= amount;
             c.available += amount;
         }
+        Event::CardBooked { booking_id } => {
+            if let Some(h) = c.holds.get_mut(booking_id) {
+                h.booked = true;
+            }
+        }
+        Event::CardUsed {} => c.used = true,
         Event::CardTransferred {
             name,
             email,
@@ -1033,5 +1073,198 @@ mod tests {
         assert_eq!(commission(10_000, 1500), 1_500);
         assert_eq!(commission(3, 1500), 0);
         assert_eq!(commission(4, 1250), 1);
+    }
+
+    fn kinds(events: &[Event]) -> Vec<&'static str> {
+        events.iter().map(Event::kind).collect()
+    }
+
+    fn redeem_at(partner: Uuid, amount: i64) -> Command {
+        Command::Redeem {
+            amount,
+            partner_id: partner,
+            commission_bps: 1000,
+            reference: Uuid::now_v7(),
+            now: t0(),
+        }
+    }
+
+    #[test]
+    fn partial_spends_are_not_used_and_the_spend_that_empties_the_card_is_used_once() {
+        let (_, mut card) = paid(5_000);
+        let partner = Uuid::now_v7();
+        for _ in 0..4 {
+            let events = decide(Some(&card), &redeem_at(partner, 1_000)).unwrap();
+            assert_eq!(kinds(&events), ["amount_redeemed"]);
+            card = step(&card, redeem_at(partner, 1_000)).unwrap();
+        }
+        let events = decide(Some(&card), &redeem_at(partner, 1_000)).unwrap();
+        assert_eq!(kinds(&events), ["amount_redeemed", "card_used"]);
+        let card = step(&card, redeem_at(partner, 1_000)).unwrap();
+        assert!(card.used);
+        assert_eq!(card.status, Status::Used);
+    }
+
+    #[test]
+    fn a_capture_that_leaves_value_held_elsewhere_is_not_used_until_the_last_one() {
+        let (_, card) = paid(10_000);
+        let partner = Uuid::now_v7();
+        let (h1, h2) = (Uuid::now_v7(), Uuid::now_v7());
+        let auth = |hold_id, amount| Command::Authorize {
+            hold_id,
+            amount,
+            partner_id: partner,
+            commission_bps: 0,
+            now: t0(),
+        };
+        let card = step(&card, auth(h1, 4_000)).unwrap();
+        let card = step(&card, auth(h2, 6_000)).unwrap();
+        let first = decide(Some(&card), &Command::Capture { hold_id: h1 }).unwrap();
+        assert_eq!(kinds(&first), ["authorization_captured"]);
+        let card = step(&card, Command::Capture { hold_id: h1 }).unwrap();
+        let last = decide(Some(&card), &Command::Capture { hold_id: h2 }).unwrap();
+        assert_eq!(kinds(&last), ["authorization_captured", "card_used"]);
+    }
+
+    fn experience_card() -> GiftCard {
+        let mut exp = value_card(9_000, None);
+        exp.kind = CardKind::Experience {
+            experience_id: Uuid::now_v7(),
+            partner_id: Uuid::now_v7(),
+            party_size: 2,
+        };
+        run(
+            Uuid::now_v7(),
+            &[
+                Command::Create {
+                    card: exp,
+                    now: t0(),
+                },
+                Command::RecordPayment {
+                    contribution_id: Uuid::now_v7(),
+                    payer_id: Uuid::now_v7(),
+                    payment_id: "p".into(),
+                    amount: 9_000,
+                    now: t0(),
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn a_booking_is_booked_when_confirmed_once_and_its_experience_taken_is_used() {
+        let card = experience_card();
+        let partner = card.kind.partner().unwrap();
+        let booking = Uuid::now_v7();
+        let held = step(
+            &card,
+            Command::Authorize {
+                hold_id: booking,
+                amount: 9_000,
+                partner_id: partner,
+                commission_bps: 1000,
+                now: t0(),
+            },
+        )
+        .unwrap();
+        assert!(!held.holds[&booking].booked, "a hold is not a booking");
+        let confirm = Command::ConfirmBooking {
+            booking_id: booking,
+        };
+        assert_eq!(
+            decide(Some(&held), &confirm).unwrap(),
+            vec![Event::CardBooked {
+                booking_id: booking
+            }]
+        );
+        let booked = step(&held, confirm.clone()).unwrap();
+        assert_eq!(decide(Some(&booked), &confirm).unwrap(), vec![]);
+        assert_eq!(
+            (booked.available, booked.held),
+            (held.available, held.held),
+            "booking moves no money"
+        );
+        assert_eq!(
+            decide(
+                Some(&booked),
+                &Command::ConfirmBooking {
+                    booking_id: Uuid::now_v7()
+                }
+            ),
+            Err(DomainError::UnknownHold)
+        );
+        let events = decide(Some(&booked), &Command::Capture { hold_id: booking }).unwrap();
+        assert_eq!(kinds(&events), ["authorization_captured", "card_used"]);
+    }
+
+    #[test]
+    fn an_experience_taken_after_the_cards_expiry_is_still_used() {
+        let card = experience_card();
+        let partner = card.kind.partner().unwrap();
+        let booking = Uuid::now_v7();
+        let held = step(
+            &card,
+            Command::Authorize {
+                hold_id: booking,
+                amount: 9_000,
+                partner_id: partner,
+                commission_bps: 0,
+                now: t0(),
+            },
+        )
+        .unwrap();
+        let expired = step(
+            &held,
+            Command::Expire {
+                now: held.expires_at,
+            },
+        )
+        .unwrap();
+        assert_eq!(expired.status, Status::Expired);
+        let events = decide(Some(&expired), &Command::Capture { hold_id: booking }).unwrap();
+        assert_eq!(kinds(&events), ["authorization_captured", "card_used"]);
+    }
+
+    #[test]
+    fn the_donor_sees_the_lifecycle_and_none_of_the_spending() {
+        let id = Uuid::now_v7();
+        let hidden = [
+            Event::CardClaimed { user_id: id },
+            Event::AmountRedeemed {
+                amount: 1,
+                partner_id: id,
+                commission: 0,
+                reference: id,
+            },
+            Event::ValueAuthorized {
+                hold_id: id,
+                amount: 1,
+                partner_id: id,
+                commission_bps: 0,
+            },
+            Event::AuthorizationCaptured {
+                hold_id: id,
+                amount: 1,
+                partner_id: id,
+                commission: 0,
+            },
+            Event::AuthorizationReleased {
+                hold_id: id,
+                amount: 1,
+            },
+            Event::CardBlocked { reason: "x".into() },
+            Event::CardUnblocked { to: Status::Opened },
+        ];
+        assert!(hidden.iter().all(|e| !e.visible_to_donor()));
+        let shown = [
+            Event::CardDelivered { at: t0() },
+            Event::CardOpened { at: t0() },
+            Event::CardBooked { booking_id: id },
+            Event::CardUsed {},
+        ];
+        assert!(shown.iter().all(Event::visible_to_donor));
+        for e in shown {
+            assert_eq!(Event::from_parts(e.kind(), e.data()).unwrap(), e);
+        }
     }
 }

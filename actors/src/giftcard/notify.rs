@@ -1,6 +1,11 @@
-//! Who is told of what: the notifications an event calls for. The donor hears of the
-//! lifecycle (delivered, opened, booked, used) and never of amounts or places; the
-//! recipient hears of what concerns their card; a payer hears of their refund.
+//! Who is told of what: the notifications an event calls for.
+//! - The donor hears of the lifecycle and nothing else: delivered, opened, booked (a
+//!   booking was confirmed: `CardBooked`, never a mere hold) and used (`CardUsed`, once,
+//!   when it is true) — never an amount, a venue or a partial spend.
+//! - The recipient hears what they must act on or know of their card: the gift itself,
+//!   a confirmed booking, each spend (a receipt with the amount and what is left), an
+//!   extension. A hold placed at the till announces nothing: no booking exists.
+//! - A payer hears of their refund.
 
 use super::state::{Event, GiftCard};
 use uuid::Uuid;
@@ -66,16 +71,15 @@ pub fn notices(card: &GiftCard, event: &Event) -> Vec<Notice> {
         }
         Event::CardTransferred { .. } => recipient(card, "gift_received", &[Channel::Email]),
         Event::CardOpened { .. } => donor(card, "card_opened").to_vec(),
-        Event::ValueAuthorized { .. } => {
+        Event::CardBooked { .. } => {
             let mut n = donor(card, "card_booked").to_vec();
             n.extend(recipient(card, "booking_confirmed", &both));
             n
         }
         Event::AmountRedeemed { .. } | Event::AuthorizationCaptured { .. } => {
-            let mut n = donor(card, "card_used").to_vec();
-            n.extend(recipient(card, "card_used", &both));
-            n
+            recipient(card, "card_used", &both)
         }
+        Event::CardUsed {} => donor(card, "card_used").to_vec(),
         Event::ExpiryExtended { .. } => recipient(card, "expiry_extended", &[Channel::Email]),
         Event::ValueRefunded { lines } => lines
             .iter()
@@ -95,5 +99,111 @@ pub fn notices(card: &GiftCard, event: &Event) -> Vec<Notice> {
             kind: "refund_issued",
         }],
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::giftcard::{Command, NewCard, apply, decide};
+    use crate::money::Currency;
+    use chrono::{DateTime, Utc};
+
+    fn t0() -> DateTime<Utc> {
+        "2026-01-01T12:00:00Z".parse().unwrap()
+    }
+
+    /// A delivered, claimed EUR value card of `amount`.
+    fn card(amount: i64) -> GiftCard {
+        let id = Uuid::now_v7();
+        let new = NewCard {
+            kind: crate::giftcard::CardKind::Value { partner_id: None },
+            currency: Currency::Eur,
+            face_value: amount,
+            group: false,
+            purchaser_id: Uuid::now_v7(),
+            recipient_name: "Rémi".into(),
+            recipient_email: "remi@example.com".into(),
+            message: None,
+            theme: "classic".into(),
+            deliver_at: None,
+        };
+        let mut c = None;
+        for cmd in [
+            Command::Create {
+                card: new,
+                now: t0(),
+            },
+            Command::RecordPayment {
+                contribution_id: Uuid::now_v7(),
+                payer_id: Uuid::now_v7(),
+                payment_id: "p".into(),
+                amount,
+                now: t0(),
+            },
+            Command::Deliver { now: t0() },
+            Command::Claim {
+                user_id: Uuid::now_v7(),
+            },
+        ] {
+            for e in decide(c.as_ref(), &cmd).unwrap() {
+                c = apply(c, id, &e);
+            }
+        }
+        c.unwrap()
+    }
+
+    fn told(card: &GiftCard, event: &Event) -> Vec<(&'static str, &'static str)> {
+        notices(card, event)
+            .into_iter()
+            .map(|n| (n.audience, n.kind))
+            .collect()
+    }
+
+    #[test]
+    fn a_hold_tells_no_one_and_a_confirmed_booking_tells_both() {
+        let c = card(5_000);
+        let hold = Event::ValueAuthorized {
+            hold_id: Uuid::now_v7(),
+            amount: 1_000,
+            partner_id: Uuid::now_v7(),
+            commission_bps: 0,
+        };
+        assert_eq!(told(&c, &hold), vec![]);
+        let booked = told(
+            &c,
+            &Event::CardBooked {
+                booking_id: Uuid::now_v7(),
+            },
+        );
+        assert_eq!(
+            booked,
+            [
+                ("donor", "card_booked"),
+                ("donor", "card_booked"),
+                ("recipient", "booking_confirmed"),
+                ("recipient", "booking_confirmed"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_spend_is_a_receipt_for_the_recipient_and_only_used_reaches_the_donor() {
+        let c = card(5_000);
+        let spend = Event::AmountRedeemed {
+            amount: 1_000,
+            partner_id: Uuid::now_v7(),
+            commission: 0,
+            reference: Uuid::now_v7(),
+        };
+        assert!(
+            told(&c, &spend).iter().all(|(a, _)| *a == "recipient"),
+            "{:?}",
+            told(&c, &spend)
+        );
+        assert_eq!(
+            told(&c, &Event::CardUsed {}),
+            [("donor", "card_used"), ("donor", "card_used")]
+        );
     }
 }

@@ -104,6 +104,10 @@ pub struct Hold {
     pub amount: i64,
     pub partner_id: Uuid,
     pub commission_bps: u32,
+    /// The booking behind the hold was confirmed (and announced as booked). A hold the
+    /// venue places at the till, or a booking still waiting for its confirmation, is not.
+    #[serde(default)]
+    pub booked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +139,9 @@ pub struct GiftCard {
     pub extended: bool,
     /// Bumped by each transfer: the previous code stops working.
     pub code_version: u32,
+    /// The card was announced as used (`CardUsed`): that happens once.
+    #[serde(default)]
+    pub used: bool,
 }
 
 impl GiftCard {
@@ -207,6 +214,10 @@ pub enum Command {
     },
     Release {
         hold_id: Uuid,
+    },
+    /// The booking behind hold `booking_id` was confirmed: the card is booked.
+    ConfirmBooking {
+        booking_id: Uuid,
     },
     Transfer {
         name: String,
@@ -287,6 +298,14 @@ pub enum Event {
         hold_id: Uuid,
         amount: i64,
     },
+    /// A booking made with the card was confirmed (ledger-neutral: its value was held by
+    /// `ValueAuthorized` already).
+    CardBooked {
+        booking_id: Uuid,
+    },
+    /// The card is used: its value is all spent, or its experience was taken. Recorded
+    /// once, after the spending event that makes it true (ledger-neutral).
+    CardUsed {},
     CardTransferred {
         name: String,
         email: String,
@@ -327,6 +346,8 @@ impl Event {
             Self::ValueAuthorized { .. } => "value_authorized",
             Self::AuthorizationCaptured { .. } => "authorization_captured",
             Self::AuthorizationReleased { .. } => "authorization_released",
+            Self::CardBooked { .. } => "card_booked",
+            Self::CardUsed {} => "card_used",
             Self::CardTransferred { .. } => "card_transferred",
             Self::ExpiryExtended { .. } => "expiry_extended",
             Self::ValueRefunded { .. } => "value_refunded",
@@ -350,23 +371,33 @@ impl Event {
         serde_json::from_value(serde_json::json!({ "kind": kind, "data": data }))
     }
 
-    /// Whether the donor is told of it: the lifecycle (delivered, opened, used…), never
-    /// what the recipient spends where.
+    /// Whether the donor is told of it: the lifecycle (created, paid, delivered, opened,
+    /// booked, used, passed on, extended, refunded, expired), never what the recipient
+    /// spends where. The donor's view of a card is numbered over these events alone.
     pub fn visible_to_donor(&self) -> bool {
-        matches!(
-            self,
-            Self::CardCreated { .. }
-                | Self::PaymentReceived { .. }
-                | Self::CardIssued { .. }
-                | Self::CardDelivered { .. }
-                | Self::CardOpened { .. }
-                | Self::CardTransferred { .. }
-                | Self::ExpiryExtended { .. }
-                | Self::ValueRefunded { .. }
-                | Self::ContributionRefunded { .. }
-                | Self::CardExpired { .. }
-        )
+        kind_visible_to_donor(self.kind())
     }
+}
+
+/// The kinds of [`Event::visible_to_donor`], by their stored name.
+pub const DONOR_KINDS: [&str; 12] = [
+    "card_created",
+    "payment_received",
+    "card_issued",
+    "card_delivered",
+    "card_opened",
+    "card_booked",
+    "card_used",
+    "card_transferred",
+    "expiry_extended",
+    "value_refunded",
+    "contribution_refunded",
+    "card_expired",
+];
+
+/// Whether events of the stored kind `kind` are part of the donor's view.
+pub fn kind_visible_to_donor(kind: &str) -> bool {
+    DONOR_KINDS.contains(&kind)
 }
 
 /// Why a command was refused. `code()` is the stable machine name.
