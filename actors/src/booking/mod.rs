@@ -5,10 +5,12 @@
 pub mod availability;
 pub mod calendar;
 pub mod slot;
+pub mod window;
 
 pub use availability::{AvailabilityRules, SlotTime};
 pub use calendar::{Calendar, CalendarCommand, CalendarError, CalendarEvent, Calendars};
 pub use slot::{Slot, SlotCommand, SlotError, SlotEvent, Slots};
+pub use window::{CHECK_IN_CLOSES_AFTER, CHECK_IN_OPENS_BEFORE, CheckInWindow, WindowPosition};
 
 /// How long a hold keeps its place while the recipient confirms.
 pub const HOLD_TTL_MINUTES: i64 = 5;
