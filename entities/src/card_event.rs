@@ -18,6 +18,8 @@ pub struct Model {
     pub at: DateTimeUtc,
     pub prev_hash: String,
     pub hash: String,
+    /// 1, 2, 3… over the events the card's donor sees; empty for the others.
+    pub donor_seq: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -605,7 +605,8 @@ pub struct CardEventsPage {
     pub last_seq: i64,
 }
 
-/// A card's history in order. Donors see its lifecycle only (no amounts or places).
+/// A card's history in order. Donors see its lifecycle only (no amounts or places),
+/// numbered in their own view: `seq` and `last_seq` count the events they see.
 #[utoipa::path(get, path = "/api/v1/cards/{id}/events", tag = "cards",
     params(("id" = Uuid, Path), EventsParams),
     responses((status = 200, body = CardEventsPage), (status = 404, body = crate::error::Problem)),
@@ -626,14 +627,29 @@ pub async fn card_events(
                 .field("limit"),
         );
     }
+    // A donor reads the lifecycle alone, numbered in their own view (`donor_seq`): the
+    // spending events are neither shown nor counted.
+    let donor = access == Access::Donor;
+    let seq_col = if donor {
+        card_event::Column::DonorSeq
+    } else {
+        card_event::Column::Seq
+    };
     let rows = card_event::Entity::find()
         .filter(card_event::Column::CardId.eq(id))
-        .filter(card_event::Column::Seq.gt(since))
-        .order_by_asc(card_event::Column::Seq)
+        .filter(seq_col.gt(since))
+        .order_by_asc(seq_col)
         .limit(limit)
         .all(&state.db)
         .await?;
-    let last_seq = rows.last().map_or(since, |r| r.seq);
+    let seq_of = |r: &card_event::Model| {
+        if donor {
+            r.donor_seq.unwrap_or(0)
+        } else {
+            r.seq
+        }
+    };
+    let last_seq = rows.last().map_or(since, seq_of);
     let items = rows
         .into_iter()
         .filter_map(|r| {
@@ -642,9 +658,8 @@ pub async fn card_events(
                 serde_json::from_str(&r.data).unwrap_or_default(),
             )
             .ok()?;
-            let donor = access == Access::Donor;
             (!donor || event.visible_to_donor()).then(|| CardEventView {
-                seq: r.seq,
+                seq: seq_of(&r),
                 kind: r.kind,
                 at: r.at,
                 data: (!donor).then(|| event.data()),

@@ -67,7 +67,7 @@ pub async fn poll(
     let view = topics::authorize(&state, &who, topic).await?;
     // Listen before reading, so nothing committed in between is missed.
     let mut bus = state.bus.subscribe();
-    let mut events = topics::replay(&state, topic, since, topics::REPLAY_LIMIT).await?;
+    let mut events = topics::replay(&state, topic, view, since, topics::REPLAY_LIMIT).await?;
     if events.is_empty() {
         let name = topic.name();
         let woke = tokio::time::timeout(wait, async {
@@ -82,7 +82,7 @@ pub async fn poll(
         })
         .await;
         if woke.is_ok() {
-            events = topics::replay(&state, topic, since, topics::REPLAY_LIMIT).await?;
+            events = topics::replay(&state, topic, view, since, topics::REPLAY_LIMIT).await?;
         }
     }
     let last_seq = events.last().map_or(since, |e| e.seq);

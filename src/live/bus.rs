@@ -22,6 +22,10 @@ pub struct LiveEvent {
     pub data: serde_json::Value,
     /// The server's commit time.
     pub at: DateTime<Utc>,
+    /// On a card's topic, the event's number in the donor's view of the card (absent for
+    /// events the donor does not see, and never sent to clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub donor_seq: Option<i64>,
 }
 
 /// What a subscriber receives.
@@ -217,6 +221,7 @@ mod tests {
             kind: "k".into(),
             data: serde_json::json!({}),
             at: Utc::now(),
+            donor_seq: None,
         };
         bus.publish(vec![e.clone()]).await;
         for rx in [&mut a, &mut b] {

@@ -57,6 +57,7 @@ pub async fn append(
                     kind: kind.to_owned(),
                     data,
                     at,
+                    donor_seq: None,
                 };
                 state.bus.publish(vec![event.clone()]).await;
                 return Ok(event);

@@ -7,7 +7,7 @@ use crate::http::cards::{Access, access};
 use crate::live::LiveEvent;
 use crate::state::AppState;
 use actors::StaffRole;
-use actors::giftcard::Event;
+use actors::giftcard::kind_visible_to_donor;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
@@ -114,19 +114,27 @@ pub async fn authorize(state: &AppState, who: &Principal, topic: Topic) -> ApiRe
     }
 }
 
-/// The event as `view` shows it, or nothing if it is not for them.
+/// The event as `view` shows it, or nothing if it is not for them. A donor sees the
+/// card's lifecycle numbered in their own view (`donor_seq`), without data; everyone
+/// else sees the topic's own numbering.
 pub fn present(event: &LiveEvent, view: View) -> Option<LiveEvent> {
     match view {
-        View::Full => Some(event.clone()),
+        View::Full => Some(LiveEvent {
+            donor_seq: None,
+            ..event.clone()
+        }),
         View::Donor => {
-            let e = Event::from_parts(&event.kind, event.data.clone()).ok()?;
-            e.visible_to_donor().then(|| LiveEvent {
+            let seq = event.donor_seq?;
+            kind_visible_to_donor(&event.kind).then(|| LiveEvent {
+                seq,
                 data: serde_json::json!({}),
+                donor_seq: None,
                 ..event.clone()
             })
         }
         View::Public => {
             let mut e = event.clone();
+            e.donor_seq = None;
             if let Some(map) = e.data.as_object_mut() {
                 map.remove("booking_id");
             }
@@ -135,49 +143,63 @@ pub fn present(event: &LiveEvent, view: View) -> Option<LiveEvent> {
     }
 }
 
-/// The topic's events after `since`, in order, from its log.
+/// The column a view numbers a topic's log by: the donor's own numbering on a card.
+fn seq_column(topic: Topic, view: View) -> &'static str {
+    match (topic, view) {
+        (Topic::Card(_), View::Donor) => "donor_seq",
+        _ => "seq",
+    }
+}
+
+/// The topic's events after `since` in `view`'s numbering, in order, from its log. For a
+/// donor's view of a card these are the lifecycle events alone, with `seq` (and
+/// `donor_seq`) their number in that view.
 pub async fn replay(
     state: &AppState,
     topic: Topic,
+    view: View,
     since: i64,
     limit: u64,
 ) -> ApiResult<Vec<LiveEvent>> {
     let (table, owner, id) = topic.log();
+    let seq = seq_column(topic, view);
     let q = Query::select()
-        .columns([
-            Alias::new("seq"),
-            Alias::new("kind"),
-            Alias::new("data"),
-            Alias::new("at"),
-        ])
+        .expr_as(Expr::col(Alias::new(seq)), Alias::new("seq"))
+        .columns([Alias::new("kind"), Alias::new("data"), Alias::new("at")])
         .from(Alias::new(table))
         .and_where(Expr::col(Alias::new(owner)).eq(id))
-        .and_where(Expr::col(Alias::new("seq")).gt(since))
-        .order_by(Alias::new("seq"), Order::Asc)
+        .and_where(Expr::col(Alias::new(seq)).gt(since))
+        .order_by(Alias::new(seq), Order::Asc)
         .limit(limit)
         .to_owned();
     let rows = state.db.query_all(&q).await?;
     let name = topic.name();
+    let donor = seq == "donor_seq";
     rows.into_iter()
         .map(|r| {
             let data: String = r.try_get("", "data")?;
+            let seq: i64 = r.try_get("", "seq")?;
             Ok(LiveEvent {
                 topic: name.clone(),
-                seq: r.try_get("", "seq")?,
+                seq,
                 kind: r.try_get("", "kind")?,
                 data: serde_json::from_str(&data).unwrap_or_default(),
                 at: r.try_get("", "at")?,
+                donor_seq: donor.then_some(seq),
             })
         })
         .collect::<Result<Vec<_>, sea_orm::DbErr>>()
         .map_err(ApiError::from)
 }
 
-/// The topic's latest sequence number (0 for none).
-pub async fn head(state: &AppState, topic: Topic) -> ApiResult<i64> {
+/// The topic's latest sequence number in `view`'s numbering (0 for none).
+pub async fn head(state: &AppState, topic: Topic, view: View) -> ApiResult<i64> {
     let (table, owner, id) = topic.log();
     let q = Query::select()
-        .expr_as(Expr::col(Alias::new("seq")).max(), Alias::new("head"))
+        .expr_as(
+            Expr::col(Alias::new(seq_column(topic, view))).max(),
+            Alias::new("head"),
+        )
         .from(Alias::new(table))
         .and_where(Expr::col(Alias::new(owner)).eq(id))
         .to_owned();

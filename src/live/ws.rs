@@ -63,7 +63,8 @@ mod bytes_like {
 
 struct Subscription {
     view: View,
-    /// The last sequence number delivered (or skipped as not for this view).
+    /// The last sequence number delivered (or skipped as not for this view), in the
+    /// view's numbering.
     last: i64,
 }
 
@@ -164,18 +165,20 @@ impl Session {
         let Some(sub) = self.subs.get(&topic) else {
             return Ok(());
         };
-        if event.seq <= sub.last {
+        // Numbered as this subscriber sees the topic (a donor's view of a card has its
+        // own numbering); an event not in the view is skipped.
+        let Some(shown) = topics::present(event, sub.view) else {
+            return Ok(());
+        };
+        if shown.seq <= sub.last {
             return Ok(());
         }
-        if event.seq > sub.last + 1 {
+        if shown.seq > sub.last + 1 {
             return self.catch_up(topic).await;
         }
-        let view = sub.view;
-        if let Some(shown) = topics::present(event, view) {
-            self.send(&ServerMessage::Event(&shown))?;
-        }
+        self.send(&ServerMessage::Event(&shown))?;
         if let Some(sub) = self.subs.get_mut(&topic) {
-            sub.last = event.seq;
+            sub.last = shown.seq;
         }
         Ok(())
     }
@@ -187,15 +190,15 @@ impl Session {
                 return Ok(());
             };
             let (since, view) = (sub.last, sub.view);
-            let events = match topics::replay(&self.state, topic, since, topics::REPLAY_LIMIT).await
-            {
-                Ok(e) => e,
-                Err(e) => {
-                    // The database is away: the next signal or event retries.
-                    tracing::warn!(error = %e, topic = %topic.name(), "replay failed");
-                    return Ok(());
-                }
-            };
+            let events =
+                match topics::replay(&self.state, topic, view, since, topics::REPLAY_LIMIT).await {
+                    Ok(e) => e,
+                    Err(e) => {
+                        // The database is away: the next signal or event retries.
+                        tracing::warn!(error = %e, topic = %topic.name(), "replay failed");
+                        return Ok(());
+                    }
+                };
             let n = events.len();
             for e in &events {
                 if let Some(shown) = topics::present(e, view) {
@@ -250,7 +253,7 @@ impl Session {
                 };
                 let last = match since {
                     Some(s) => s,
-                    None => match topics::head(&self.state, t).await {
+                    None => match topics::head(&self.state, t, view).await {
                         Ok(h) => h,
                         Err(e) => return self.error("unavailable", e.detail),
                     },

@@ -3,16 +3,16 @@
 //! transaction. On PostgreSQL two nodes may race on one card: the `version` fence and
 //! the unique `(card_id, seq)` index let exactly one win.
 
-use super::{append_events, store_error};
+use super::{append_events_numbered, store_error};
 use crate::live::{EventBus, LiveEvent};
 use actors::giftcard::{CardKind, GiftCard, GiftCards, ledger, notify};
 use actors::runtime::{Commit, Loaded, Store, StoreError};
 use entities::user_event;
-use entities::{gift_card, ledger_entry, outbox};
+use entities::{card_event, gift_card, ledger_entry, outbox};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +34,44 @@ impl SqlCardStore {
 pub fn decode(row: &gift_card::Model) -> Result<GiftCard, StoreError> {
     serde_json::from_str(&row.state)
         .map_err(|e| StoreError::Other(format!("card {} has unreadable state: {e}", row.id)))
+}
+
+/// The numbers of `events` in the donor's view of the card (`None` for those the donor
+/// does not see), continuing from the last one stored. Read inside the commit, after
+/// the card's fenced update, so two commits on one card cannot number alike (and the
+/// unique `(card_id, donor_seq)` index would refuse it).
+async fn donor_numbers(
+    db: &impl ConnectionTrait,
+    card: Uuid,
+    new_card: bool,
+    events: &[actors::runtime::RecordedEvent<actors::giftcard::Event>],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    if !events.iter().any(|e| e.event.visible_to_donor()) {
+        return Ok(vec![None; events.len()]);
+    }
+    let mut last = if new_card {
+        0
+    } else {
+        card_event::Entity::find()
+            .select_only()
+            .column_as(card_event::Column::DonorSeq.max(), "last")
+            .filter(card_event::Column::CardId.eq(card))
+            .into_tuple::<Option<i64>>()
+            .one(db)
+            .await
+            .map_err(store_error)?
+            .flatten()
+            .unwrap_or(0)
+    };
+    Ok(events
+        .iter()
+        .map(|e| {
+            e.event.visible_to_donor().then(|| {
+                last += 1;
+                last
+            })
+        })
+        .collect())
 }
 
 fn kind_name(card: &GiftCard) -> &'static str {
@@ -152,16 +190,19 @@ impl Store<GiftCards> for SqlCardStore {
             }
         }
 
+        let donor_seqs = donor_numbers(&tx, card.id, c.expected_version == 0, c.events).await?;
         let mut entries = Vec::new();
         let mut notices = Vec::new();
         let mut seen_notices: Vec<(Uuid, &'static str, &'static str)> = Vec::new();
-        // Each user's feed gets one line per event that concerns them.
+        // Each user's feed gets one line per event that concerns them, with the event's
+        // number as they see the card (the donor's own numbering for the donor).
         let mut feed: Vec<(
             Uuid,
             &'static str,
             &actors::runtime::RecordedEvent<actors::giftcard::Event>,
+            i64,
         )> = Vec::new();
-        for e in c.events {
+        for (e, donor_seq) in c.events.iter().zip(&donor_seqs) {
             for p in ledger::postings(card.id, &e.event) {
                 entries.push(ledger_entry::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -178,9 +219,13 @@ impl Store<GiftCards> for SqlCardStore {
                 if let Some(user) = n.user_id
                     && !feed
                         .iter()
-                        .any(|(u, k, ev)| *u == user && *k == n.kind && ev.id == e.id)
+                        .any(|(u, k, ev, _)| *u == user && *k == n.kind && ev.id == e.id)
                 {
-                    feed.push((user, n.kind, e));
+                    let card_seq = match (n.audience, donor_seq) {
+                        ("donor", Some(s)) => *s,
+                        _ => e.seq,
+                    };
+                    feed.push((user, n.kind, e, card_seq));
                 }
                 // One event may notify several people of one audience (each payer of a
                 // refund): each gets their own id, derived from the event's, which is what
@@ -217,7 +262,15 @@ impl Store<GiftCards> for SqlCardStore {
                 });
             }
         }
-        append_events(&tx, "card_events", "card_id", c.events, |e| e.kind()).await?;
+        append_events_numbered(
+            &tx,
+            "card_events",
+            "card_id",
+            c.events,
+            |e| e.kind(),
+            Some(("donor_seq", &donor_seqs)),
+        )
+        .await?;
         if !entries.is_empty() {
             ledger_entry::Entity::insert_many(entries)
                 .exec_without_returning(&tx)
@@ -234,7 +287,7 @@ impl Store<GiftCards> for SqlCardStore {
         // unique (user_id, seq) index, and the loser's batch is decided again.
         let mut next: HashMap<Uuid, i64> = HashMap::new();
         let mut lines = Vec::with_capacity(feed.len());
-        for (user, kind, e) in &feed {
+        for (user, kind, e, card_seq) in &feed {
             let seq = match next.get(user) {
                 Some(s) => *s,
                 None => crate::live::feed::next_seq(&tx, *user)
@@ -242,14 +295,14 @@ impl Store<GiftCards> for SqlCardStore {
                     .map_err(store_error)?,
             };
             next.insert(*user, seq + 1);
-            let data =
-                serde_json::json!({"card_id": card.id, "event": e.event.kind(), "card_seq": e.seq});
+            let data = serde_json::json!({"card_id": card.id, "event": e.event.kind(), "card_seq": card_seq});
             lines.push(LiveEvent {
                 topic: format!("user:{user}"),
                 seq,
                 kind: (*kind).to_owned(),
                 data: data.clone(),
                 at: e.at,
+                donor_seq: None,
             });
             user_event::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -268,12 +321,14 @@ impl Store<GiftCards> for SqlCardStore {
         let mut live: Vec<LiveEvent> = c
             .events
             .iter()
-            .map(|e| LiveEvent {
+            .zip(&donor_seqs)
+            .map(|(e, donor_seq)| LiveEvent {
                 topic: format!("card:{}", card.id),
                 seq: e.seq,
                 kind: e.event.kind().to_owned(),
                 data: serde_json::from_str(&e.data).unwrap_or_default(),
                 at: e.at,
+                donor_seq: *donor_seq,
             })
             .collect();
         live.extend(lines);

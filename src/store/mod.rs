@@ -33,11 +33,24 @@ pub async fn append_events<E>(
     events: &[RecordedEvent<E>],
     kind: impl Fn(&E) -> &'static str,
 ) -> Result<(), StoreError> {
+    append_events_numbered(db, table, owner_column, events, kind, None).await
+}
+
+/// [`append_events`], with a second numbering of the events in column `extra.0` (one
+/// value per event, `None` for events outside it).
+pub async fn append_events_numbered<E>(
+    db: &impl ConnectionTrait,
+    table: &str,
+    owner_column: &str,
+    events: &[RecordedEvent<E>],
+    kind: impl Fn(&E) -> &'static str,
+    extra: Option<(&str, &[Option<i64>])>,
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
     let mut insert = Query::insert();
-    insert.into_table(col(table)).columns([
+    let mut columns = vec![
         col("id"),
         col(owner_column),
         col("seq"),
@@ -46,19 +59,27 @@ pub async fn append_events<E>(
         col("at"),
         col("prev_hash"),
         col("hash"),
-    ]);
-    for e in events {
+    ];
+    if let Some((name, _)) = extra {
+        columns.push(col(name));
+    }
+    insert.into_table(col(table)).columns(columns);
+    for (i, e) in events.iter().enumerate() {
+        let mut values: Vec<sea_orm::sea_query::SimpleExpr> = vec![
+            e.id.into(),
+            e.entity_id.into(),
+            e.seq.into(),
+            kind(&e.event).into(),
+            e.data.clone().into(),
+            e.at.into(),
+            e.prev_hash.clone().into(),
+            e.hash.clone().into(),
+        ];
+        if let Some((_, numbers)) = extra {
+            values.push(numbers.get(i).copied().flatten().into());
+        }
         insert
-            .values([
-                e.id.into(),
-                e.entity_id.into(),
-                e.seq.into(),
-                kind(&e.event).into(),
-                e.data.clone().into(),
-                e.at.into(),
-                e.prev_hash.clone().into(),
-                e.hash.clone().into(),
-            ])
+            .values(values)
             .map_err(|e| StoreError::Other(e.to_string()))?;
     }
     db.execute(&insert).await.map_err(store_error)?;

@@ -140,6 +140,7 @@ where
                         kind: A::event_kind(&e.event).to_owned(),
                         data: serde_json::from_str(&e.data).unwrap_or_default(),
                         at: e.at,
+                        donor_seq: None,
                     })
                     .collect(),
             )
