@@ -18,7 +18,8 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use actors::booking::calendar::BookingChange;
 use actors::booking::{
-    AvailabilityRules, CalendarCommand, HOLD_TTL_MINUTES, Slot, SlotCommand, SlotTime, slot_id,
+    AvailabilityRules, CHECK_IN_CLOSES_AFTER, CHECK_IN_OPENS_BEFORE, CalendarCommand,
+    CheckInWindow, HOLD_TTL_MINUTES, Slot, SlotCommand, SlotTime, WindowPosition, slot_id,
 };
 use actors::giftcard::{CardKind, Command, GiftCard};
 use chrono::{DateTime, Duration, Utc};
@@ -186,16 +187,56 @@ async fn load_card(state: &AppState, id: Uuid) -> ApiResult<GiftCard> {
     crate::store::cards::decode(&row).map_err(ApiError::internal)
 }
 
-/// Tells the partner's calendar about a booking's new status.
+/// A slot's places as `(free, held, booked)`: from its state after a command when there
+/// is one, otherwise as its row stands in the database.
+async fn places(state: &AppState, slot_id: Uuid, slot: Option<&Slot>) -> (u32, u32, u32) {
+    if let Some(s) = slot {
+        return (s.free(), s.held(), s.booked());
+    }
+    match entities::slot::Entity::find_by_id(slot_id)
+        .one(&state.db)
+        .await
+    {
+        Ok(Some(r)) => {
+            let count = |n: i32| u32::try_from(n).unwrap_or(0);
+            let (held, booked) = (count(r.held), count(r.booked));
+            (
+                count(r.capacity).saturating_sub(held + booked),
+                held,
+                booked,
+            )
+        }
+        Ok(None) => (0, 0, 0),
+        Err(e) => {
+            tracing::warn!(slot = %slot_id, error = %e, "slot places not read for the calendar");
+            (0, 0, 0)
+        }
+    }
+}
+
+/// Tells the partner's calendar about a booking's new status, with the slot's real
+/// places (`slot`: its state after the command just made, if any).
 async fn record(state: &AppState, b: &booking::Model, slot: Option<&Slot>) {
-    let (free, held, booked) = slot.map_or((0, 0, 0), |s| (s.free(), s.held(), s.booked()));
+    record_change(state, b, b.slot_id, b.starts_at, &b.status, slot).await;
+}
+
+/// Tells the partner's calendar that the booking's places at `slot_id` changed.
+async fn record_change(
+    state: &AppState,
+    b: &booking::Model,
+    slot_id: Uuid,
+    starts_at: DateTime<Utc>,
+    status: &str,
+    slot: Option<&Slot>,
+) {
+    let (free, held, booked) = places(state, slot_id, slot).await;
     let change = BookingChange {
         booking_id: b.id,
-        slot_id: b.slot_id,
+        slot_id,
         experience_id: b.experience_id,
-        starts_at: b.starts_at,
+        starts_at,
         party: u32::try_from(b.party_size).unwrap_or(0),
-        status: b.status.clone(),
+        status: status.to_owned(),
         free,
         held,
         booked,
@@ -207,6 +248,23 @@ async fn record(state: &AppState, b: &booking::Model, slot: Option<&Slot>) {
     {
         // The booking itself is committed; the calendar log misses one line.
         tracing::error!(booking = %b.id, error = %e, "calendar not told of a booking change");
+    }
+}
+
+/// Tells the card that the booking behind its hold is confirmed: the donor hears
+/// "booked" and the recipient gets their confirmation, once (the card ignores a second
+/// time). The booking is confirmed whatever the card answers; a failure here is logged,
+/// and confirming again retries it.
+async fn announce_booked(state: &AppState, b: &booking::Model) {
+    match state
+        .registry
+        .send(b.card_id, Command::ConfirmBooking { booking_id: b.id })
+        .await
+    {
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(booking = %b.id, error = %e, "card not told of a confirmed booking");
+        }
     }
 }
 
@@ -435,6 +493,7 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
 /// Confirms a held booking before its hold lapses.
 pub async fn confirm(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
     if b.status == "confirmed" {
+        announce_booked(state, b).await;
         return Ok(b.clone());
     }
     if b.status == "expired" {
@@ -465,6 +524,7 @@ pub async fn confirm(state: &AppState, b: &booking::Model) -> ApiResult<booking:
         Ok(o) => {
             let b = transition(state, b, "confirmed", |am| am.hold_expires_at = Set(None)).await?;
             record(state, &b, Some(&o.state)).await;
+            announce_booked(state, &b).await;
             Ok(b)
         }
         Err(e) => {
@@ -609,12 +669,77 @@ pub async fn reschedule(
     if let Err(e) = &old {
         tracing::error!(booking = %b.id, slot = %old_slot, error = %e, "old slot not released after a reschedule");
     }
+    // The slot it left (its places freed, `moved`), then the one it holds now.
+    record_change(
+        state,
+        &moved,
+        old_slot,
+        b.starts_at,
+        "moved",
+        old.as_ref().ok().map(|o| &o.state),
+    )
+    .await;
     record(state, &moved, Some(&taken.state)).await;
     Ok(moved)
 }
 
-/// The partner validates the visit: the card's value is captured.
+/// Refuses to validate booking `b` at `at` outside its check-in window
+/// ([`CheckInWindow`]: the same for the QR scan and the tablet's check-in), saying when
+/// it opens or when it closed, in the venue's time and in UTC.
+pub async fn check_window(
+    state: &AppState,
+    b: &booking::Model,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
+    let w = CheckInWindow::of(b.starts_at, b.ends_at);
+    let position = w.position(at);
+    if position == WindowPosition::Open {
+        return Ok(());
+    }
+    let tz: Option<chrono_tz::Tz> = partner::Entity::find_by_id(b.partner_id)
+        .one(&state.db)
+        .await?
+        .and_then(|p| p.timezone.parse().ok());
+    let show = |t: DateTime<Utc>| match tz {
+        Some(tz) => format!(
+            "{} {} ({})",
+            t.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            tz.name(),
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let detail = match position {
+        WindowPosition::TooEarly => format!(
+            "too early: this booking can be validated from {}, {} hours before its start",
+            show(w.opens_at),
+            CHECK_IN_OPENS_BEFORE.num_hours()
+        ),
+        _ => format!(
+            "too late: validation for this booking closed at {}, {} hours after its end",
+            show(w.closes_at),
+            CHECK_IN_CLOSES_AFTER.num_hours()
+        ),
+    };
+    Err(ApiError::new(ErrorCode::OutsideCheckInWindow, detail))
+}
+
+/// The partner validates the visit: the card's value is captured. Only within the
+/// booking's check-in window.
 pub async fn check_in(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
+    check_in_at(state, b, state.clock.now()).await
+}
+
+/// Checks a visit in that was validated at `at` (for a QR scan: when it was scanned, so
+/// a scan accepted at the end of the window is not refused when its holder confirms).
+pub async fn check_in_at(
+    state: &AppState,
+    b: &booking::Model,
+    at: DateTime<Utc>,
+) -> ApiResult<booking::Model> {
+    if b.status == "confirmed" {
+        check_window(state, b, at).await?;
+    }
     settle(state, b, "completed").await
 }
 

@@ -86,6 +86,9 @@ pub enum ErrorCode {
     BookingStateConflict,
     /// Too late to cancel under the partner's policy.
     CancellationDeadlinePassed,
+    /// The booking cannot be validated (scanned or checked in) now: its window opens
+    /// later, or closed; the detail says when.
+    OutsideCheckInWindow,
     /// An attachment's `Content-Type` is not one of the photo, video or voice types taken.
     AttachmentTypeNotAllowed,
     /// An attachment's bytes are not of the type its `Content-Type` declares.
@@ -123,6 +126,7 @@ impl ErrorCode {
                 StatusCode::CONFLICT
             }
             SlotUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
+            OutsideCheckInWindow => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound => StatusCode::NOT_FOUND,
@@ -183,6 +187,7 @@ impl ErrorCode {
             HoldExpired => "Hold expired",
             BookingStateConflict => "Booking state conflict",
             CancellationDeadlinePassed => "Cancellation deadline passed",
+            OutsideCheckInWindow => "Outside the check-in window",
             AttachmentTypeNotAllowed => "Attachment type not allowed",
             AttachmentContentMismatch => "Attachment content does not match its type",
             TooManyAttachments => "Too many attachments",

@@ -5,6 +5,8 @@
 //! phone (step two): the booking's value is captured and the tablet sees the result on
 //! the partner's calendar. A screenshot of an old code is refused (its window passed), and
 //! a replayed fresh one finds the same pending request, or a booking already validated.
+//! A scan is taken only within the booking's check-in window (`CheckInWindow`, the same
+//! as for the tablet's check-in), and the refusal says when it opens.
 
 use crate::auth::constant_time_eq;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -20,10 +22,6 @@ use uuid::Uuid;
 pub const QR_ROTATION_SECS: i64 = 30;
 /// How long the recipient has to confirm a scan.
 pub const REQUEST_TTL: Duration = Duration::minutes(2);
-/// Validation is open from this long before the booking's start…
-pub const OPENS_BEFORE: Duration = Duration::hours(2);
-/// …to this long after its end.
-pub const CLOSES_AFTER: Duration = Duration::hours(2);
 const KEY_LABEL: &str = "booking-qr";
 
 fn window(at: DateTime<Utc>) -> i64 {
@@ -108,12 +106,8 @@ pub async fn request(
         ));
     }
     let now = state.clock.now();
-    if now < b.starts_at - OPENS_BEFORE || now > b.ends_at + CLOSES_AFTER {
-        return Err(ApiError::new(
-            ErrorCode::BookingStateConflict,
-            "this booking is not for now",
-        ));
-    }
+    // The same window as the tablet's check-in (`actors::booking::CheckInWindow`).
+    crate::bookings::check_window(state, &b, now).await?;
     if let Some(pending) = validation::Entity::find()
         .filter(validation::Column::BookingId.eq(b.id))
         .filter(validation::Column::Status.eq("pending"))
@@ -194,7 +188,7 @@ pub async fn decide(
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::not_found("booking"))?;
-        if let Err(e) = crate::bookings::check_in(state, &b).await {
+        if let Err(e) = crate::bookings::check_in_at(state, &b, v.created_at).await {
             set_status(state, &claimed, "pending", now).await?;
             return Err(e);
         }
