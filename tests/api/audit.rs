@@ -158,6 +158,7 @@ async fn reordered_and_inserted_events_are_named() {
         at: Set(last.at),
         prev_hash: Set(last.hash.clone()),
         hash: Set("f".repeat(64)),
+        donor_seq: Set(None),
     }
     .insert(&app.state.db)
     .await

@@ -344,6 +344,10 @@ async fn check_in_captures_and_no_show_waits_for_the_start() {
         )
         .await;
     }
+    // Check-in opens two hours before the start: move to an hour before.
+    let starts: chrono::DateTime<chrono::Utc> = a["starts_at"].as_str().unwrap().parse().unwrap();
+    app.clock
+        .advance(starts - fimy::clock::Clock::now(&app.clock) - chrono::Duration::hours(1));
     let res = app
         .post_as(
             &tablet,

@@ -123,7 +123,15 @@ async fn a_donor_sees_delivered_opened_and_used_live_and_nothing_more() {
         &json!({"code": code, "amount_minor": 10_000}),
     )
     .await;
-    // The redemption (seq 6) is hidden from the donor; nothing arrives for it.
+    // The redemption itself (the card's seq 6) is hidden from the donor; the card being
+    // used is not, and comes next in the donor's own numbering, without data.
+    let used = next(&mut ws, 5).await;
+    assert_eq!(
+        (used["kind"].as_str(), used["seq"].as_i64()),
+        (Some("card_used"), Some(6)),
+        "{used}"
+    );
+    assert_eq!(used["data"], json!({}));
     send(&mut ws, json!({"type": "ping"})).await;
     let m = next(&mut ws, 5).await;
     assert_eq!(m["type"], "pong", "the donor got no spending event: {m}");
@@ -373,7 +381,7 @@ async fn each_audience_gets_its_own_feed_and_only_its_own() {
     app.post_as(
         &tablet,
         &format!("/api/v1/partners/{partner}/redemptions"),
-        &json!({"code": code, "amount_minor": 500}),
+        &json!({"code": code, "amount_minor": 5_000}),
     )
     .await;
     let holder_feed = events_until(&mut holder_ws, 1, 5).await;
@@ -381,6 +389,7 @@ async fn each_audience_gets_its_own_feed_and_only_its_own() {
         holder_feed[0]["kind"], "card_used",
         "the recipient hears of their card being used"
     );
+    // The donor hears "used" because the card is all spent (a partial spend says nothing).
     let donor_feed = events_until(&mut donor_ws, 3, 5).await;
     assert_eq!(donor_feed[0]["kind"], "card_used");
     assert!(

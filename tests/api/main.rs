@@ -18,6 +18,7 @@ mod errors;
 mod health;
 mod helpers;
 mod idempotency;
+mod lifecycle;
 mod live;
 mod partner_views;
 mod portal;
