@@ -73,7 +73,11 @@ pub async fn poll(
         let woke = tokio::time::timeout(wait, async {
             loop {
                 match bus.recv().await {
-                    Ok(BusSignal::Event(e)) if e.topic == name => return,
+                    Ok(BusSignal::Event(e))
+                        if e.topic == name && topics::present(&e, view).is_some() =>
+                    {
+                        return;
+                    }
                     Ok(BusSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => return,
                     Err(broadcast::error::RecvError::Closed) => return,
                     Ok(_) => {}

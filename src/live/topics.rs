@@ -213,6 +213,34 @@ pub async fn head(state: &AppState, topic: Topic, view: View) -> ApiResult<i64> 
 mod tests {
     use super::*;
 
+    fn card_event(kind: &str, seq: i64, donor_seq: Option<i64>) -> LiveEvent {
+        LiveEvent {
+            topic: "card:x".into(),
+            seq,
+            kind: kind.into(),
+            data: serde_json::json!({"amount": 500}),
+            at: chrono::Utc::now(),
+            donor_seq,
+        }
+    }
+
+    #[test]
+    fn a_donor_sees_the_lifecycle_in_their_own_numbering_without_data() {
+        let used = card_event("card_used", 9, Some(7));
+        let shown = present(&used, View::Donor).unwrap();
+        assert_eq!((shown.seq, shown.donor_seq), (7, None));
+        assert_eq!(shown.data, serde_json::json!({}));
+        assert!(present(&card_event("amount_redeemed", 8, None), View::Donor).is_none());
+        // An event carrying no donor number is not part of the view, whatever its kind.
+        assert!(present(&card_event("card_opened", 5, None), View::Donor).is_none());
+        let full = present(&used, View::Full).unwrap();
+        assert_eq!(
+            (full.seq, full.donor_seq),
+            (9, None),
+            "never sent to clients"
+        );
+    }
+
     #[test]
     fn topics_round_trip_and_bad_ones_are_refused() {
         let id = Uuid::now_v7();
