@@ -584,7 +584,9 @@ pub async fn partner_cancel(
     ))
 }
 
-/// The visit happened: the card's value is captured (staff and tablets).
+/// The visit happened: the card's value is captured (staff and tablets). Only in the
+/// booking's check-in window, the same as the QR scan's (from 2 hours before its start to
+/// 2 hours after its end); outside it, 409 `outside_check_in_window` says when it opens.
 #[utoipa::path(post, path = "/api/v1/partners/{id}/bookings/{booking_id}/check-in", tag = "partners",
     params(("id" = Uuid, Path), ("booking_id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 409, body = crate::error::Problem)),

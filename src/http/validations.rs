@@ -88,7 +88,9 @@ pub struct ScanRequest {
 }
 
 /// Step one (staff and tablets): a scanned code opens a validation request, pushed to the
-/// recipient to confirm. Scanning the same code again returns the same request.
+/// recipient to confirm. Scanning the same code again returns the same request. Only in
+/// the booking's check-in window (from 2 hours before its start to 2 hours after its
+/// end); outside it, 409 `outside_check_in_window` says when it opens or closed.
 #[utoipa::path(post, path = "/api/v1/partners/{id}/validations", tag = "partners",
     request_body = ScanRequest, params(("id" = Uuid, Path)),
     responses((status = 201, body = ValidationView), (status = 409, body = crate::error::Problem),
