@@ -15,6 +15,8 @@ mod m20261202_020000_card_events_donor_seq;
 
 mod util;
 
+pub use m20261202_020000_card_events_donor_seq::number_donor_events;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

@@ -22,6 +22,20 @@ const DONOR_KINDS: &str = "'card_created', 'payment_received', 'card_issued', \
     'card_delivered', 'card_opened', 'card_booked', 'card_used', 'card_transferred', \
     'expiry_extended', 'value_refunded', 'contribution_refunded', 'card_expired'";
 
+/// Numbers every stored event the donor sees, per card, in `seq` order (what this
+/// migration does to the events already there).
+pub async fn number_donor_events<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        "UPDATE card_events SET donor_seq = (\
+           SELECT COUNT(*) FROM card_events e \
+           WHERE e.card_id = card_events.card_id AND e.seq <= card_events.seq \
+           AND e.kind IN ({DONOR_KINDS})) \
+         WHERE kind IN ({DONOR_KINDS})"
+    ))
+    .await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -33,16 +47,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
-                "UPDATE card_events SET donor_seq = (\
-                   SELECT COUNT(*) FROM card_events e \
-                   WHERE e.card_id = card_events.card_id AND e.seq <= card_events.seq \
-                   AND e.kind IN ({DONOR_KINDS})) \
-                 WHERE kind IN ({DONOR_KINDS})"
-            ))
-            .await?;
+        number_donor_events(manager.get_connection()).await?;
         manager
             .create_index(
                 Index::create()

@@ -630,3 +630,62 @@ async fn scans_and_check_ins_outside_the_window_are_refused_saying_when_it_opens
     assert!(p["detail"].as_str().unwrap().contains("closed"), "{p}");
     app.assert_audit_clean().await;
 }
+
+#[tokio::test]
+async fn the_migration_numbers_stored_events_as_the_live_path_does() {
+    use sea_orm::sea_query::Expr;
+    let app = spawn_demo_app().await;
+    let (_, _, card, code) = gift(&app, 3_000).await;
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app.partner_of(&tablet).await;
+    for amount in [1_000, 2_000] {
+        let res = app
+            .post_as(
+                &tablet,
+                &format!("/api/v1/partners/{partner}/redemptions"),
+                &json!({"code": code, "amount_minor": amount}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let id = uuid::Uuid::parse_str(&card).unwrap();
+    let numbers = || async {
+        entities::card_event::Entity::find()
+            .filter(entities::card_event::Column::CardId.eq(id))
+            .order_by_asc(entities::card_event::Column::Seq)
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.donor_seq))
+            .collect::<Vec<_>>()
+    };
+    let live = numbers().await;
+    let expected: Vec<(String, Option<i64>)> = [
+        ("card_created", Some(1)),
+        ("payment_received", Some(2)),
+        ("card_issued", Some(3)),
+        ("card_delivered", Some(4)),
+        ("card_opened", Some(5)),
+        ("card_claimed", None),
+        ("amount_redeemed", None),
+        ("amount_redeemed", None),
+        ("card_used", Some(6)),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_owned(), n))
+    .collect();
+    assert_eq!(live, expected);
+
+    entities::card_event::Entity::update_many()
+        .col_expr(
+            entities::card_event::Column::DonorSeq,
+            Expr::value(Option::<i64>::None),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    migration::number_donor_events(&app.state.db).await.unwrap();
+    assert_eq!(numbers().await, expected);
+    app.assert_audit_clean().await;
+}
