@@ -469,26 +469,29 @@ fn places(e: &Value) -> (u64, u64, u64) {
     )
 }
 
-#[tokio::test]
-async fn the_tablets_calendar_carries_the_real_places_after_a_check_in_and_a_reschedule() {
-    let app = spawn_demo_app().await;
-    let v = venue(&app, 6, json!({})).await;
-    let list = slots(&app, &v, 5).await;
-    let (a, b, c) = (&list[10], &list[12], &list[14]);
+/// A venue of 6 places per slot with `bookings` confirmed bookings (one person each) in
+/// the given slots of the offered list, and the partner's tablet following its calendar
+/// live: (venue, offered slots, (holder token, booking id) per booking, tablet socket).
+async fn busy_venue(
+    app: &TestApp,
+    bookings: &[usize],
+) -> (Venue, Vec<Value>, Vec<(String, String)>, Ws) {
+    let v = venue(app, 6, json!({})).await;
+    let list = slots(app, &v, 5).await;
     let mut people = Vec::new();
-    for (i, s) in [a, a, b].iter().enumerate() {
+    for (i, n) in bookings.iter().enumerate() {
         let (token, card) =
-            crate::bookings::holder(&app, &format!("p{i}@example.com"), 50_000).await;
-        let booked: Value = book(&app, &token, &card, &v, &s["starts_at"])
+            crate::bookings::holder(app, &format!("p{i}@example.com"), 50_000).await;
+        let booked: Value = book(app, &token, &card, &v, &list[*n]["starts_at"])
             .await
             .json()
             .await
             .unwrap();
         let id = booked["id"].as_str().unwrap().to_owned();
-        confirm(&app, &token, &id).await;
+        confirm(app, &token, &id).await;
         people.push((token, id));
     }
-    let mut tablet_ws = connect(&app, &app.demo_token("partner tablet").await).await;
+    let mut tablet_ws = connect(app, &app.demo_token("partner tablet").await).await;
     let (sub, _) = subscribe(
         &mut tablet_ws,
         &format!("partner:{}:calendar", v.partner),
@@ -496,33 +499,14 @@ async fn the_tablets_calendar_carries_the_real_places_after_a_check_in_and_a_res
     )
     .await;
     assert_eq!(sub["type"], "subscribed");
+    (v, list, people, tablet_ws)
+}
 
-    // The booking in b moves to c: b's place is given back, on the calendar too.
-    let (token, moving) = &people[2];
-    let res = app
-        .post_as(
-            token,
-            &format!("/api/v1/bookings/{moving}/reschedule"),
-            &json!({"starts_at": c["starts_at"]}),
-        )
-        .await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let left = next(&mut tablet_ws, 5).await;
-    let arrived = next(&mut tablet_ws, 5).await;
-    assert_eq!(
-        (
-            left["data"]["slot_id"].clone(),
-            left["data"]["status"].as_str()
-        ),
-        (b["slot_id"].clone(), Some("moved")),
-        "{left}"
-    );
-    assert_eq!(places(&left["data"]), (6, 0, 0), "{left}");
-    assert_eq!(arrived["data"]["slot_id"], c["slot_id"]);
-    assert_eq!(arrived["data"]["status"], "confirmed");
-    assert_eq!(places(&arrived["data"]), (5, 0, 1));
-
-    // One visitor of a checks in: the slot still has its two booked places, four free.
+#[tokio::test]
+async fn the_tablets_calendar_shows_a_check_in_with_the_slots_real_places() {
+    let app = spawn_demo_app().await;
+    let (v, _, people, mut tablet_ws) = busy_venue(&app, &[10, 10]).await;
+    // One visitor checks in: the slot still has its two booked places, four free.
     let (token, first) = &people[0];
     move_before_start(&app, token, first, chrono::Duration::minutes(30)).await;
     let tablet = app.demo_token("partner tablet").await;
@@ -533,10 +517,41 @@ async fn the_tablets_calendar_carries_the_real_places_after_a_check_in_and_a_res
     let done = next(&mut tablet_ws, 5).await;
     assert_eq!(done["data"]["status"], "completed");
     assert_eq!(places(&done["data"]), (4, 0, 2), "{done}");
-
     let log = calendar_changes(&app, &v).await;
     let completed = log.iter().find(|e| e["status"] == "completed").unwrap();
     assert_eq!(places(completed), (4, 0, 2));
+}
+
+#[tokio::test]
+async fn the_tablets_calendar_shows_the_places_a_reschedule_frees() {
+    let app = spawn_demo_app().await;
+    let (_, list, people, mut tablet_ws) = busy_venue(&app, &[12]).await;
+    let (from, to) = (&list[12], &list[14]);
+    let (token, moving) = &people[0];
+    let res = app
+        .post_as(
+            token,
+            &format!("/api/v1/bookings/{moving}/reschedule"),
+            &json!({"starts_at": to["starts_at"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // First the slot it left, its place given back; then the slot it holds now.
+    let left = next(&mut tablet_ws, 5).await;
+    assert_eq!(
+        (
+            left["data"]["slot_id"].clone(),
+            left["data"]["status"].as_str()
+        ),
+        (from["slot_id"].clone(), Some("moved")),
+        "{left}"
+    );
+    assert_eq!(left["data"]["starts_at"], from["starts_at"]);
+    assert_eq!(places(&left["data"]), (6, 0, 0), "{left}");
+    let arrived = next(&mut tablet_ws, 5).await;
+    assert_eq!(arrived["data"]["slot_id"], to["slot_id"]);
+    assert_eq!(arrived["data"]["status"], "confirmed");
+    assert_eq!(places(&arrived["data"]), (5, 0, 1));
 }
 
 #[tokio::test]
