@@ -704,3 +704,96 @@ async fn the_migration_numbers_stored_events_as_the_live_path_does() {
     assert_eq!(numbers().await, expected);
     app.assert_audit_clean().await;
 }
+
+#[tokio::test]
+async fn an_experience_card_is_used_when_its_visit_is_validated_by_scan() {
+    let app = spawn_demo_app().await;
+    let v = venue(&app, 4, json!({})).await;
+    let donor = app.register("donor@example.com").await;
+    let res = app
+        .post_as(
+            &donor,
+            "/api/v1/cards",
+            &json!({
+                "kind": "experience", "experience_id": v.experience, "party_size": 1,
+                "recipient_name": "Rémi", "recipient_email": "remi@example.com",
+                "payment": {"method": "test_card", "number": TEST_CARD_OK},
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let card = res.json::<Value>().await.unwrap()["card"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_status(&donor, &card, "delivered").await;
+    let code = app.code_of(&card).await;
+    let holder = app.register("remi@example.com").await;
+    app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+    let slot = &slots(&app, &v, 5).await[10];
+    let b: Value = book(&app, &holder, &card, &v, &slot["starts_at"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let booking = b["id"].as_str().unwrap().to_owned();
+    confirm(&app, &holder, &booking).await;
+    move_before_start(&app, &holder, &booking, chrono::Duration::hours(1)).await;
+
+    let qr: Value = app
+        .get_as(&holder, &format!("/api/v1/bookings/{booking}/qr"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tablet = app.demo_token("partner tablet").await;
+    let res = app
+        .post_as(
+            &tablet,
+            &format!("/api/v1/partners/{}/validations", v.partner),
+            &json!({"token": qr["token"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let request: Value = res.json().await.unwrap();
+    let res = app
+        .post_as(
+            &holder,
+            &format!(
+                "/api/v1/validations/{}/confirm",
+                request["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    let page: Value = app
+        .get_as(&donor, &format!("/api/v1/cards/{card}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "card_created",
+            "payment_received",
+            "card_issued",
+            "card_delivered",
+            "card_opened",
+            "card_booked",
+            "card_used"
+        ]
+    );
+    let rows = outbox(&app, &card).await;
+    assert_eq!(count(&rows, "donor", "card_used"), 2, "{rows:?}");
+    app.assert_audit_clean().await;
+}
