@@ -590,6 +590,8 @@ pub struct EventsParams {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CardEventView {
+    /// The event's number: in the card's log, or for its donor in the donor's own view
+    /// (1, 2, 3… over the events they see).
     pub seq: i64,
     pub kind: String,
     pub at: DateTime<Utc>,
