@@ -400,10 +400,12 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
             }
             if exp.currency != card.currency.code() {
                 return Err(ApiError::new(
-                    ErrorCode::InvalidField,
-                    "the card's currency differs from the experience's",
-                )
-                .field("card_id"));
+                    ErrorCode::CurrencyMismatch,
+                    format!(
+                        "this card holds {}; the experience is priced in {} (no conversion)",
+                        card.currency, exp.currency
+                    ),
+                ));
             }
             let party = req.party_size.unwrap_or(1);
             if party == 0 || i64::from(party) > i64::from(exp.capacity) {
@@ -463,6 +465,13 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
         }
     };
     let bps = u32::try_from(partner.commission_bps).unwrap_or(0);
+    // What the hold is counted in: an experience card's own price, or the experience's.
+    let currency = match card.kind {
+        CardKind::Experience { .. } => card.currency,
+        CardKind::Value { .. } => {
+            actors::Currency::parse(&exp.currency).map_err(ApiError::internal)?
+        }
+    };
     let authorized = state
         .registry
         .send(
@@ -470,6 +479,7 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
             Command::Authorize {
                 hold_id: id,
                 amount,
+                currency,
                 partner_id: exp.partner_id,
                 commission_bps: bps,
                 now,

@@ -72,6 +72,8 @@ pub enum ErrorCode {
     PaymentMismatch,
     /// The payment was declined; try another method.
     PaymentDeclined,
+    /// An amount in another currency than the card's (no conversion is made).
+    CurrencyMismatch,
     /// A webhook whose signature does not verify.
     InvalidSignature,
     /// The card is too contended right now; retry.
@@ -114,9 +116,8 @@ impl ErrorCode {
             }
             InvalidField | IdempotencyKeyReused | InvalidCode => StatusCode::UNPROCESSABLE_ENTITY,
             InsufficientBalance | CardStateConflict | CardExpired | WrongCardKind
-            | DuplicateHold | CardHasHolds | ExtensionNotAllowed | PaymentMismatch => {
-                StatusCode::CONFLICT
-            }
+            | DuplicateHold | CardHasHolds | ExtensionNotAllowed | PaymentMismatch
+            | CurrencyMismatch => StatusCode::CONFLICT,
             WrongPartner => StatusCode::FORBIDDEN,
             UnknownHold | UnknownContribution => StatusCode::NOT_FOUND,
             PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
@@ -180,6 +181,7 @@ impl ErrorCode {
             ExtensionNotAllowed => "Extension not allowed",
             PaymentMismatch => "Payment mismatch",
             PaymentDeclined => "Payment declined",
+            CurrencyMismatch => "Currency mismatch",
             InvalidSignature => "Invalid signature",
             Busy => "Busy",
             SlotFull => "Slot full",
@@ -417,6 +419,7 @@ impl From<actors::giftcard::DomainError> for ApiError {
             D::HasHolds => ErrorCode::CardHasHolds,
             D::ExtensionNotAllowed => ErrorCode::ExtensionNotAllowed,
             D::PaymentMismatch => ErrorCode::PaymentMismatch,
+            D::CurrencyMismatch { .. } => ErrorCode::CurrencyMismatch,
         };
         let err = ApiError::new(code, e.to_string());
         match e {

@@ -697,6 +697,7 @@ pub async fn ensure_demo_cards(state: &crate::state::AppState) -> anyhow::Result
                 },
                 "redeem" => Command::Redeem {
                     amount: 3_500,
+                    currency: cad,
                     partner_id: bistro.id,
                     commission_bps: bps,
                     reference: Uuid::now_v7(),
@@ -704,6 +705,7 @@ pub async fn ensure_demo_cards(state: &crate::state::AppState) -> anyhow::Result
                 },
                 "use_all" => Command::Redeem {
                     amount: face,
+                    currency: cad,
                     partner_id: bistro.id,
                     commission_bps: bps,
                     reference: Uuid::now_v7(),

@@ -96,7 +96,8 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A name shown to others: 1 to 80 characters once trimmed, no control characters.
+/// A name shown to others: 1 to 80 characters once trimmed, no control, format or
+/// invisible character ([`crate::text`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -111,12 +112,7 @@ impl DisplayName {
                 "must have between 1 and 80 characters",
             ));
         }
-        if name.chars().any(char::is_control) {
-            return Err(InvalidValue::new(
-                "display_name",
-                "must not contain control characters",
-            ));
-        }
+        crate::text::check("display_name", name, false)?;
         Ok(Self(name.to_owned()))
     }
 
@@ -274,5 +270,7 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"é".repeat(81)).is_err());
         assert!(DisplayName::parse("a\u{0007}b").is_err());
+        assert!(DisplayName::parse("Zo\u{202E}é").is_err());
+        assert!(DisplayName::parse("Zo\u{200B}é").is_err());
     }
 }

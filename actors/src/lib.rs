@@ -13,9 +13,11 @@ pub mod code;
 pub mod giftcard;
 pub mod money;
 pub mod runtime;
+pub mod text;
 
 pub use account::{AccountKind, DisplayName, Email, Locale, Password, StaffRole};
 pub use money::{Currency, Money};
+pub use text::MessageText;
 
 /// Why a value from outside was refused. The message is meant for the person who sent
 /// it; `field` names what was wrong.

@@ -44,6 +44,24 @@ impl Currency {
         }
     }
 
+    /// The currency a venue in `country` (ISO 3166-1 alpha-2, any case) charges in, when
+    /// the platform accepts it: what its till asks of a card.
+    pub fn of_country(country: &str) -> Option<Self> {
+        const EURO_AREA: [&str; 24] = [
+            "AT", "BE", "HR", "CY", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU",
+            "MT", "NL", "PT", "SK", "SI", "ES", "MC", "AD", "SM", "VA",
+        ];
+        let country = country.trim().to_ascii_uppercase();
+        match country.as_str() {
+            "CA" => Some(Self::Cad),
+            "US" => Some(Self::Usd),
+            "GB" => Some(Self::Gbp),
+            "CH" | "LI" => Some(Self::Chf),
+            c if EURO_AREA.contains(&c) => Some(Self::Eur),
+            _ => None,
+        }
+    }
+
     /// Digits after the decimal point (all accepted currencies use 2).
     pub fn minor_digits(self) -> u32 {
         2
@@ -102,6 +120,14 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_venue_charges_in_its_countrys_currency() {
+        assert_eq!(Currency::of_country("CA"), Some(Currency::Cad));
+        assert_eq!(Currency::of_country("fr"), Some(Currency::Eur));
+        assert_eq!(Currency::of_country("CH"), Some(Currency::Chf));
+        assert_eq!(Currency::of_country("JP"), None);
+    }
 
     #[test]
     fn currencies_parse_by_iso_code_only() {

@@ -10,7 +10,7 @@ use crate::payments::PaymentMethod;
 use crate::state::State;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::giftcard::{CardKind, Command, GiftCard, NewCard, Status};
-use actors::{Currency, Email, StaffRole};
+use actors::{Currency, DisplayName, Email, MessageText, StaffRole};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use entities::{card_event, experience, gift_card, partner};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -303,26 +303,19 @@ pub async fn purchase(
     let b = body.into_inner();
     let recipient_email =
         Email::parse(&b.recipient_email).map_err(|e| bad("recipient_email", e.message))?;
-    let recipient_name = b.recipient_name.trim().to_owned();
-    if recipient_name.is_empty() || recipient_name.chars().count() > 80 {
-        return Err(bad(
-            "recipient_name",
-            "must have between 1 and 80 characters",
-        ));
-    }
-    let message = b
-        .message
-        .map(|m| m.trim().to_owned())
-        .filter(|m| !m.is_empty());
-    if message
-        .as_ref()
-        .is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS)
-    {
-        return Err(bad(
-            "message",
-            format!("at most {MAX_MESSAGE_CHARS} characters"),
-        ));
-    }
+    let recipient_name = DisplayName::parse(&b.recipient_name)
+        .map_err(|e| bad("recipient_name", e.message))?
+        .as_str()
+        .to_owned();
+    // An empty (or blank) message is no message.
+    let message = match b.message.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(m) => Some(
+            MessageText::parse("message", m, MAX_MESSAGE_CHARS)
+                .map_err(|e| bad("message", e.message))?
+                .into_string(),
+        ),
+    };
     let theme = b.theme.unwrap_or_else(|| "classic".to_owned());
     if !THEMES.contains(&theme.as_str()) {
         return Err(bad("theme", format!("one of {}", THEMES.join(", "))));
@@ -446,6 +439,11 @@ pub async fn contribute(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let card = load(&state, id.into_inner()).await?;
+    // Only a group gift's id is shared with strangers: of anyone else's card, a stranger
+    // learns nothing, not even that it exists.
+    if !card.group && access(Some(&who), &card).is_none() {
+        return Err(ApiError::not_found("card"));
+    }
     if !card.group || card.status != Status::Issued {
         return Err(ApiError::new(
             ErrorCode::CardStateConflict,
@@ -738,13 +736,10 @@ pub async fn transfer(
     }
     let email =
         Email::parse(&body.recipient_email).map_err(|e| bad("recipient_email", e.message))?;
-    let name = body.recipient_name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(bad(
-            "recipient_name",
-            "must have between 1 and 80 characters",
-        ));
-    }
+    let name = DisplayName::parse(&body.recipient_name)
+        .map_err(|e| bad("recipient_name", e.message))?
+        .as_str()
+        .to_owned();
     let (_, material) = giftcards::new_code(&state);
     let outcome = state
         .registry
@@ -808,7 +803,12 @@ pub async fn refund(
 
 // ---------------------------------------------------------------- at the partner
 
-async fn commission_bps(state: &State, who: &Principal, partner_id: Uuid) -> ApiResult<u32> {
+/// The venue's commission and the currency its till charges in (its country's).
+async fn commission_bps(
+    state: &State,
+    who: &Principal,
+    partner_id: Uuid,
+) -> ApiResult<(u32, Currency)> {
     who.require_partner(
         partner_id,
         &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet],
@@ -817,7 +817,19 @@ async fn commission_bps(state: &State, who: &Principal, partner_id: Uuid) -> Api
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("partner"))?;
-    u32::try_from(p.commission_bps).map_err(ApiError::internal)
+    let currency = Currency::of_country(&p.country).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::CurrencyMismatch,
+            format!(
+                "this venue's country ({}) has no currency gift cards are sold in",
+                p.country
+            ),
+        )
+    })?;
+    Ok((
+        u32::try_from(p.commission_bps).map_err(ApiError::internal)?,
+        currency,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -851,7 +863,7 @@ pub async fn redeem(
     body: web::Json<SpendRequest>,
 ) -> ApiResult<HttpResponse> {
     let partner_id = id.into_inner();
-    let bps = commission_bps(&state, &who, partner_id).await?;
+    let (bps, currency) = commission_bps(&state, &who, partner_id).await?;
     let row = giftcards::find_by_code(
         &state,
         &body.code,
@@ -867,6 +879,7 @@ pub async fn redeem(
             row.id,
             Command::Redeem {
                 amount: body.amount_minor,
+                currency,
                 partner_id,
                 commission_bps: bps,
                 reference: Uuid::now_v7(),
@@ -895,7 +908,7 @@ pub async fn authorize(
     body: web::Json<SpendRequest>,
 ) -> ApiResult<HttpResponse> {
     let partner_id = id.into_inner();
-    let bps = commission_bps(&state, &who, partner_id).await?;
+    let (bps, currency) = commission_bps(&state, &who, partner_id).await?;
     let row = giftcards::find_by_code(
         &state,
         &body.code,
@@ -913,6 +926,7 @@ pub async fn authorize(
             Command::Authorize {
                 hold_id,
                 amount: body.amount_minor,
+                currency,
                 partner_id,
                 commission_bps: bps,
                 now,

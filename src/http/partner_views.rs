@@ -702,26 +702,11 @@ pub struct MessageParams {
 const MESSAGE_ORDER: &str = "messages";
 
 /// A message body as stored: CRLF and CR made LF, trimmed, 1..=2000 characters, no
-/// control characters but line feeds.
+/// control, format or invisible characters but line feeds ([`actors::text`]).
 pub fn clean_body(raw: &str) -> ApiResult<String> {
-    let bad = |detail: String| ApiError::new(ErrorCode::InvalidField, detail).field("body");
-    let normalized = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let body = normalized.trim();
-    if body.is_empty() {
-        return Err(bad("the message is empty".to_owned()));
-    }
-    let chars = body.chars().count();
-    if chars > MAX_MESSAGE_CHARS {
-        return Err(bad(format!(
-            "the message has {chars} characters; at most {MAX_MESSAGE_CHARS} are allowed"
-        )));
-    }
-    if body.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(bad(
-            "the message contains control characters (only line breaks are allowed)".to_owned(),
-        ));
-    }
-    Ok(body.to_owned())
+    actors::MessageText::parse("body", raw, MAX_MESSAGE_CHARS)
+        .map(actors::MessageText::into_string)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidField, e.message).field("body"))
 }
 
 struct Authors {

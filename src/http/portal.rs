@@ -124,6 +124,14 @@ fn text(field: &str, raw: &str, min: usize, max: usize, multiline: bool) -> ApiR
     if v.chars().any(|c| c.is_control() && !allowed(c)) {
         return Err(bad(field, "must not contain control characters"));
     }
+    if v.chars()
+        .any(|c| !c.is_control() && !actors::text::is_allowed(c, multiline))
+    {
+        return Err(bad(
+            field,
+            "must not contain format or invisible characters",
+        ));
+    }
     Ok(v.to_owned())
 }
 

@@ -19,6 +19,7 @@ async fn card_with_history(app: &TestApp) -> uuid::Uuid {
             card,
             actors::giftcard::Command::Redeem {
                 amount: 1_000,
+                currency: actors::Currency::Eur,
                 partner_id: uuid::Uuid::now_v7(),
                 commission_bps: 1500,
                 reference: uuid::Uuid::now_v7(),

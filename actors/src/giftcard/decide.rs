@@ -2,6 +2,7 @@
 //! `apply` folds one event into the state. Both pure; `decide` never mutates.
 
 use super::state::*;
+use crate::money::Currency;
 use chrono::Duration;
 use std::collections::BTreeMap;
 
@@ -54,6 +55,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
         }
         Command::Redeem {
             amount,
+            currency,
             partner_id,
             commission_bps,
             reference,
@@ -62,7 +64,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
             if matches!(card.kind, CardKind::Experience { .. }) {
                 return Err(DomainError::WrongKind);
             }
-            check_spend(card, *amount, *partner_id, *now)?;
+            check_spend(card, *amount, *currency, *partner_id, *now)?;
             Ok(with_milestone(
                 card,
                 Event::AmountRedeemed {
@@ -76,6 +78,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
         Command::Authorize {
             hold_id,
             amount,
+            currency,
             partner_id,
             commission_bps,
             now,
@@ -83,7 +86,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
             if card.holds.contains_key(hold_id) {
                 return Err(DomainError::DuplicateHold);
             }
-            check_spend(card, *amount, *partner_id, *now)?;
+            check_spend(card, *amount, *currency, *partner_id, *now)?;
             Ok(vec![Event::ValueAuthorized {
                 hold_id: *hold_id,
                 amount: *amount,
@@ -286,9 +289,13 @@ fn record_payment(
     Ok(events)
 }
 
+/// Whether `amount` of `currency` may be spent from the card at `partner_id` now. A card
+/// pays only in its own currency: no conversion is made, so a EUR card is refused at a
+/// venue charging in CAD whatever the amount.
 fn check_spend(
     card: &GiftCard,
     amount: i64,
+    currency: Currency,
     partner_id: uuid::Uuid,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DomainError> {
@@ -303,6 +310,12 @@ fn check_spend(
     }
     if card.kind.partner().is_some_and(|p| p != partner_id) {
         return Err(DomainError::WrongPartner);
+    }
+    if currency != card.currency {
+        return Err(DomainError::CurrencyMismatch {
+            card: card.currency,
+            asked: currency,
+        });
     }
     if amount > card.available {
         return Err(DomainError::InsufficientBalance {
@@ -685,6 +698,7 @@ mod tests {
         let partner = Uuid::now_v7();
         let redeem = |amount| Command::Redeem {
             amount,
+            currency: Currency::Eur,
             partner_id: partner,
             commission_bps: 1500,
             reference: Uuid::now_v7(),
@@ -700,6 +714,41 @@ mod tests {
         assert_eq!(step(&card, redeem(-5)), Err(DomainError::InvalidAmount));
         card = step(&card, redeem(4_000)).unwrap();
         assert_eq!((card.available, card.status), (0, Status::Used));
+    }
+
+    #[test]
+    fn a_card_pays_only_in_its_own_currency_by_redemption_or_hold() {
+        let (_, card) = paid(10_000);
+        let partner = Uuid::now_v7();
+        let redeem = |currency| Command::Redeem {
+            amount: 100,
+            currency,
+            partner_id: partner,
+            commission_bps: 0,
+            reference: Uuid::now_v7(),
+            now: t0(),
+        };
+        let hold = |currency| Command::Authorize {
+            hold_id: Uuid::now_v7(),
+            amount: 100,
+            currency,
+            partner_id: partner,
+            commission_bps: 0,
+            now: t0(),
+        };
+        let mismatch = Err(DomainError::CurrencyMismatch {
+            card: Currency::Eur,
+            asked: Currency::Cad,
+        });
+        assert_eq!(decide(Some(&card), &redeem(Currency::Cad)), mismatch);
+        assert_eq!(decide(Some(&card), &hold(Currency::Cad)), mismatch);
+        assert_eq!(
+            mismatch.unwrap_err().code(),
+            "currency_mismatch",
+            "a stable code"
+        );
+        assert!(decide(Some(&card), &redeem(Currency::Eur)).is_ok());
+        assert!(decide(Some(&card), &hold(Currency::Eur)).is_ok());
     }
 
     #[test]
@@ -724,6 +773,7 @@ mod tests {
         );
         let elsewhere = Command::Redeem {
             amount: 100,
+            currency: Currency::Eur,
             partner_id: Uuid::now_v7(),
             commission_bps: 0,
             reference: Uuid::now_v7(),
@@ -758,6 +808,7 @@ mod tests {
         );
         let redeem = Command::Redeem {
             amount: 100,
+            currency: Currency::Eur,
             partner_id: partner,
             commission_bps: 0,
             reference: Uuid::now_v7(),
@@ -767,6 +818,7 @@ mod tests {
         let hold = Command::Authorize {
             hold_id: Uuid::now_v7(),
             amount: 9_000,
+            currency: Currency::Eur,
             partner_id: partner,
             commission_bps: 1000,
             now: t0(),
@@ -782,6 +834,7 @@ mod tests {
         let auth = |hold_id, amount| Command::Authorize {
             hold_id,
             amount,
+            currency: Currency::Eur,
             partner_id: partner,
             commission_bps: 1000,
             now: t0(),
@@ -823,6 +876,7 @@ mod tests {
         let later = card.expires_at;
         let redeem = Command::Redeem {
             amount: 1,
+            currency: Currency::Eur,
             partner_id: Uuid::now_v7(),
             commission_bps: 0,
             reference: Uuid::now_v7(),
@@ -919,6 +973,7 @@ mod tests {
             &card,
             Command::Redeem {
                 amount: 1_000,
+                currency: Currency::Eur,
                 partner_id: Uuid::now_v7(),
                 commission_bps: 0,
                 reference: Uuid::now_v7(),
@@ -1042,6 +1097,7 @@ mod tests {
             Command::Open { now: t0() },
             Command::Redeem {
                 amount: 500,
+                currency: Currency::Eur,
                 partner_id: Uuid::now_v7(),
                 commission_bps: 1200,
                 reference: Uuid::now_v7(),
@@ -1082,6 +1138,7 @@ mod tests {
     fn redeem_at(partner: Uuid, amount: i64) -> Command {
         Command::Redeem {
             amount,
+            currency: Currency::Eur,
             partner_id: partner,
             commission_bps: 1000,
             reference: Uuid::now_v7(),
@@ -1113,6 +1170,7 @@ mod tests {
         let auth = |hold_id, amount| Command::Authorize {
             hold_id,
             amount,
+            currency: Currency::Eur,
             partner_id: partner,
             commission_bps: 0,
             now: t0(),
@@ -1161,6 +1219,7 @@ mod tests {
             Command::Authorize {
                 hold_id: booking,
                 amount: 9_000,
+                currency: Currency::Eur,
                 partner_id: partner,
                 commission_bps: 1000,
                 now: t0(),
@@ -1207,6 +1266,7 @@ mod tests {
             Command::Authorize {
                 hold_id: booking,
                 amount: 9_000,
+                currency: Currency::Eur,
                 partner_id: partner,
                 commission_bps: 0,
                 now: t0(),

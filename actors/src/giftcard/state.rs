@@ -197,6 +197,8 @@ pub enum Command {
     /// Spend value at a partner (value cards).
     Redeem {
         amount: i64,
+        /// The currency the venue charges in: the card's, or the spend is refused.
+        currency: Currency,
         partner_id: Uuid,
         commission_bps: u32,
         reference: Uuid,
@@ -205,6 +207,8 @@ pub enum Command {
     Authorize {
         hold_id: Uuid,
         amount: i64,
+        /// The currency of the amount (the venue's, or the booked experience's price).
+        currency: Currency,
         partner_id: Uuid,
         commission_bps: u32,
         now: DateTime<Utc>,
@@ -431,6 +435,8 @@ pub enum DomainError {
     ExtensionNotAllowed,
     #[error("the payment does not match the card (currency or amount)")]
     PaymentMismatch,
+    #[error("this card holds {card}; it cannot pay an amount in {asked} (no conversion)")]
+    CurrencyMismatch { card: Currency, asked: Currency },
     #[error("{0}")]
     Invalid(String),
 }
@@ -452,6 +458,7 @@ impl DomainError {
             Self::HasHolds => "card_has_holds",
             Self::ExtensionNotAllowed => "extension_not_allowed",
             Self::PaymentMismatch => "payment_mismatch",
+            Self::CurrencyMismatch { .. } => "currency_mismatch",
             Self::Invalid(_) => "invalid_field",
         }
     }

@@ -283,6 +283,7 @@ mod tests {
     fn redeem(amount: i64) -> Command {
         Command::Redeem {
             amount,
+            currency: crate::money::Currency::Eur,
             partner_id: Uuid::now_v7(),
             commission_bps: 1000,
             reference: Uuid::now_v7(),
