@@ -221,8 +221,9 @@ pub fn compare(order: SortOrder, a: (Option<f64>, Uuid), b: (Option<f64>, Uuid))
     }
 }
 
-/// Runs a search and returns every candidate, ranked under `order`.
-#[tracing::instrument(skip(db))]
+/// Runs a search and returns every candidate, ranked under `order`. The search itself is
+/// not logged: its text and position say what someone looks for and where they are.
+#[tracing::instrument(skip(db, s))]
 pub async fn search(
     db: &impl ConnectionTrait,
     s: &Search,

@@ -10,7 +10,7 @@ use crate::payments::{
 use crate::state::AppState;
 use actors::code::CardCode;
 use actors::giftcard::GiftCards;
-use actors::giftcard::{Command, Event, GiftCard, NewCard, RefundLine};
+use actors::giftcard::{Command, Event, GiftCard, NewCard};
 use actors::runtime::CodeMaterial;
 
 /// What a card command did.
@@ -65,7 +65,9 @@ pub struct PaymentView {
 
 /// Starts a payment of `amount` into `card` by `payer`. The card is credited only when
 /// the provider's webhook says the payment succeeded.
-#[tracing::instrument(skip(state, method))]
+/// Logged by id and amount only: the card carries the recipient's name, email and the
+/// gift message, the method a card number.
+#[tracing::instrument(skip(state, card, method), fields(card = %card.id, %payer, amount))]
 pub async fn start_payment(
     state: &AppState,
     card: &GiftCard,
@@ -319,34 +321,97 @@ async fn payment_succeeded(
     Ok(())
 }
 
-/// Sends refunds decided by the domain to the provider. A failure is logged and left for
-/// an operator (the ledger already records the value as returned to the payer).
-pub async fn send_refunds(state: &AppState, card_id: Uuid, lines: &[RefundLine]) {
-    for line in lines {
-        let request = RefundRequest {
-            payment_id: line.payment_id.clone(),
-            amount_minor: line.amount,
-            reference: line.contribution_id,
-            idempotency_key: format!("fimy-refund-{card_id}-{}", line.contribution_id),
-        };
-        if let Err(e) = state.payments.refund(request).await {
-            tracing::error!(card = %card_id, contribution = %line.contribution_id, error = %e,
-                "refund not sent to the payment provider");
-        }
-    }
+/// The outbox channel that sends refunds to the payment provider.
+pub const REFUND_CHANNEL: &str = "refund";
+
+/// What a refund row carries to the provider.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct RefundPayload {
+    card_id: Uuid,
+    contribution_id: Uuid,
+    /// The provider's payment id (`pi_…`).
+    payment_id: String,
+    amount_minor: i64,
+    /// One per refund line, the same on every attempt: the provider refunds once.
+    idempotency_key: String,
 }
 
-/// The refund lines recorded by an outcome's events.
-pub fn refund_lines(outcome: &Outcome) -> Vec<RefundLine> {
-    outcome
-        .events
-        .iter()
-        .flat_map(|e| match &e.event {
-            Event::ValueRefunded { lines } => lines.clone(),
-            Event::ContributionRefunded { line } => vec![line.clone()],
-            _ => Vec::new(),
+/// The outbox rows that send the refunds an event records (one per refund line), written
+/// in the transaction that records the event: a refund is in the ledger if and only if
+/// it is on its way to the provider. The worker retries them with back-off until the
+/// provider takes them, dead-letters them after [`crate::outbox::MAX_ATTEMPTS`], and an
+/// admin sees and puts them back with the outbox endpoints.
+pub fn refund_rows(
+    card_id: Uuid,
+    e: &actors::runtime::RecordedEvent<Event>,
+) -> Vec<entities::outbox::ActiveModel> {
+    let lines = match &e.event {
+        Event::ValueRefunded { lines } => lines.clone(),
+        Event::ContributionRefunded { line } => vec![line.clone()],
+        _ => return Vec::new(),
+    };
+    lines
+        .into_iter()
+        .filter(|l| l.amount > 0)
+        .map(|line| {
+            let event_id = Uuid::new_v5(&e.id, line.contribution_id.as_bytes());
+            let payload = RefundPayload {
+                card_id,
+                contribution_id: line.contribution_id,
+                payment_id: line.payment_id.clone(),
+                amount_minor: line.amount,
+                idempotency_key: format!("fimy-refund-{event_id}"),
+            };
+            entities::outbox::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                event_id: Set(event_id),
+                card_id: Set(Some(card_id)),
+                audience: Set("provider".to_owned()),
+                user_id: Set(None),
+                email: Set(None),
+                channel: Set(REFUND_CHANNEL.to_owned()),
+                kind: Set("refund".to_owned()),
+                payload: Set(serde_json::to_string(&payload).unwrap_or_default()),
+                status: Set("pending".to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(e.at),
+                last_error: Set(None),
+                created_at: Set(e.at),
+            }
         })
         .collect()
+}
+
+/// Sends one refund row to the provider (the outbox's `refund` channel). Done when the
+/// provider has taken the refund (`succeeded` or `pending` on its side); a provider that
+/// is unavailable, or answers `failed`, is tried again; a request it refuses as invalid
+/// is dead-lettered for an admin.
+pub async fn deliver_refund(
+    state: &AppState,
+    row: &entities::outbox::Model,
+) -> crate::delivery::Delivery {
+    use crate::delivery::DeliveryError;
+    let p: RefundPayload = serde_json::from_str(&row.payload)
+        .map_err(|e| DeliveryError::Invalid(format!("unreadable refund row: {e}")))?;
+    let request = RefundRequest {
+        payment_id: p.payment_id,
+        amount_minor: p.amount_minor,
+        reference: p.contribution_id,
+        idempotency_key: p.idempotency_key,
+    };
+    match state.payments.refund(request).await {
+        Ok(outcome) if outcome.status == "failed" => Err(DeliveryError::Retry(format!(
+            "the provider answered refund {} failed",
+            outcome.id
+        ))),
+        Ok(outcome) => {
+            tracing::info!(card = %p.card_id, refund = %outcome.id, status = %outcome.status,
+                "refund taken by the payment provider");
+            Ok(())
+        }
+        Err(e) if e.is_retryable() => Err(DeliveryError::Retry(e.to_string())),
+        Err(e) => Err(DeliveryError::Invalid(e.to_string())),
+    }
 }
 
 /// Who looks a code up, which decides whose budget it counts against.

@@ -17,8 +17,11 @@
 //! (`notification_preferences`) becomes `skipped` — except the gift email itself, which is
 //! how a recipient gets their card. Receivers deduplicate on the event id.
 //!
-//! Channels: `email` ([`crate::email`]) and `push` ([`crate::push::deliver`]). Rows of
-//! any other channel stay `pending` until their adapter is wired in [`CHANNELS`].
+//! Channels: `email` ([`crate::email`]), `push` ([`crate::push::deliver`]) and `refund`
+//! ([`crate::giftcards::deliver_refund`]: a refund the ledger records, sent to the payment
+//! provider with an idempotency key per refund line, so a retry never refunds twice; the
+//! row is `sent` once the provider took it). Rows of any other channel stay `pending`
+//! until their adapter is wired in [`CHANNELS`].
 
 use crate::delivery::{Delivery, DeliveryError};
 use crate::state::AppState;
@@ -42,7 +45,7 @@ const BATCH: u64 = 64;
 /// Rows delivered at once per node.
 const CONCURRENCY: usize = 8;
 /// The channels this node delivers.
-pub const CHANNELS: [&str; 2] = ["email", "push"];
+pub const CHANNELS: [&str; 3] = ["email", "push", crate::giftcards::REFUND_CHANNEL];
 /// Every status a row can have.
 pub const STATUSES: [&str; 6] = ["pending", "sending", "sent", "dead", "gone", "skipped"];
 
@@ -281,6 +284,9 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Attempt {
     match row.channel.as_str() {
         "email" => crate::email::deliver(state, row).await,
         "push" => Attempt::Done(crate::push::deliver(state, row).await),
+        crate::giftcards::REFUND_CHANNEL => {
+            Attempt::Done(crate::giftcards::deliver_refund(state, row).await)
+        }
         other => Attempt::Done(Err(DeliveryError::Invalid(format!(
             "no {other:?} channel on this node"
         )))),
@@ -291,6 +297,10 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Attempt {
 /// The gift email is always sent: it is the gift, not a notification about it.
 async fn wanted(state: &AppState, row: &outbox::Model) -> Result<bool, DbErr> {
     if row.channel == "email" && row.kind == "gift_received" {
+        return Ok(true);
+    }
+    // A refund is money owed, not a notification: no preference turns it off.
+    if row.channel == crate::giftcards::REFUND_CHANNEL {
         return Ok(true);
     }
     let user_id = match row.user_id {

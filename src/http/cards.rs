@@ -485,7 +485,6 @@ pub async fn refund_contribution(
         .registry
         .send(id, Command::RefundContribution { contribution_id })
         .await?;
-    giftcards::send_refunds(&state, id, &giftcards::refund_lines(&outcome)).await;
     Ok(web::Json(card_view(&outcome.state, access)))
 }
 
@@ -696,6 +695,7 @@ pub async fn wallet(state: State, who: Principal) -> ApiResult<web::Json<Wallet>
         .limit(200)
         .all(&state.db)
         .await?;
+    let given = without_abandoned_purchases(&state, given).await?;
     let received = gift_card::Entity::find()
         .filter(gift_card::Column::RecipientUserId.eq(who.user_id))
         .order_by_desc(gift_card::Column::CreatedAt)
@@ -706,6 +706,42 @@ pub async fn wallet(state: State, who: Principal) -> ApiResult<web::Json<Wallet>
         given: decode(given, Access::Donor)?,
         received: decode(received, Access::Holder)?,
     }))
+}
+
+/// How long an unfinished payment (waiting for 3-D Secure, or for the provider's word)
+/// keeps its unpaid card in the donor's wallet.
+pub const PAYMENT_LAPSE: chrono::Duration = chrono::Duration::hours(1);
+
+/// The cards without the purchases that will not be paid: a card still `pending_payment`
+/// stays only while a payment into it is under way (started less than [`PAYMENT_LAPSE`]
+/// ago and neither failed nor declined). A declined or lapsed purchase leaves the wallet;
+/// the card row stays (cards are never deleted) and is paid if a late payment succeeds.
+async fn without_abandoned_purchases(
+    state: &State,
+    cards: Vec<gift_card::Model>,
+) -> ApiResult<Vec<gift_card::Model>> {
+    let unpaid: Vec<Uuid> = cards
+        .iter()
+        .filter(|c| c.status == Status::PendingPayment.as_str())
+        .map(|c| c.id)
+        .collect();
+    if unpaid.is_empty() {
+        return Ok(cards);
+    }
+    let since = state.clock.now() - PAYMENT_LAPSE;
+    let live: std::collections::HashSet<Uuid> = entities::payment::Entity::find()
+        .filter(entities::payment::Column::CardId.is_in(unpaid))
+        .filter(entities::payment::Column::Status.is_in(["pending", "processing", "requires_action"]))
+        .filter(entities::payment::Column::CreatedAt.gt(since))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| p.card_id)
+        .collect();
+    Ok(cards
+        .into_iter()
+        .filter(|c| c.status != Status::PendingPayment.as_str() || live.contains(&c.id))
+        .collect())
 }
 
 // ---------------------------------------------------------------- holder and donor actions
@@ -797,7 +833,6 @@ pub async fn refund(
         ));
     }
     let outcome = state.registry.send(id, Command::Refund).await?;
-    giftcards::send_refunds(&state, id, &giftcards::refund_lines(&outcome)).await;
     Ok(web::Json(card_view(&outcome.state, access)))
 }
 

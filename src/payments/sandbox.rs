@@ -3,6 +3,12 @@
 //! (payment succeeded, payment failed, refund succeeded) as a Stripe-shaped event signed with
 //! its own webhook secret — so the application receives sandbox outcomes through the same
 //! webhook path as Stripe's.
+//!
+//! One behaviour is the sandbox's own, for testing what happens when a provider does not
+//! take a refund: a payment with the card `4000 0000 0000 5126` succeeds, and the first
+//! [`REFUND_FAILURES`] refund requests against it fail as an unavailable provider would
+//! (HTTP 503, nothing refunded, nothing recorded under the idempotency key); the next one
+//! succeeds. (Stripe documents this number as a card whose refunds fail.)
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::payments::{
@@ -34,7 +40,15 @@ pub const TEST_CARDS: &[(&str, &str)] = &[
         "4000002760003184",
         "requires authentication (3-D Secure), always",
     ),
+    (
+        "4000000000005126",
+        "succeeds; its first refund attempts fail (provider unavailable)",
+    ),
 ];
+
+/// How many refund requests against a `4000 0000 0000 5126` payment fail before one
+/// succeeds.
+pub const REFUND_FAILURES: u32 = 2;
 
 /// Where the payer is sent to complete a sandbox 3-D Secure authentication.
 pub fn authenticate_path(payment_id: &str) -> String {
@@ -43,6 +57,8 @@ pub fn authenticate_path(payment_id: &str) -> String {
 
 enum Card {
     Succeeds,
+    /// Succeeds; refunds fail [`REFUND_FAILURES`] times first.
+    RefundsFailFirst,
     Declined {
         decline_code: &'static str,
         message: &'static str,
@@ -54,6 +70,7 @@ fn test_card(number: &str) -> Option<Card> {
     let digits: String = number.chars().filter(|c| *c != ' ').collect();
     match digits.as_str() {
         "4242424242424242" | "5555555555554444" => Some(Card::Succeeds),
+        "4000000000005126" => Some(Card::RefundsFailFirst),
         "4000000000000002" => Some(Card::Declined {
             decline_code: "generic_decline",
             message: "Your card was declined.",
@@ -120,6 +137,8 @@ struct Payment {
     status: Status,
     charge_id: Option<String>,
     refunded_minor: i64,
+    /// Refund requests still to fail before one succeeds (see [`REFUND_FAILURES`]).
+    refund_failures_left: u32,
     /// Newest first, as Stripe lists them.
     refunds: Vec<Refund>,
 }
@@ -436,8 +455,12 @@ impl PaymentProvider for SandboxProvider {
         }
 
         let id = new_id("pi_sandbox_");
+        let refund_failures_left = match card {
+            Card::RefundsFailFirst => REFUND_FAILURES,
+            _ => 0,
+        };
         let status = match card {
-            Card::Succeeds => Status::Succeeded,
+            Card::Succeeds | Card::RefundsFailFirst => Status::Succeeded,
             Card::Declined {
                 decline_code,
                 message,
@@ -457,6 +480,7 @@ impl PaymentProvider for SandboxProvider {
             charge_id: (status == Status::Succeeded).then(|| new_id("ch_sandbox_")),
             status,
             refunded_minor: 0,
+            refund_failures_left,
             refunds: Vec::new(),
         };
         let intent = payment.intent(&id);
@@ -512,6 +536,13 @@ impl PaymentProvider for SandboxProvider {
                 "payment {} has not succeeded; only a succeeded payment can be refunded",
                 req.payment_id
             )));
+        }
+        if payment.refund_failures_left > 0 {
+            payment.refund_failures_left -= 1;
+            tracing::info!(payment_id = %req.payment_id, "sandbox refund failed (test card)");
+            return Err(PaymentError::Unavailable(
+                "sandbox: this test card's refunds fail for now (HTTP 503)".into(),
+            ));
         }
         let left = payment.amount_minor - payment.refunded_minor;
         if req.amount_minor > left {

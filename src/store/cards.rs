@@ -262,6 +262,10 @@ impl Store<GiftCards> for SqlCardStore {
                 });
             }
         }
+        // Refunds to send to the payment provider, in the transaction that records them.
+        for e in c.events {
+            notices.extend(crate::giftcards::refund_rows(card.id, e));
+        }
         append_events_numbered(
             &tx,
             "card_events",

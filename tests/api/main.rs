@@ -19,6 +19,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod lifecycle;
+mod money;
 mod live;
 mod partner_views;
 mod portal;
