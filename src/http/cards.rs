@@ -731,7 +731,11 @@ async fn without_abandoned_purchases(
     let since = state.clock.now() - PAYMENT_LAPSE;
     let live: std::collections::HashSet<Uuid> = entities::payment::Entity::find()
         .filter(entities::payment::Column::CardId.is_in(unpaid))
-        .filter(entities::payment::Column::Status.is_in(["pending", "processing", "requires_action"]))
+        .filter(entities::payment::Column::Status.is_in([
+            "pending",
+            "processing",
+            "requires_action",
+        ]))
         .filter(entities::payment::Column::CreatedAt.gt(since))
         .all(&state.db)
         .await?

@@ -25,7 +25,7 @@ async fn five_hundred_concurrent_redemptions_never_overspend() {
     let tablet = app.demo_token("partner tablet").await;
     let partner = app.partner_of(&tablet).await;
     let initial = 100_000;
-    let (id, code) = app.delivered_card(&donor, initial).await;
+    let (id, code) = app.delivered_cad_card(&donor, initial).await;
     let url = app.url(&format!("/api/v1/partners/{partner}/redemptions"));
     let mut tasks = Vec::new();
     for i in 0..500u64 {
@@ -81,7 +81,7 @@ async fn mixed_concurrent_operations_lose_no_update() {
     let owner = app.demo_token("partner owner").await;
     let partner = app.partner_of(&owner).await;
     let holder = app.register("holder@example.com").await;
-    let (id, code) = app.delivered_card(&donor, 50_000).await;
+    let (id, code) = app.delivered_cad_card(&donor, 50_000).await;
     app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
         .await;
     app.clock.advance(chrono::Duration::days(340));
@@ -178,7 +178,7 @@ async fn two_instances_on_one_postgres_never_spend_twice() {
     let tablet = a.demo_token("partner tablet").await;
     let partner = a.partner_of(&tablet).await;
     let initial = 30_000;
-    let (id, code) = a.delivered_card(&donor, initial).await;
+    let (id, code) = a.delivered_cad_card(&donor, initial).await;
     let mut tasks = Vec::new();
     for i in 0..300u64 {
         let node = if i % 2 == 0 { &a } else { &b };

@@ -268,6 +268,18 @@ impl TestApp {
         (id, code)
     }
 
+    /// A paid, delivered CAD value card (spendable at the demo's Montréal venues): (card
+    /// id, its code).
+    pub async fn delivered_cad_card(&self, donor: &str, amount: i64) -> (String, String) {
+        let bought = self
+            .buy_value_card(donor, amount, json!({"currency": "CAD"}))
+            .await;
+        let id = bought["card"]["id"].as_str().expect("id").to_owned();
+        self.wait_for_status(donor, &id, "delivered").await;
+        let code = self.code_of(&id).await;
+        (id, code)
+    }
+
     /// The card's current code, as the recipient's email carries it.
     pub async fn code_of(&self, card: &str) -> String {
         use sea_orm::EntityTrait;

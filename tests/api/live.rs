@@ -84,7 +84,7 @@ async fn subscribe(ws: &mut Ws, topic: &str, since: Option<i64>) -> Value {
 async fn a_donor_sees_delivered_opened_and_used_live_and_nothing_more() {
     let app = spawn_demo_app().await;
     let donor = app.register("donor@example.com").await;
-    let (id, code) = app.delivered_card(&donor, 10_000).await;
+    let (id, code) = app.delivered_cad_card(&donor, 10_000).await;
     let mut ws = connect(&app, &donor).await;
     let (sub, history) = subscribe_with(&mut ws, &format!("card:{id}"), Some(0)).await;
     assert_eq!(
@@ -149,7 +149,7 @@ async fn subscriptions_are_authorized_and_bad_frames_get_errors_without_closing(
     let app = spawn_demo_app().await;
     let donor = app.register("donor@example.com").await;
     let stranger = app.register("stranger@example.com").await;
-    let (id, _) = app.delivered_card(&donor, 5_000).await;
+    let (id, _) = app.delivered_cad_card(&donor, 5_000).await;
     let donor_id = app
         .get_as(&donor, "/api/v1/me")
         .await
@@ -208,7 +208,7 @@ async fn a_reconnecting_client_gets_what_it_missed_with_since() {
     let app = spawn_demo_app().await;
     let donor = app.register("donor@example.com").await;
     let holder = app.register("remi@example.com").await;
-    let (id, code) = app.delivered_card(&donor, 10_000).await;
+    let (id, code) = app.delivered_cad_card(&donor, 10_000).await;
     app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
         .await;
     let mut ws = connect(&app, &holder).await;
@@ -247,7 +247,7 @@ async fn a_reconnecting_client_gets_what_it_missed_with_since() {
 async fn the_long_poll_answers_at_once_or_waits_for_the_next_event() {
     let app = spawn_app().await;
     let donor = app.register("donor@example.com").await;
-    let (id, code) = app.delivered_card(&donor, 5_000).await;
+    let (id, code) = app.delivered_cad_card(&donor, 5_000).await;
     let topic = format!("card:{id}");
     let now: Value = app
         .get_as(&donor, &format!("/api/v1/events?topic={topic}&since=0"))
@@ -344,7 +344,7 @@ async fn each_audience_gets_its_own_feed_and_only_its_own() {
         subscribe(&mut donor_ws, &format!("user:{donor_id}"), Some(0)).await["type"],
         "subscribed"
     );
-    let (_, code) = app.delivered_card(&donor, 5_000).await;
+    let (_, code) = app.delivered_cad_card(&donor, 5_000).await;
     // (the feed replays nothing older: it was empty when subscribed)
     app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
         .await;
@@ -439,7 +439,7 @@ async fn two_instances_deliver_in_order_with_no_gap_even_when_redis_drops_the_co
     .await;
     let donor = a.register("donor@example.com").await;
     let holder = a.register("remi@example.com").await;
-    let (id, code) = a.delivered_card(&donor, 100_000).await;
+    let (id, code) = a.delivered_cad_card(&donor, 100_000).await;
     a.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
         .await;
     let mut ws = connect(&a, &holder).await;
@@ -506,7 +506,7 @@ async fn expiry_reminders_fire_once_per_threshold() {
     let app = spawn_app().await;
     let donor = app.register("donor@example.com").await;
     let holder = app.register("remi@example.com").await;
-    let (_, code) = app.delivered_card(&donor, 5_000).await;
+    let (_, code) = app.delivered_cad_card(&donor, 5_000).await;
     app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
         .await;
     assert!(reminder_rows(&app, "expiry_reminder").await.is_empty());
@@ -538,7 +538,7 @@ async fn two_schedulers_never_fire_the_same_reminder_twice() {
     let donor = a.register("donor@example.com").await;
     let mut codes = Vec::new();
     for _ in 0..5 {
-        codes.push(a.delivered_card(&donor, 5_000).await);
+        codes.push(a.delivered_cad_card(&donor, 5_000).await);
     }
     // Both instances' clocks move; both schedulers find the same due reminders.
     a.clock.advance(chrono::Duration::days(364));

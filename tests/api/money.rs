@@ -69,10 +69,7 @@ async fn a_refund_the_provider_refuses_at_first_is_retried_until_it_takes_it_onc
     })
     .await;
     assert!(
-        row["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("unavailable"),
+        row["last_error"].as_str().unwrap().contains("unavailable"),
         "{row}"
     );
     assert_eq!(row["audience"], "provider");
@@ -113,7 +110,12 @@ async fn a_declined_purchase_leaves_no_unpaid_card_in_the_wallet_nor_does_a_laps
         )
         .await;
     assert_problem(res, 402, "payment_declined").await;
-    let wallet: Value = app.get_as(&donor, "/api/v1/wallet").await.json().await.unwrap();
+    let wallet: Value = app
+        .get_as(&donor, "/api/v1/wallet")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(wallet["given"].as_array().unwrap().len(), 0, "{wallet}");
 
     // A 3-D Secure purchase shows while it can still be authenticated, not after.
@@ -129,17 +131,32 @@ async fn a_declined_purchase_leaves_no_unpaid_card_in_the_wallet_nor_does_a_laps
         )
         .await;
     assert_eq!(res.status(), 201);
-    let wallet: Value = app.get_as(&donor, "/api/v1/wallet").await.json().await.unwrap();
+    let wallet: Value = app
+        .get_as(&donor, "/api/v1/wallet")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(wallet["given"][0]["status"], "pending_payment", "{wallet}");
     app.clock.advance(chrono::Duration::hours(2));
-    let wallet: Value = app.get_as(&donor, "/api/v1/wallet").await.json().await.unwrap();
+    let wallet: Value = app
+        .get_as(&donor, "/api/v1/wallet")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(wallet["given"].as_array().unwrap().len(), 0, "{wallet}");
 
     // A paid card stays, of course.
     let bought = app.buy_value_card(&donor, 5_000, json!({})).await;
     let id = bought["card"]["id"].as_str().unwrap();
     app.wait_for_status(&donor, id, "delivered").await;
-    let wallet: Value = app.get_as(&donor, "/api/v1/wallet").await.json().await.unwrap();
+    let wallet: Value = app
+        .get_as(&donor, "/api/v1/wallet")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(wallet["given"].as_array().unwrap().len(), 1, "{wallet}");
     assert_eq!(wallet["given"][0]["id"], id);
 }
@@ -202,7 +219,11 @@ async fn contributing_to_someone_elses_card_answers_as_for_no_card() {
     let body = json!({"amount_minor": 1_000,
         "payment": {"method": "test_card", "number": TEST_CARD_OK}});
     let theirs = app
-        .post_as(&stranger, &format!("/api/v1/cards/{card}/contributions"), &body)
+        .post_as(
+            &stranger,
+            &format!("/api/v1/cards/{card}/contributions"),
+            &body,
+        )
         .await;
     let none = app
         .post_as(
@@ -219,7 +240,11 @@ async fn contributing_to_someone_elses_card_answers_as_for_no_card() {
     assert_eq!(theirs["title"], none["title"]);
     // The donor, who knows the card, is still told why.
     let res = app
-        .post_as(&donor, &format!("/api/v1/cards/{card}/contributions"), &body)
+        .post_as(
+            &donor,
+            &format!("/api/v1/cards/{card}/contributions"),
+            &body,
+        )
         .await;
     assert_problem(res, 409, "card_state_conflict").await;
 }
@@ -235,14 +260,24 @@ async fn names_and_messages_with_bidi_overrides_or_zero_width_characters_are_ref
             "payment": {"method": "test_card", "number": TEST_CARD_OK},
         })
     };
-    for bad in ['\u{202E}', '\u{2067}', '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}'] {
+    for bad in [
+        '\u{202E}', '\u{2067}', '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+    ] {
         let res = app
-            .post_as(&donor, "/api/v1/cards", &buy(&format!("Ré{bad}mi"), "Bon anniversaire"))
+            .post_as(
+                &donor,
+                "/api/v1/cards",
+                &buy(&format!("Ré{bad}mi"), "Bon anniversaire"),
+            )
             .await;
         let p = assert_problem(res, 422, "invalid_field").await;
         assert_eq!(p["field"], "recipient_name", "{p}");
         let res = app
-            .post_as(&donor, "/api/v1/cards", &buy("Rémi", &format!("Bon {bad}anniversaire")))
+            .post_as(
+                &donor,
+                "/api/v1/cards",
+                &buy("Rémi", &format!("Bon {bad}anniversaire")),
+            )
             .await;
         let p = assert_problem(res, 422, "invalid_field").await;
         assert_eq!(p["field"], "message", "{p}");
@@ -256,7 +291,11 @@ async fn names_and_messages_with_bidi_overrides_or_zero_width_characters_are_ref
         assert_eq!(res.status(), 422, "display name with U+{:04X}", bad as u32);
     }
     let res = app
-        .post_as(&donor, "/api/v1/cards", &buy("Rémi", "Bon anniversaire\n— Zoé 🎁"))
+        .post_as(
+            &donor,
+            "/api/v1/cards",
+            &buy("Rémi", "Bon anniversaire\n— Zoé 🎁"),
+        )
         .await;
     assert_eq!(res.status(), 201, "a line break and an emoji are fine");
 }
@@ -304,7 +343,10 @@ async fn logs_of_a_whole_story_carry_no_personal_data() {
     let v = venue(&app, 4, json!({})).await;
     let donor_email = "denise.story@example.com";
     let recipient_email = "remi.story@example.com";
-    let (name, message) = ("Rémi Storyteller", "Joyeux anniversaire, mon vieux complice");
+    let (name, message) = (
+        "Rémi Storyteller",
+        "Joyeux anniversaire, mon vieux complice",
+    );
     let donor = app.register(donor_email).await;
     let res = app
         .post_as(
@@ -342,14 +384,17 @@ async fn logs_of_a_whole_story_carry_no_personal_data() {
         .unwrap();
     let booking = b["id"].as_str().unwrap().to_owned();
     let res = app
-        .post_as(&holder, &format!("/api/v1/bookings/{booking}/confirm"), &json!({}))
+        .post_as(
+            &holder,
+            &format!("/api/v1/bookings/{booking}/confirm"),
+            &json!({}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let starts: chrono::DateTime<chrono::Utc> =
         slot["starts_at"].as_str().unwrap().parse().unwrap();
     let now = fimy::clock::Clock::now(&app.clock);
-    app.clock
-        .advance(starts - now - chrono::Duration::hours(1));
+    app.clock.advance(starts - now - chrono::Duration::hours(1));
     let qr: Value = app
         .get_as(&holder, &format!("/api/v1/bookings/{booking}/qr"))
         .await
@@ -369,7 +414,10 @@ async fn logs_of_a_whole_story_carry_no_personal_data() {
     let res = app
         .post_as(
             &holder,
-            &format!("/api/v1/validations/{}/confirm", request["id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/validations/{}/confirm",
+                request["id"].as_str().unwrap()
+            ),
             &json!({}),
         )
         .await;
