@@ -736,17 +736,19 @@ mod tests {
             commission_bps: 0,
             now: t0(),
         };
-        let mismatch = Err(DomainError::CurrencyMismatch {
+        let mismatch = DomainError::CurrencyMismatch {
             card: Currency::Eur,
             asked: Currency::Cad,
-        });
-        assert_eq!(decide(Some(&card), &redeem(Currency::Cad)), mismatch);
-        assert_eq!(decide(Some(&card), &hold(Currency::Cad)), mismatch);
+        };
         assert_eq!(
-            mismatch.unwrap_err().code(),
-            "currency_mismatch",
-            "a stable code"
+            decide(Some(&card), &redeem(Currency::Cad)),
+            Err(mismatch.clone())
         );
+        assert_eq!(
+            decide(Some(&card), &hold(Currency::Cad)),
+            Err(mismatch.clone())
+        );
+        assert_eq!(mismatch.code(), "currency_mismatch", "a stable code");
         assert!(decide(Some(&card), &redeem(Currency::Eur)).is_ok());
         assert!(decide(Some(&card), &hold(Currency::Eur)).is_ok());
     }
