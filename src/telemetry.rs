@@ -22,13 +22,17 @@ pub fn init(format: LogFormat) {
     let _ = init_with(format, filter, std::io::stdout);
 }
 
+/// Replaces the filter of the subscriber [`init_with`] installed.
+pub type SetFilter = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
 /// Installs the global subscriber with this filter, writing to `writer`: what [`init`]
-/// does, for a test that reads the log. Fails when a subscriber is installed already.
+/// does, for a test that reads the log. Returns how to change the filter later (a process
+/// has one global subscriber). Fails when a subscriber is installed already.
 pub fn init_with<W>(
     format: LogFormat,
     filter: EnvFilter,
     writer: W,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+) -> Result<SetFilter, Box<dyn std::error::Error + Send + Sync>>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -36,7 +40,21 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => {
+            let builder = builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init()?;
+            Ok(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }))
+        }
+        LogFormat::Json => {
+            let builder = builder.json().flatten_event(true).with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init()?;
+            Ok(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }))
+        }
     }
 }

@@ -95,6 +95,60 @@ async fn a_refund_the_provider_refuses_at_first_is_retried_until_it_takes_it_onc
 }
 
 #[tokio::test]
+async fn a_refund_the_provider_refuses_is_dead_lettered_for_an_admin_to_see_and_retry() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_demo_app().await;
+    let admin = app.demo_token("admin").await;
+    // A demo card, paid outside the sandbox: the provider knows no such payment.
+    let card = entities::gift_card::Entity::find()
+        .filter(entities::gift_card::Column::Status.eq("partly_used"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string();
+    let res = app
+        .post_as(&admin, &format!("/api/v1/cards/{card}/refund"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let row = refund_row_until(&app, &admin, &card, "dead", |r| r["status"] == "dead").await;
+    assert!(
+        row["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("No such payment"),
+        "{row}"
+    );
+    let dead: Value = app
+        .get_as(&admin, "/api/v1/admin/outbox?status=dead")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        dead["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == row["id"])
+    );
+    let res = app
+        .post_as(
+            &admin,
+            &format!("/api/v1/admin/outbox/{}/retry", row["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Tried again, refused again: still there for an operator.
+    refund_row_until(&app, &admin, &card, "dead again", |r| {
+        r["status"] == "dead" && r["attempts"] == 1
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_declined_purchase_leaves_no_unpaid_card_in_the_wallet_nor_does_a_lapsed_one() {
     let app = spawn_app().await;
     let donor = app.register("donor@example.com").await;
@@ -325,29 +379,48 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 #[tokio::test]
 async fn logs_of_a_whole_story_carry_no_personal_data() {
-    // The default filter with the Fimy crates at debug: everything the default logs, and
-    // more (a process has one global subscriber; this filter is a superset of the default).
     let log = Captured::default();
-    let filter = format!(
-        "{},fimy=debug,actors=debug,entities=debug,migration=debug",
-        fimy::telemetry::DEFAULT_FILTER
-    );
-    fimy::telemetry::init_with(
+    let set_filter = fimy::telemetry::init_with(
         fimy::config::LogFormat::Text,
-        tracing_subscriber::EnvFilter::new(filter),
+        tracing_subscriber::EnvFilter::new(fimy::telemetry::DEFAULT_FILTER),
         log.clone(),
     )
     .expect("the only subscriber of this test process");
+    let debug = format!(
+        "{},fimy=debug,actors=debug,entities=debug,migration=debug",
+        fimy::telemetry::DEFAULT_FILTER
+    );
+    for (filter, story_no) in [(fimy::telemetry::DEFAULT_FILTER.to_owned(), 1), (debug, 2)] {
+        set_filter(tracing_subscriber::EnvFilter::new(&filter)).unwrap();
+        log.0.lock().unwrap().clear();
+        let (card, secrets) = story(story_no).await;
+        let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+        assert!(
+            text.contains(&card) && text.contains("request served"),
+            "the log was captured at {filter}"
+        );
+        // The filter is the one asked for: a debug line of a Fimy target shows at debug only.
+        tracing::debug!(target: "fimy::probe", "probe line");
+        let probed = String::from_utf8_lossy(&log.0.lock().unwrap()).contains("probe line");
+        assert_eq!(probed, filter.contains("fimy=debug"), "at {filter}");
+        for s in secrets {
+            assert!(!text.contains(&s), "at {filter}, the log holds {s:?}");
+        }
+    }
+}
 
+/// Purchase, delivery, opening, claim, booking, confirmation, validation by scan: the
+/// card's id and every personal value or secret of the story.
+async fn story(n: u32) -> (String, Vec<String>) {
     let app = spawn_demo_app().await;
     let v = venue(&app, 4, json!({})).await;
-    let donor_email = "denise.story@example.com";
-    let recipient_email = "remi.story@example.com";
+    let donor_email = format!("denise.story{n}@example.com");
+    let recipient_email = format!("remi.story{n}@example.com");
     let (name, message) = (
         "Rémi Storyteller",
         "Joyeux anniversaire, mon vieux complice",
     );
-    let donor = app.register(donor_email).await;
+    let donor = app.register(&donor_email).await;
     let res = app
         .post_as(
             &donor,
@@ -373,7 +446,7 @@ async fn logs_of_a_whole_story_carry_no_personal_data() {
             .status(),
         200
     );
-    let holder = app.register(recipient_email).await;
+    let holder = app.register(&recipient_email).await;
     app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
         .await;
     let slot = &slots(&app, &v, 5).await[10];
@@ -426,26 +499,19 @@ async fn logs_of_a_whole_story_carry_no_personal_data() {
     // Let the outbox send the story's emails and pushes.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
-    assert!(
-        text.contains(&card) && text.contains("request served"),
-        "the log was captured"
-    );
-    let secrets = [
+    let secrets = vec![
         donor_email,
         recipient_email,
-        name,
-        "Storyteller",
-        message,
-        "mon vieux complice",
-        code.as_str(),
-        &code.replace('-', ""),
-        &donor,
-        &holder,
-        &tablet,
-        qr["token"].as_str().unwrap(),
+        name.to_owned(),
+        "Storyteller".to_owned(),
+        message.to_owned(),
+        "mon vieux complice".to_owned(),
+        code.clone(),
+        code.replace('-', ""),
+        donor,
+        holder,
+        tablet,
+        qr["token"].as_str().unwrap().to_owned(),
     ];
-    for s in secrets {
-        assert!(!text.contains(s), "the log holds {s:?}");
-    }
+    (card, secrets)
 }
