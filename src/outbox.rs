@@ -189,7 +189,9 @@ async fn process(state: &AppState, row: outbox::Model) -> Result<Outcome, DbErr>
         Attempt::Done(Ok(())) => finish(state, &row, "sent", row.attempts, Some(now), None).await,
         Attempt::Done(Err(DeliveryError::Retry(e))) => {
             let attempts = row.attempts + 1;
-            tracing::info!(row = %row.id, kind = %row.kind, attempts, error = %e, "delivery failed; will retry");
+            // The error stays in the row (`last_error`, for admins), not in the log: a relay's
+            // or push service's answer may quote the address or endpoint it refused.
+            tracing::info!(row = %row.id, channel = %row.channel, kind = %row.kind, attempts, "delivery failed; will retry");
             if attempts >= MAX_ATTEMPTS {
                 finish(state, &row, "dead", attempts, Some(now), Some(e)).await
             } else {
@@ -198,7 +200,7 @@ async fn process(state: &AppState, row: outbox::Model) -> Result<Outcome, DbErr>
             }
         }
         Attempt::Done(Err(DeliveryError::Invalid(e))) => {
-            tracing::warn!(row = %row.id, kind = %row.kind, error = %e, "undeliverable notification");
+            tracing::warn!(row = %row.id, channel = %row.channel, kind = %row.kind, "undeliverable; dead-lettered (see its last_error)");
             finish(state, &row, "dead", row.attempts + 1, Some(now), Some(e)).await
         }
         Attempt::Done(Err(DeliveryError::Gone(e))) => {

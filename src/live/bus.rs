@@ -123,7 +123,10 @@ impl RedisBus {
                             Some(Ok(e)) => {
                                 let _ = fanout.send(BusSignal::Event(Arc::new(e)));
                             }
-                            other => tracing::warn!(?other, "unreadable bus message"),
+                            // Not the message nor serde's text, which may quote its data.
+                            Some(Err(e)) => tracing::warn!(kind = ?e.classify(), line = e.line(),
+                                column = e.column(), "unreadable bus message"),
+                            None => tracing::warn!("bus message without a payload"),
                         }
                     }
                     redis::PushKind::Disconnection => {

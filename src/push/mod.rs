@@ -425,7 +425,8 @@ async fn send_one(
         .await;
     let res = match res {
         Ok(res) => res,
-        Err(e) => return Outcome::Retry(format!("{origin}: {e}")),
+        // Without the URL: a push endpoint is a capability, not something to store or log.
+        Err(e) => return Outcome::Retry(format!("{origin}: {}", e.without_url())),
     };
     let status = res.status();
     match status.as_u16() {
