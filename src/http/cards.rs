@@ -190,7 +190,8 @@ pub async fn load_for(state: &State, who: &Principal, id: Uuid) -> ApiResult<(Gi
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PaymentInput {
     /// Sandbox: Stripe's test card numbers (4242 4242 4242 4242 succeeds,
-    /// 4000 0000 0000 0002 is declined, 4000 0025 0000 3155 needs authentication).
+    /// 4000 0000 0000 0002 is declined, 4000 0025 0000 3155 needs authentication,
+    /// 4000 0000 0000 5126 succeeds but its first refund attempts fail).
     TestCard { number: String },
     /// Stripe: a PaymentMethod id from Stripe.js.
     Stripe { payment_method_id: String },

@@ -354,6 +354,31 @@ async fn names_and_messages_with_bidi_overrides_or_zero_width_characters_are_ref
     assert_eq!(res.status(), 201, "a line break and an emoji are fine");
 }
 
+#[tokio::test]
+async fn booking_messages_with_bidi_overrides_or_zero_width_characters_are_refused() {
+    let app = spawn_demo_app().await;
+    let v = venue(&app, 4, json!({})).await;
+    let (holder, card) = crate::bookings::holder(&app, "remi@example.com", 20_000).await;
+    let slot = &slots(&app, &v, 5).await[10];
+    let b: Value = book(&app, &holder, &card, &v, &slot["starts_at"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/bookings/{}/messages", b["id"].as_str().unwrap());
+    for bad in ['\u{202E}', '\u{2066}', '\u{200B}', '\u{FEFF}'] {
+        let res = app
+            .post_as(&holder, &path, &json!({"body": format!("à 19 h{bad} ?")}))
+            .await;
+        let p = assert_problem(res, 422, "invalid_field").await;
+        assert_eq!(p["field"], "body", "{p}");
+    }
+    let res = app
+        .post_as(&holder, &path, &json!({"body": "Bonjour,\nà 19 h ?"}))
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
 // ---------------------------------------------------------------- logs
 
 /// A log sink the test reads.
