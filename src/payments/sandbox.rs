@@ -828,6 +828,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_refund_failure_card_fails_its_first_refunds_then_refunds_once() {
+        let mut f = Fixture::new();
+        let intent = f.pay("4000 0000 0000 5126", "p").await.unwrap();
+        f.next_event();
+        for _ in 0..REFUND_FAILURES {
+            let r = f.sandbox.refund(refund(&intent.id, 3000, "r1")).await;
+            assert!(matches!(&r, Err(e) if e.is_retryable()), "{r:?}");
+            f.no_event();
+        }
+        let first = f
+            .sandbox
+            .refund(refund(&intent.id, 3000, "r1"))
+            .await
+            .unwrap();
+        assert_eq!(first.status, "succeeded");
+        f.next_event();
+        // A retry with the same key is the same refund, not a second one.
+        let again = f
+            .sandbox
+            .refund(refund(&intent.id, 3000, "r1"))
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        let over = f.sandbox.refund(refund(&intent.id, 7001, "r2")).await;
+        assert!(matches!(over, Err(PaymentError::InvalidRequest(_))));
+    }
+
+    #[tokio::test]
     async fn refunds_up_to_the_captured_amount() {
         let mut f = Fixture::new();
         let intent = f.pay("4242424242424242", "p").await.unwrap();
