@@ -381,6 +381,27 @@ fn check_card(
         decoded.push((e.seq, e.id, event));
     }
 
+    // The donor's numbering: the events a donor sees are numbered 1, 2, … in order, and
+    // no other event has a number (a gap would tell a donor that something was hidden).
+    let mut donor_next = 1i64;
+    for (e, (_, _, event)) in events.iter().zip(&decoded) {
+        let expected = event.visible_to_donor().then_some(donor_next);
+        if e.donor_seq != expected {
+            out.push(finding(
+                id,
+                Some(e.seq),
+                format!(
+                    "donor numbering: expected {expected:?}, the event has {:?}",
+                    e.donor_seq
+                ),
+            ));
+            break;
+        }
+        if expected.is_some() {
+            donor_next += 1;
+        }
+    }
+
     // 2. The projection: replaying the history gives the stored state.
     let replayed = giftcard::replay(id, decoded.iter().map(|(_, _, e)| e));
     let stored: Option<giftcard::GiftCard> = serde_json::from_str(&card.state).ok();
