@@ -17,14 +17,20 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// contention into queueing instead of `SQLITE_BUSY`).
 #[tracing::instrument(skip(config), fields(database = ?config.database))]
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    crate::datadir::ensure(&config.data_dir).with_context(|| {
+        format!(
+            "Failed to make the data dir {} private",
+            config.data_dir.display()
+        )
+    })?;
     let mut opts = ConnectOptions::new(config.database_url());
     opts.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
     match &config.database {
         DatabaseConfig::Sqlite { path } => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("Failed to create {}", dir.display()))?;
-            }
+            // Created here, 0600, so that SQLite (which gives its -wal and -shm files the
+            // database's mode) never makes a world-readable one.
+            crate::datadir::private_sqlite(path)
+                .with_context(|| format!("Failed to create {} privately", path.display()))?;
             opts.max_connections(1)
                 .min_connections(1)
                 .map_sqlx_sqlite_opts(|o| {

@@ -45,9 +45,9 @@ impl Application {
 
     /// As [`Application::build`] with a chosen clock (tests pass a manual one).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        crate::datadir::ensure(&config.data_dir).with_context(|| {
             format!(
-                "Failed to create the data dir {}",
+                "Failed to create the data dir {} (private, mode 700)",
                 config.data_dir.display()
             )
         })?;

@@ -41,7 +41,8 @@ const TOPIC_LEN: usize = 22;
 /// client.
 pub struct PushService {
     pub vapid: VapidKey,
-    /// The JWT `sub`: `FIMY_VAPID_SUBJECT`, or the public URL's origin.
+    /// The JWT `sub`: `FIMY_VAPID_SUBJECT`, or a `mailto:` at the public host
+    /// ([`default_subject`]).
     pub subject: String,
     client: reqwest::Client,
 }
@@ -65,7 +66,7 @@ impl PushService {
         let subject = config
             .vapid_subject
             .clone()
-            .unwrap_or_else(|| vapid::origin(&config.public_url));
+            .unwrap_or_else(|| default_subject(config));
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(REQUEST_TIMEOUT)
@@ -80,6 +81,27 @@ impl PushService {
             client,
         })
     }
+}
+
+/// The VAPID contact when none is configured: RFC 8292 asks for a `mailto:` or an
+/// `https:` URI, so not the public URL (often `http://` in development) but the address
+/// emails come from (`email_from`), or `webpush@` the public URL's host.
+pub fn default_subject(config: &Config) -> String {
+    if let Some(address) = config
+        .email_from
+        .as_deref()
+        .and_then(|f| f.parse::<lettre::message::Mailbox>().ok())
+    {
+        return format!("mailto:{}", address.email);
+    }
+    let host = match config.public_url.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        // An address literal (RFC 5321): `webpush@[127.0.0.1]`.
+        Some(url::Host::Ipv4(ip)) => format!("[{ip}]"),
+        Some(url::Host::Ipv6(ip)) => format!("[IPv6:{ip}]"),
+        None => "localhost".to_owned(),
+    };
+    format!("mailto:webpush@{host}")
 }
 
 // ---------------------------------------------------------------- subscription checks
@@ -577,9 +599,27 @@ mod config_tests {
         let config = load(&[("FIMY_DATA_DIR", dir.to_str().unwrap())]).unwrap();
         let push = PushService::new(&config).unwrap();
         assert_eq!(
-            push.subject, "http://127.0.0.1:8080",
-            "the public URL's origin"
+            push.subject, "mailto:webpush@[127.0.0.1]",
+            "a mailto: at the public host, never the http:// public URL"
         );
+        for (public, from, subject) in [
+            ("https://fimy.example/", None, "mailto:webpush@fimy.example"),
+            (
+                "http://127.0.0.1:8080/",
+                Some("Fimy <hello@fimy.example>"),
+                "mailto:hello@fimy.example",
+            ),
+        ] {
+            let mut env = vec![
+                ("FIMY_DATA_DIR", dir.to_str().unwrap()),
+                ("FIMY_PUBLIC_URL", public),
+            ];
+            if let Some(from) = from {
+                env.push(("FIMY_EMAIL_FROM", from));
+            }
+            let config = load(&env).unwrap();
+            assert_eq!(default_subject(&config), subject);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
