@@ -375,15 +375,17 @@ impl From<actors::InvalidValue> for ApiError {
 impl From<sea_orm::DbErr> for ApiError {
     #[track_caller]
     fn from(e: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match &e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::new(
+        // Transient (connection lost, pool timeout, shutdown, serialization failure,
+        // busy SQLite): a 503 to retry, never a 500.
+        if crate::db::is_transient(&e) {
+            ApiError::new(
                 ErrorCode::ServiceUnavailable,
                 "the database is unavailable; retry in a moment",
             )
             .retry_after(2)
-            .cause(chain(&e)),
-            _ => ApiError::internal(chain(&e)),
+            .cause(chain(&e))
+        } else {
+            ApiError::internal(chain(&e))
         }
     }
 }
