@@ -1,8 +1,8 @@
 //! Building the application: connect, migrate, load demo data, bind, and serve until a
 //! signal (SIGTERM, Ctrl-C) asks for a graceful stop.
 
-use crate::auth::LoginLimiter;
 use crate::auth::limiter::Limits;
+use crate::auth::{LoginLimiter, LoginThrottle};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
@@ -147,7 +147,7 @@ impl Application {
         let workers = config.workers;
         let state = web::Data::new(AppState {
             db,
-            login_limiter: LoginLimiter::new(clock.clone()),
+            login_limiter: LoginThrottle::new(clock.clone()),
             clock: clock.clone(),
             metrics,
             redis,
