@@ -439,7 +439,7 @@ impl<E: Into<ApiError> + std::fmt::Display> From<actors::runtime::ActorError<E>>
             }
             A::Store(msg) => ApiError::new(
                 ErrorCode::ServiceUnavailable,
-                "the card could not be saved; nothing was changed — retry in a moment",
+                "the change to the card could not be confirmed (it may or may not have been saved); look at the card before retrying",
             )
             .retry_after(2)
             .cause(format!("store: {msg}")),
