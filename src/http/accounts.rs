@@ -5,7 +5,7 @@ use crate::auth::principal::client_ip;
 use crate::auth::{
     CSRF_COOKIE, Principal, SESSION_COOKIE, device, password, random_token, session,
 };
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::state::State;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
@@ -76,14 +76,14 @@ impl UserView {
     pub fn new(u: user::Model, staff: Option<partner_staff::Model>) -> ApiResult<Self> {
         Ok(Self {
             id: u.id,
-            kind: AccountKind::parse(&u.kind).map_err(ApiError::internal)?,
+            kind: AccountKind::parse(&u.kind).or_internal()?,
             locale: Locale::parse(&u.locale).unwrap_or_default(),
             email: u.email,
             display_name: u.display_name,
             staff: match staff {
                 Some(s) => Some(StaffView {
                     partner_id: s.partner_id,
-                    role: StaffRole::parse(&s.role).map_err(ApiError::internal)?,
+                    role: StaffRole::parse(&s.role).or_internal()?,
                 }),
                 None => None,
             },
@@ -186,7 +186,7 @@ pub async fn register(
         Some(l) => Locale::parse(l)?,
         None => Locale::default(),
     };
-    let hash = password::hash(pw).await.map_err(ApiError::internal)?;
+    let hash = password::hash(pw).await.or_internal()?;
     let now = state.clock.now();
     let created = user::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -282,7 +282,7 @@ pub async fn login(
         found.as_ref().map(|u| u.password_hash.clone()),
     )
     .await
-    .map_err(ApiError::internal)?;
+    .or_internal()?;
     let Some(user) = found.filter(|_| ok) else {
         state.login_limiter.record_failure(&attempt);
         state.metrics.logins.with_label_values(&["failure"]).inc();
