@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use entities::{card_event, gift_card, ledger_entry};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -91,6 +91,21 @@ fn finding(card: Uuid, seq: Option<i64>, problem: impl Into<String>) -> Finding 
     }
 }
 
+/// A read-only snapshot for one page of entities: on PostgreSQL a repeatable-read
+/// transaction, so an entity's row, events and ledger lines are read as of one moment
+/// even while the application writes (SQLite transactions are snapshots already).
+async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if crate::db::is_postgres(db) {
+        db.begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
 /// Checks every chain and every card's ledger.
 pub async fn verify(db: &DatabaseConnection) -> Result<Report, DbErr> {
     let mut report = Report::default();
@@ -107,7 +122,8 @@ async fn verify_cards(db: &DatabaseConnection, report: &mut Report) -> Result<()
         if let Some(id) = after {
             page = page.filter(gift_card::Column::Id.gt(id));
         }
-        let cards = page.limit(PAGE).all(db).await?;
+        let tx = snapshot(db).await?;
+        let cards = page.limit(PAGE).all(&tx).await?;
         let Some(last) = cards.last() else {
             break;
         };
@@ -117,16 +133,17 @@ async fn verify_cards(db: &DatabaseConnection, report: &mut Report) -> Result<()
             let events = card_event::Entity::find()
                 .filter(card_event::Column::CardId.eq(card.id))
                 .order_by_asc(card_event::Column::Seq)
-                .all(db)
+                .all(&tx)
                 .await?;
             report.events += events.len();
             let entries = ledger_entry::Entity::find()
                 .filter(ledger_entry::Column::CardId.eq(card.id))
-                .all(db)
+                .all(&tx)
                 .await?;
             report.ledger_entries += entries.len();
             report.findings.extend(check_card(card, &events, &entries));
         }
+        tx.commit().await?;
     }
     // Ledger lines that claim a card that does not exist.
     let orphans = ledger_entry::Entity::find()
@@ -243,7 +260,8 @@ where
         if let Some(id) = after {
             page.and_where(Expr::col(col(spec.id_column)).gt(id));
         }
-        let rows = db.query_all(&page).await?;
+        let tx = snapshot(db).await?;
+        let rows = tx.query_all(&page).await?;
         let Some(last) = rows.last() else {
             break;
         };
@@ -251,7 +269,7 @@ where
         for row in &rows {
             entities += 1;
             let id: Uuid = row.try_get("", "id")?;
-            let events = db
+            let events = tx
                 .query_all(
                     &Query::select()
                         .columns(["seq", "kind", "data", "at", "prev_hash", "hash"].map(col))
@@ -344,6 +362,7 @@ where
                 }
             }
         }
+        tx.commit().await?;
     }
     Ok(entities)
 }
@@ -379,6 +398,27 @@ fn check_card(
             return out;
         };
         decoded.push((e.seq, e.id, event));
+    }
+
+    // The donor's numbering: the events a donor sees are numbered 1, 2, … in order, and
+    // no other event has a number (a gap would tell a donor that something was hidden).
+    let mut donor_next = 1i64;
+    for (e, (_, _, event)) in events.iter().zip(&decoded) {
+        let expected = event.visible_to_donor().then_some(donor_next);
+        if e.donor_seq != expected {
+            out.push(finding(
+                id,
+                Some(e.seq),
+                format!(
+                    "donor numbering: expected {expected:?}, the event has {:?}",
+                    e.donor_seq
+                ),
+            ));
+            break;
+        }
+        if expected.is_some() {
+            donor_next += 1;
+        }
     }
 
     // 2. The projection: replaying the history gives the stored state.

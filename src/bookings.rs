@@ -14,7 +14,7 @@
 //! expiry, and the sweep releases whatever the slot and the card hold for it. Releasing
 //! twice is harmless on both actors.
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::state::AppState;
 use actors::booking::calendar::BookingChange;
 use actors::booking::{
@@ -42,7 +42,7 @@ pub async fn calendar_of(
         .await?
     {
         Some(row) => Ok((
-            serde_json::from_str(&row.state).map_err(ApiError::internal)?,
+            serde_json::from_str(&row.state).or_internal()?,
             row.last_seq,
         )),
         None => Ok((actors::booking::Calendar::default(), 0)),
@@ -184,7 +184,7 @@ async fn load_card(state: &AppState, id: Uuid) -> ApiResult<GiftCard> {
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("card"))?;
-    crate::store::cards::decode(&row).map_err(ApiError::internal)
+    crate::store::cards::decode(&row).or_internal()
 }
 
 /// A slot's places as `(free, held, booked)`: from its state after a command when there
@@ -468,9 +468,7 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
     // What the hold is counted in: an experience card's own price, or the experience's.
     let currency = match card.kind {
         CardKind::Experience { .. } => card.currency,
-        CardKind::Value { .. } => {
-            actors::Currency::parse(&exp.currency).map_err(ApiError::internal)?
-        }
+        CardKind::Value { .. } => actors::Currency::parse(&exp.currency).or_internal()?,
     };
     let authorized = state
         .registry

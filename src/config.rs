@@ -88,8 +88,11 @@ pub struct Config {
     /// The Web Push (VAPID) private key, base64url of the 32-byte P-256 scalar; by default
     /// generated into the data dir. Several nodes must share it.
     pub vapid_private_key: Option<Secret>,
-    /// The VAPID contact (`mailto:…` or `https://…`); by default the public URL's origin.
+    /// The VAPID contact (`mailto:…` or `https://…`); by default a `mailto:` at the
+    /// public host.
     pub vapid_subject: Option<String>,
+    /// The push services subscriptions may point at (by default the browsers' own).
+    pub push_allow_hosts: crate::push::PushHosts,
 }
 
 /// Stripe's settings (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRETS`, `STRIPE_API_BASE`).
@@ -157,10 +160,11 @@ struct FileConfig {
     email_from: Option<String>,
     vapid_private_key: Option<String>,
     vapid_subject: Option<String>,
+    push_allow_hosts: Option<String>,
 }
 
 /// The environment variables read, with the TOML key each overrides.
-pub const ENV_KEYS: [(&str, &str); 22] = [
+pub const ENV_KEYS: [(&str, &str); 23] = [
     ("FIMY_LISTEN", "listen"),
     ("FIMY_DATA_DIR", "data_dir"),
     ("DATABASE_URL", "database_url"),
@@ -183,6 +187,7 @@ pub const ENV_KEYS: [(&str, &str); 22] = [
     ("FIMY_EMAIL_FROM", "email_from"),
     ("FIMY_VAPID_PRIVATE_KEY", "vapid_private_key"),
     ("FIMY_VAPID_SUBJECT", "vapid_subject"),
+    ("FIMY_PUSH_ALLOW_HOSTS", "push_allow_hosts"),
 ];
 
 impl Config {
@@ -251,6 +256,7 @@ impl Config {
         raw.set("email_from", file_cfg.email_from);
         raw.set("vapid_private_key", file_cfg.vapid_private_key);
         raw.set("vapid_subject", file_cfg.vapid_subject);
+        raw.set("push_allow_hosts", file_cfg.push_allow_hosts);
         for (var, key) in ENV_KEYS {
             if let Some(value) = env(var) {
                 raw.values.insert(key, (var.to_owned(), value));
@@ -506,6 +512,11 @@ impl Raw {
                 Err(format!("{v:?} is not a mailto: address or an https:// URL"))
             }
         })?;
+        let push_allow_hosts = self.parse(
+            "push_allow_hosts",
+            crate::push::PushHosts::default(),
+            crate::push::PushHosts::parse,
+        )?;
         Ok(Config {
             listen,
             data_dir,
@@ -527,6 +538,7 @@ impl Raw {
             email_from,
             vapid_private_key,
             vapid_subject,
+            push_allow_hosts,
         })
     }
 }

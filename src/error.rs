@@ -377,15 +377,17 @@ impl From<actors::InvalidValue> for ApiError {
 impl From<sea_orm::DbErr> for ApiError {
     #[track_caller]
     fn from(e: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match &e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::new(
+        // Transient (connection lost, pool timeout, shutdown, serialization failure,
+        // busy SQLite): a 503 to retry, never a 500.
+        if crate::db::is_transient(&e) {
+            ApiError::new(
                 ErrorCode::ServiceUnavailable,
                 "the database is unavailable; retry in a moment",
             )
             .retry_after(2)
-            .cause(chain(&e)),
-            _ => ApiError::internal(chain(&e)),
+            .cause(chain(&e))
+        } else {
+            ApiError::internal(chain(&e))
         }
     }
 }
@@ -440,7 +442,7 @@ impl<E: Into<ApiError> + std::fmt::Display> From<actors::runtime::ActorError<E>>
             }
             A::Store(msg) => ApiError::new(
                 ErrorCode::ServiceUnavailable,
-                "the card could not be saved; nothing was changed — retry in a moment",
+                "the change to the card could not be confirmed (it may or may not have been saved); look at the card before retrying",
             )
             .retry_after(2)
             .cause(format!("store: {msg}")),

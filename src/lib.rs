@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod datadir;
 pub mod db;
 pub mod delivery;
 pub mod email;

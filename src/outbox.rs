@@ -12,7 +12,10 @@
 //!
 //! Outcomes: delivered → `sent`; [`DeliveryError::Retry`] → back to `pending` with
 //! `attempts + 1` and an exponential back-off with full jitter (5 s doubling up to 1 h),
-//! `dead` after [`MAX_ATTEMPTS`]; [`DeliveryError::Invalid`] → `dead` at once;
+//! `dead` after [`MAX_ATTEMPTS`] failures since the row was last put back in the queue
+//! (`attempts` is the real count of failed tries and an admin's [`retry`] keeps it; the
+//! `attempts_base` column, outside the entity, remembers what it was at the retry);
+//! [`DeliveryError::Invalid`] → `dead` at once;
 //! [`DeliveryError::Gone`] → `gone`. A row for a user who turned that channel off
 //! (`notification_preferences`) becomes `skipped` — except the gift email itself, which is
 //! how a recipient gets their card. Receivers deduplicate on the event id.
@@ -29,11 +32,13 @@ use chrono::{DateTime, Duration, Utc};
 use entities::{notification_preference, outbox};
 use futures_util::StreamExt;
 use rand::Rng;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-/// Failed attempts before a row is dead-lettered.
+/// Failed attempts before a row is dead-lettered (counted since an admin's last retry).
 pub const MAX_ATTEMPTS: i32 = 8;
+/// The column holding `attempts` as it was at an admin's last retry (0 until then).
+const ATTEMPTS_BASE: &str = "attempts_base";
 /// The first back-off window; each failure doubles it…
 pub const BACKOFF_BASE: Duration = Duration::seconds(5);
 /// …up to this.
@@ -174,7 +179,9 @@ async fn process(state: &AppState, row: outbox::Model) -> Result<Outcome, DbErr>
     let Some(row) = claim(state, row).await? else {
         return Ok(Outcome::Lost);
     };
-    if row.attempts >= MAX_ATTEMPTS {
+    if row.attempts >= MAX_ATTEMPTS
+        && row.attempts - attempts_base(state, &row).await? >= MAX_ATTEMPTS
+    {
         // Its last lease ran out: the sending node died too often.
         let error = "the node sending it stopped before finishing".to_owned();
         return finish(state, &row, "dead", row.attempts, None, Some(error)).await;
@@ -192,7 +199,10 @@ async fn process(state: &AppState, row: outbox::Model) -> Result<Outcome, DbErr>
             // The error stays in the row (`last_error`, for admins), not in the log: a relay's
             // or push service's answer may quote the address or endpoint it refused.
             tracing::info!(row = %row.id, channel = %row.channel, kind = %row.kind, attempts, "delivery failed; will retry");
-            if attempts >= MAX_ATTEMPTS {
+            // `attempts_base <= attempts`: the base is read only when it may matter.
+            if attempts >= MAX_ATTEMPTS
+                && attempts - attempts_base(state, &row).await? >= MAX_ATTEMPTS
+            {
                 finish(state, &row, "dead", attempts, Some(now), Some(e)).await
             } else {
                 let next = now + backoff(attempts, &mut rand::thread_rng());
@@ -213,6 +223,17 @@ async fn process(state: &AppState, row: outbox::Model) -> Result<Outcome, DbErr>
             finish(state, &row, "skipped", row.attempts, Some(now), Some(why)).await
         }
     }
+}
+
+/// What `attempts` was when an admin last put the row back in the queue (0 if never).
+async fn attempts_base(state: &AppState, row: &outbox::Model) -> Result<i32, DbErr> {
+    let base: Option<i32> = outbox::Entity::find_by_id(row.id)
+        .select_only()
+        .column_as(Expr::col(Alias::new(ATTEMPTS_BASE)), ATTEMPTS_BASE)
+        .into_tuple()
+        .one(&state.db)
+        .await?;
+    Ok(base.unwrap_or(0))
 }
 
 /// Takes the row for this node, or `None` when another node was first.
@@ -323,9 +344,9 @@ async fn wanted(state: &AppState, row: &outbox::Model) -> Result<bool, DbErr> {
     })
 }
 
-/// Puts a dead (or gone) row back in the queue with its attempts reset, for an admin:
-/// the row as it was put back, `Ok(None)` when there is no such row, `Err(status)` when
-/// its status is neither.
+/// Puts a dead (or gone) row back in the queue with a fresh budget of [`MAX_ATTEMPTS`],
+/// for an admin; `attempts` keeps counting every failed try. The row as it was put back,
+/// `Ok(None)` when there is no such row, `Err(status)` when its status is neither.
 pub async fn retry(
     state: &AppState,
     id: uuid::Uuid,
@@ -339,7 +360,7 @@ pub async fn retry(
     let now = state.clock.now();
     let res = outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value("pending"))
-        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(Alias::new(ATTEMPTS_BASE), Expr::value(row.attempts))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
         .col_expr(
             outbox::Column::LastError,
@@ -357,7 +378,6 @@ pub async fn retry(
     // What was written (the worker may claim it at once).
     Ok(Ok(Some(outbox::Model {
         status: "pending".to_owned(),
-        attempts: 0,
         next_attempt_at: now,
         last_error: None,
         ..row

@@ -1,8 +1,8 @@
 //! Building the application: connect, migrate, load demo data, bind, and serve until a
 //! signal (SIGTERM, Ctrl-C) asks for a graceful stop.
 
-use crate::auth::LoginLimiter;
 use crate::auth::limiter::Limits;
+use crate::auth::{LoginLimiter, LoginThrottle};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
@@ -45,9 +45,9 @@ impl Application {
 
     /// As [`Application::build`] with a chosen clock (tests pass a manual one).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        crate::datadir::ensure(&config.data_dir).with_context(|| {
             format!(
-                "Failed to create the data dir {}",
+                "Failed to create the data dir {} (private, mode 700)",
                 config.data_dir.display()
             )
         })?;
@@ -147,7 +147,7 @@ impl Application {
         let workers = config.workers;
         let state = web::Data::new(AppState {
             db,
-            login_limiter: LoginLimiter::new(clock.clone()),
+            login_limiter: LoginThrottle::new(clock.clone()),
             clock: clock.clone(),
             metrics,
             redis,

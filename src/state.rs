@@ -1,7 +1,7 @@
 //! What every handler can reach: the database, the configuration, the clock and the
 //! process-wide services.
 
-use crate::auth::LoginLimiter;
+use crate::auth::{LoginLimiter, LoginThrottle};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -11,7 +11,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Config,
     pub clock: SharedClock,
-    pub login_limiter: LoginLimiter,
+    pub login_limiter: LoginThrottle,
     pub metrics: Metrics,
     /// Present when `REDIS_URL` is set; used by readiness checks (and the event bus).
     pub redis: Option<redis::Client>,

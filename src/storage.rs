@@ -114,17 +114,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no parent directory", path.display()))?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::datadir::private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .with_context(|| format!("{} has no file name", path.display()))?;
     let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
     let written = (|| -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
+        // Private whatever the umask: uploads are personal (photos, voice messages).
+        let mut file = crate::datadir::private_file_options()
             .write(true)
             .create_new(true)
             .open(&tmp)?;
+        crate::datadir::set_mode(&tmp, crate::datadir::FILE_MODE)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -177,6 +179,18 @@ mod tests {
         assert!(!file.exists());
         // Deleting what is gone is fine.
         store.delete(KEY).await.unwrap();
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn blobs_and_their_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store) = store();
+        store.put(KEY, Bytes::from_static(b"voice")).await.unwrap();
+        let file = dir.path().join("uploads").join(KEY);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
     }
 
     #[tokio::test]

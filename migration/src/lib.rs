@@ -12,6 +12,7 @@ mod m20261124_000006_notification_preferences;
 mod m20261124_000007_push_subscriptions;
 mod m20261124_000008_validations;
 mod m20261202_020000_card_events_donor_seq;
+mod m20261202_040000_outbox_attempts_base;
 
 mod util;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_push_subscriptions::Migration),
             Box::new(m20261124_000008_validations::Migration),
             Box::new(m20261202_020000_card_events_donor_seq::Migration),
+            Box::new(m20261202_040000_outbox_attempts_base::Migration),
         ]
     }
 }

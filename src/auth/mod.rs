@@ -1,12 +1,13 @@
 //! Who is calling: password hashing, sessions, the login rate limiter, and the
 //! [`Principal`] extractor every protected handler takes.
 
+pub mod device;
 pub mod limiter;
 pub mod password;
 pub mod principal;
 pub mod session;
 
-pub use limiter::LoginLimiter;
+pub use limiter::{LoginLimiter, LoginThrottle};
 pub use principal::{MaybePrincipal, Principal, StaffMembership};
 
 /// Cookie holding the session token for the web app (HttpOnly).

@@ -2,7 +2,7 @@
 //! session cookie (in which case writes must carry the CSRF header).
 
 use super::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, constant_time_eq, session};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, OrInternal};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
@@ -127,11 +127,11 @@ async fn resolve(req: HttpRequest) -> Result<Option<Principal>, ApiError> {
             "the session has expired or was revoked; log in again",
         ));
     };
-    let kind = AccountKind::parse(&found.user.kind).map_err(ApiError::internal)?;
+    let kind = AccountKind::parse(&found.user.kind).or_internal()?;
     let staff = match found.staff {
         Some(s) => Some(StaffMembership {
             partner_id: s.partner_id,
-            role: StaffRole::parse(&s.role).map_err(ApiError::internal)?,
+            role: StaffRole::parse(&s.role).or_internal()?,
         }),
         None => None,
     };

@@ -1,8 +1,11 @@
 //! Accounts: register, log in and out, the current user and their sessions.
 
+use crate::auth::limiter::LoginAttempt;
 use crate::auth::principal::client_ip;
-use crate::auth::{CSRF_COOKIE, Principal, SESSION_COOKIE, password, random_token, session};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::auth::{
+    CSRF_COOKIE, Principal, SESSION_COOKIE, device, password, random_token, session,
+};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::state::State;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
@@ -73,14 +76,14 @@ impl UserView {
     pub fn new(u: user::Model, staff: Option<partner_staff::Model>) -> ApiResult<Self> {
         Ok(Self {
             id: u.id,
-            kind: AccountKind::parse(&u.kind).map_err(ApiError::internal)?,
+            kind: AccountKind::parse(&u.kind).or_internal()?,
             locale: Locale::parse(&u.locale).unwrap_or_default(),
             email: u.email,
             display_name: u.display_name,
             staff: match staff {
                 Some(s) => Some(StaffView {
                     partner_id: s.partner_id,
-                    role: StaffRole::parse(&s.role).map_err(ApiError::internal)?,
+                    role: StaffRole::parse(&s.role).or_internal()?,
                 }),
                 None => None,
             },
@@ -100,6 +103,7 @@ pub struct SessionResponse {
 }
 
 fn session_response(
+    state: &State,
     req: &HttpRequest,
     status: actix_web::http::StatusCode,
     new: session::NewSession,
@@ -126,9 +130,26 @@ fn session_response(
         .same_site(SameSite::Strict)
         .max_age(max_age)
         .finish();
+    // This device is known for this account from now on (see `auth::device`).
+    let device_value = device::remember(
+        &state.secrets,
+        req.cookie(device::DEVICE_COOKIE)
+            .as_ref()
+            .map(|c| c.value()),
+        &user.email.to_lowercase(),
+        state.clock.now(),
+    );
+    let device_cookie = Cookie::build(device::DEVICE_COOKIE, device_value)
+        .path(device::DEVICE_COOKIE_PATH)
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::seconds(device::DEVICE_TTL.num_seconds()))
+        .finish();
     HttpResponse::build(status)
         .cookie(session_cookie)
         .cookie(csrf_cookie)
+        .cookie(device_cookie)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(SessionResponse {
             token: new.token,
@@ -165,7 +186,7 @@ pub async fn register(
         Some(l) => Locale::parse(l)?,
         None => Locale::default(),
     };
-    let hash = password::hash(pw).await.map_err(ApiError::internal)?;
+    let hash = password::hash(pw).await.or_internal()?;
     let now = state.clock.now();
     let created = user::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -197,6 +218,7 @@ pub async fn register(
     .await?;
     let view = UserView::new(created, None)?;
     Ok(session_response(
+        &state,
         &req,
         actix_web::http::StatusCode::CREATED,
         new,
@@ -204,7 +226,8 @@ pub async fn register(
     ))
 }
 
-/// Logs in with email and password. Rate-limited per account and per client address.
+/// Logs in with email and password. Failures lock the account for the address (or known
+/// device) that made them, not for its owner elsewhere; see the README for the limits.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts",
     request_body = LoginRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
@@ -225,7 +248,20 @@ pub async fn login(
         ));
     }
     let ip = client_ip(&req, state.config.trust_forwarded_for);
-    if let Err(limited) = state.login_limiter.check(&account, &ip) {
+    let known_device = device::recognise(
+        &state.secrets,
+        req.cookie(device::DEVICE_COOKIE)
+            .as_ref()
+            .map(|c| c.value()),
+        &account,
+        state.clock.now(),
+    );
+    let attempt = LoginAttempt {
+        account: &account,
+        address: &ip,
+        device: known_device.as_deref(),
+    };
+    if let Err(limited) = state.login_limiter.check(&attempt) {
         state
             .metrics
             .logins
@@ -246,16 +282,16 @@ pub async fn login(
         found.as_ref().map(|u| u.password_hash.clone()),
     )
     .await
-    .map_err(ApiError::internal)?;
+    .or_internal()?;
     let Some(user) = found.filter(|_| ok) else {
-        state.login_limiter.record_failure(&account);
+        state.login_limiter.record_failure(&attempt);
         state.metrics.logins.with_label_values(&["failure"]).inc();
         return Err(ApiError::new(
             ErrorCode::InvalidCredentials,
             "wrong email or password",
         ));
     };
-    state.login_limiter.record_success(&account);
+    state.login_limiter.record_success(&attempt);
     state.metrics.logins.with_label_values(&["success"]).inc();
     let staff = partner_staff::Entity::find()
         .filter(partner_staff::Column::UserId.eq(user.id))
@@ -272,6 +308,7 @@ pub async fn login(
     .await?;
     let view = UserView::new(user, staff)?;
     Ok(session_response(
+        &state,
         &req,
         actix_web::http::StatusCode::OK,
         new,

@@ -9,7 +9,7 @@
 //! the magic number of the declared type.
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::cards::{self, CardView};
 use crate::state::{AppState, State};
 use crate::storage::{BlobStore, LocalStore};
@@ -506,9 +506,9 @@ pub async fn upload(
 
     let id = Uuid::now_v7();
     let key = format!("attachments/{card_id}/{id}");
-    let size = i64::try_from(bytes.len()).map_err(ApiError::internal)?;
+    let size = i64::try_from(bytes.len()).or_internal()?;
     let store = blob_store(&state);
-    store.put(&key, bytes).await.map_err(ApiError::internal)?;
+    store.put(&key, bytes).await.or_internal()?;
     let row = card_attachment::ActiveModel {
         id: Set(id),
         card_id: Set(card_id),
@@ -648,7 +648,7 @@ pub async fn serve(
     let bytes = blob_store(&state)
         .get(&row.storage_key)
         .await
-        .map_err(ApiError::internal)?
+        .or_internal()?
         .ok_or_else(|| {
             tracing::error!(key = row.storage_key, "an attachment's blob is missing");
             ApiError::not_found("attachment")

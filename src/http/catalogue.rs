@@ -3,7 +3,7 @@
 
 use crate::auth::{MaybePrincipal, Principal};
 use crate::catalogue::{self, Hit, Search, SortOrder, compare};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::pagination::{self, Cursor, Page};
 use crate::state::State;
 use actix_web::web;
@@ -437,7 +437,7 @@ pub async fn list_staff(
             user_id: u.id,
             display_name: u.display_name.clone(),
             email: u.email.clone(),
-            role: StaffRole::parse(&m.role).map_err(ApiError::internal)?,
+            role: StaffRole::parse(&m.role).or_internal()?,
             since: m.created_at,
         });
     }

@@ -8,7 +8,7 @@
 //! stored, so the client can retry them with the same key.
 
 use crate::auth::principal::credential_scope;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, OrInternal};
 use crate::state::AppState;
 use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -252,7 +252,7 @@ fn replay(state: &AppState, row: idem::Model) -> Result<HttpResponse, ApiError> 
     let body = state
         .secrets
         .open(SEAL_LABEL, &row.response_body.unwrap_or_default())
-        .map_err(ApiError::internal)?;
+        .or_internal()?;
     Ok(res.body(body))
 }
 

@@ -192,8 +192,8 @@ pub async fn list_outbox(
     }))
 }
 
-/// Puts a dead (or gone) notification back in the queue, its attempts reset (admins
-/// only).
+/// Puts a dead (or gone) notification back in the queue with a fresh budget of
+/// attempts; `attempts` keeps the real count of failed tries (admins only).
 #[utoipa::path(post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = OutboxView), (status = 403, body = crate::error::Problem),

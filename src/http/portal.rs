@@ -23,7 +23,7 @@
 
 use crate::auth::{Principal, password, random_token, session};
 use crate::catalogue::{self, Hit};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::catalogue::{ExperienceView, StaffMemberView};
 use crate::http::catalogue::{PartnerView, partner_view};
 use crate::http::pagination::{self, Cursor, Page};
@@ -419,7 +419,7 @@ pub async fn update_profile(
     }
     if let Some(v) = &b.opening_hours {
         let checked = check_opening_hours(v)?;
-        am.opening_hours = Set(serde_json::to_string(&checked).map_err(ApiError::internal)?);
+        am.opening_hours = Set(serde_json::to_string(&checked).or_internal()?);
     }
     if let Some(v) = b.cancellation_hours {
         am.cancellation_hours = Set(cancellation_hours(v)?);
@@ -1053,7 +1053,7 @@ pub async fn create_device(
     // A password nobody knows: the device only ever uses its session token.
     let unusable = password::hash(Password::parse(&random_token())?)
         .await
-        .map_err(ApiError::internal)?;
+        .or_internal()?;
     let now = state.clock.now();
     let device_id = Uuid::now_v7();
     let tx = state.db.begin().await?;

@@ -54,7 +54,8 @@ pub struct SubscriptionKeys {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    /// The push service URL (`https://`).
+    /// The push service URL: `https://` at a host of `push_allow_hosts` (by default the
+    /// browsers' push services), never an internal address.
     pub endpoint: String,
     pub keys: SubscriptionKeys,
     /// Ignored (sent by `toJSON()`).
@@ -113,7 +114,9 @@ pub async fn subscribe(
     body: web::Json<NewSubscription>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    push::parse_endpoint(&body.endpoint).map_err(field_error)?;
+    push::check_endpoint(&body.endpoint, &state.push.hosts)
+        .await
+        .map_err(field_error)?;
     let p256dh = push::parse_p256dh(&body.keys.p256dh).map_err(field_error)?;
     let auth = push::parse_auth(&body.keys.auth).map_err(field_error)?;
     // Kept as the browser gave it, so that removing it by the same string matches.

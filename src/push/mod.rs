@@ -11,6 +11,7 @@
 //! They carry the event id (and the `Topic` header is derived from it) so that a message
 //! delivered twice — the outbox delivers at least once — is recognised by the receiver.
 
+pub mod policy;
 pub mod vapid;
 
 use crate::config::Config;
@@ -20,6 +21,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use entities::{notification_preference, outbox, push_subscription, user};
+pub use policy::PushHosts;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -37,12 +39,17 @@ pub const MAX_ENDPOINT_LEN: usize = 2048;
 /// Length of the `Topic` header (RFC 8030 allows at most 32 base64url characters).
 const TOPIC_LEN: usize = 22;
 
-/// The process-wide push sender: the VAPID key, the contact it signs with and one HTTP
-/// client.
+/// The process-wide push sender: the VAPID key, the contact it signs with, the hosts it
+/// may reach and one HTTP client.
 pub struct PushService {
     pub vapid: VapidKey,
-    /// The JWT `sub`: `FIMY_VAPID_SUBJECT`, or the public URL's origin.
+    /// The JWT `sub`: `FIMY_VAPID_SUBJECT`, or a `mailto:` at the public host
+    /// ([`default_subject`]).
     pub subject: String,
+    /// The push services endpoints may point at (`push_allow_hosts`).
+    pub hosts: PushHosts,
+    /// Resolves through [`policy::PublicResolver`]: it never connects to a non-public
+    /// address that the allow-list does not name.
     client: reqwest::Client,
 }
 
@@ -65,21 +72,49 @@ impl PushService {
         let subject = config
             .vapid_subject
             .clone()
-            .unwrap_or_else(|| vapid::origin(&config.public_url));
+            .unwrap_or_else(|| default_subject(config));
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(REQUEST_TIMEOUT)
             // Push services answer directly; following a redirect could lead anywhere.
             .redirect(reqwest::redirect::Policy::none())
+            // Every connection's addresses are checked against the allow-list; a proxy
+            // would hide them (and is not needed to reach a push service).
+            .no_proxy()
+            .dns_resolver(policy::PublicResolver::shared(
+                config.push_allow_hosts.clone(),
+            ))
             .user_agent(concat!("fimy/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| anyhow::anyhow!("Failed to build the push HTTP client: {e}"))?;
         Ok(Self {
             vapid,
             subject,
+            hosts: config.push_allow_hosts.clone(),
             client,
         })
     }
+}
+
+/// The VAPID contact when none is configured: RFC 8292 asks for a `mailto:` or an
+/// `https:` URI, so not the public URL (often `http://` in development) but the address
+/// emails come from (`email_from`), or `webpush@` the public URL's host.
+pub fn default_subject(config: &Config) -> String {
+    if let Some(address) = config
+        .email_from
+        .as_deref()
+        .and_then(|f| f.parse::<lettre::message::Mailbox>().ok())
+    {
+        return format!("mailto:{}", address.email);
+    }
+    let host = match config.public_url.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        // An address literal (RFC 5321): `webpush@[127.0.0.1]`.
+        Some(url::Host::Ipv4(ip)) => format!("[{ip}]"),
+        Some(url::Host::Ipv6(ip)) => format!("[IPv6:{ip}]"),
+        None => "localhost".to_owned(),
+    };
+    format!("mailto:webpush@{host}")
 }
 
 // ---------------------------------------------------------------- subscription checks
@@ -98,9 +133,11 @@ fn invalid(field: &'static str, message: impl Into<String>) -> InvalidSubscripti
     }
 }
 
-/// A push endpoint: an `https://` URL (plain `http://` only to this machine, for
-/// development and tests), without credentials, at most [`MAX_ENDPOINT_LEN`] long.
-pub fn parse_endpoint(raw: &str) -> Result<Url, InvalidSubscription> {
+/// A push endpoint: an `https://` URL at a host of the allow-list ([`PushHosts`]; plain
+/// `http://` only to this machine, listed explicitly, for development and tests),
+/// without credentials, at most [`MAX_ENDPOINT_LEN`] long. An address in the URL must be
+/// allowed itself; names are resolved apart ([`check_endpoint`], and on connection).
+pub fn parse_endpoint(raw: &str, hosts: &PushHosts) -> Result<Url, InvalidSubscription> {
     const FIELD: &str = "endpoint";
     if raw.len() > MAX_ENDPOINT_LEN {
         return Err(invalid(
@@ -109,18 +146,41 @@ pub fn parse_endpoint(raw: &str) -> Result<Url, InvalidSubscription> {
         ));
     }
     let url = Url::parse(raw).map_err(|e| invalid(FIELD, format!("is not a URL ({e})")))?;
-    let host = url.host_str().unwrap_or_default();
-    if host.is_empty() {
+    let Some(host) = url.host().filter(|h| !matches!(h, url::Host::Domain(""))) else {
         return Err(invalid(FIELD, "has no host"));
-    }
+    };
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid(FIELD, "must not carry credentials"));
     }
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if matches!(host, "127.0.0.1" | "localhost" | "[::1]") => Ok(url),
-        _ => Err(invalid(FIELD, "must be an https:// URL")),
+        "https" => {}
+        "http" if hosts.allows_plain_http(&host) => {}
+        _ => return Err(invalid(FIELD, "must be an https:// URL")),
     }
+    if !hosts.allows_host(&host) {
+        return Err(invalid(
+            FIELD,
+            format!("is not at a known push service ({host} is not in push_allow_hosts)"),
+        ));
+    }
+    Ok(url)
+}
+
+/// [`parse_endpoint`], then the name's addresses: an endpoint whose host resolves to an
+/// address that is not public (and not listed) is refused. A lookup that fails refuses
+/// nothing here; every connection checks again.
+pub async fn check_endpoint(raw: &str, hosts: &PushHosts) -> Result<Url, InvalidSubscription> {
+    let url = parse_endpoint(raw, hosts)?;
+    if let (Some(url::Host::Domain(name)), Some(port)) = (url.host(), url.port_or_known_default()) {
+        let refused = policy::refused_addresses(hosts, name, port).await;
+        if let Some(ip) = refused.first() {
+            return Err(invalid(
+                "endpoint",
+                format!("resolves to {ip}, which is not a public address"),
+            ));
+        }
+    }
+    Ok(url)
 }
 
 fn decode_b64url(value: &str) -> Option<Vec<u8>> {
@@ -393,8 +453,9 @@ async fn send_one(
     now: DateTime<Utc>,
 ) -> Outcome {
     let push = &state.push;
-    // A row that no longer parses can never be delivered: treat it as gone.
-    let endpoint = match parse_endpoint(&subscription.endpoint) {
+    // A row that no longer parses (or whose host is no longer allowed) can never be
+    // delivered: treat it as gone.
+    let endpoint = match parse_endpoint(&subscription.endpoint, &push.hosts) {
         Ok(url) => url,
         Err(e) => return Outcome::Gone(format!("stored endpoint unusable: {}", e.message)),
     };
@@ -425,6 +486,15 @@ async fn send_one(
         .await;
     let res = match res {
         Ok(res) => res,
+        // Its name now resolves to an internal address (DNS rebinding, or a stale
+        // record): never connected to, and the subscription goes.
+        Err(e) if policy::NonPublicAddress::in_chain(&e).is_some() => {
+            let why = policy::NonPublicAddress::in_chain(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            tracing::warn!(subscription = %subscription.id, %why, "push endpoint refused");
+            return Outcome::Gone(format!("{origin}: {why}"));
+        }
         // Without the URL: a push endpoint is a capability, not something to store or log.
         Err(e) => return Outcome::Retry(format!("{origin}: {}", e.without_url())),
     };
@@ -449,16 +519,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_must_be_https_except_to_this_machine() {
-        assert!(parse_endpoint("https://fcm.googleapis.com/fcm/send/abc").is_ok());
-        assert!(parse_endpoint("http://127.0.0.1:3000/push/1").is_ok());
-        assert!(parse_endpoint("http://localhost/push").is_ok());
-        assert!(parse_endpoint("http://push.example.com/x").is_err());
-        assert!(parse_endpoint("ftp://push.example.com/x").is_err());
-        assert!(parse_endpoint("https://user:pw@push.example.com/x").is_err());
-        assert!(parse_endpoint("not a url").is_err());
+    fn endpoints_must_be_https_at_an_allowed_host() {
+        let default = PushHosts::default();
+        let dev = PushHosts::parse("push.example.com, 127.0.0.1, localhost").unwrap();
+        assert!(parse_endpoint("https://fcm.googleapis.com/fcm/send/abc", &default).is_ok());
+        for internal in [
+            "https://169.254.169.254/latest/meta-data/",
+            "https://127.0.0.1:8443/push",
+            "https://[::1]/push",
+            "https://10.0.0.7/push",
+            "https://2130706433/push",
+            "http://127.0.0.1:3000/push/1",
+            "https://push.example.com/x",
+        ] {
+            assert!(parse_endpoint(internal, &default).is_err(), "{internal}");
+        }
+        assert!(parse_endpoint("http://127.0.0.1:3000/push/1", &dev).is_ok());
+        assert!(parse_endpoint("http://localhost/push", &dev).is_ok());
+        assert!(parse_endpoint("https://push.example.com/x", &dev).is_ok());
+        assert!(parse_endpoint("http://push.example.com/x", &dev).is_err());
+        assert!(parse_endpoint("ftp://push.example.com/x", &dev).is_err());
+        assert!(parse_endpoint("https://user:pw@push.example.com/x", &dev).is_err());
+        assert!(parse_endpoint("not a url", &dev).is_err());
         let long = format!("https://push.example.com/{}", "a".repeat(MAX_ENDPOINT_LEN));
-        assert!(parse_endpoint(&long).is_err());
+        assert!(parse_endpoint(&long, &dev).is_err());
     }
 
     #[test]
@@ -570,17 +654,40 @@ mod config_tests {
             ),
             ("FIMY_VAPID_SUBJECT", "ops@example.com"),
             ("FIMY_VAPID_SUBJECT", "http://example.com"),
+            ("FIMY_VAPID_SUBJECT", "http://127.0.0.1:8080"),
+            ("FIMY_PUSH_ALLOW_HOSTS", ""),
+            ("FIMY_PUSH_ALLOW_HOSTS", "https://fcm.googleapis.com/"),
+            ("FIMY_PUSH_ALLOW_HOSTS", "fcm.googleapis.com, *."),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.key, var, "{var}={value}: {err}");
         }
         let dir = std::env::temp_dir().join(format!("fimy-push-{}", Uuid::new_v4()));
         let config = load(&[("FIMY_DATA_DIR", dir.to_str().unwrap())]).unwrap();
+        assert_eq!(config.push_allow_hosts, PushHosts::default());
         let push = PushService::new(&config).unwrap();
         assert_eq!(
-            push.subject, "http://127.0.0.1:8080",
-            "the public URL's origin"
+            push.subject, "mailto:webpush@[127.0.0.1]",
+            "a mailto: at the public host, never the http:// public URL"
         );
+        for (public, from, subject) in [
+            ("https://fimy.example/", None, "mailto:webpush@fimy.example"),
+            (
+                "http://127.0.0.1:8080/",
+                Some("Fimy <hello@fimy.example>"),
+                "mailto:hello@fimy.example",
+            ),
+        ] {
+            let mut env = vec![
+                ("FIMY_DATA_DIR", dir.to_str().unwrap()),
+                ("FIMY_PUBLIC_URL", public),
+            ];
+            if let Some(from) = from {
+                env.push(("FIMY_EMAIL_FROM", from));
+            }
+            let config = load(&env).unwrap();
+            assert_eq!(default_subject(&config), subject);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,14 +10,21 @@ use actors::runtime::{RecordedEvent, StoreError};
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, DbErr, SqlErr};
 
+/// A database error as the actors see it: a unique violation or a serialization
+/// failure/deadlock is a [`StoreError::Conflict`] (the transaction was rolled back: the
+/// actor reloads and decides again), any other transient error
+/// ([`crate::db::is_transient`]) is [`StoreError::Unavailable`] (answered 503).
 pub fn store_error(e: DbErr) -> StoreError {
     if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
         return StoreError::Conflict;
     }
-    match e {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e.to_string()),
-        other => StoreError::Other(other.to_string()),
+    if crate::db::is_serialization_failure(&e) {
+        return StoreError::Conflict;
     }
+    if crate::db::is_transient(&e) {
+        return StoreError::Unavailable(e.to_string());
+    }
+    StoreError::Other(e.to_string())
 }
 
 fn col(name: &str) -> Alias {

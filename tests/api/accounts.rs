@@ -254,3 +254,121 @@ async fn one_address_trying_many_accounts_is_limited() {
     assert!(res.headers().contains_key("retry-after"));
     assert_problem(res, 429, "rate_limited").await;
 }
+
+/// An application that takes the client address from `X-Forwarded-For`, so that one
+/// test can log in from several addresses.
+async fn spawn_behind_proxy() -> crate::helpers::TestApp {
+    crate::helpers::spawn_with(crate::helpers::Options {
+        env: vec![("FIMY_TRUST_FORWARDED_FOR", "true".to_owned())],
+        ..Default::default()
+    })
+    .await
+}
+
+/// A login from `address`, with the `fimy_device` cookie when given.
+async fn login_from(
+    app: &crate::helpers::TestApp,
+    address: &str,
+    device: Option<&str>,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let mut req = app
+        .request(reqwest::Method::POST, "/api/v1/auth/login")
+        .header("x-forwarded-for", address)
+        .json(&json!({"email": email, "password": password}));
+    if let Some(d) = device {
+        req = req.header("cookie", format!("fimy_device={d}"));
+    }
+    req.send().await.unwrap()
+}
+
+/// The `fimy_device` cookie a login set.
+fn device_cookie(res: &reqwest::Response) -> String {
+    let cookie = res
+        .cookies()
+        .find(|c| c.name() == "fimy_device")
+        .expect("a device cookie");
+    assert!(cookie.http_only());
+    assert_eq!(cookie.path(), Some("/api/v1/auth/"));
+    cookie.value().to_owned()
+}
+
+#[tokio::test]
+async fn a_stranger_failing_many_times_does_not_lock_the_owner_out_but_stays_limited() {
+    let app = spawn_behind_proxy().await;
+    app.register("owner@example.com").await;
+    let (owner, password) = ("owner@example.com", "correct horse battery");
+    let attacker = "203.0.113.9";
+    for _ in 0..5 {
+        let res = login_from(&app, attacker, None, owner, "guess guess guess").await;
+        assert_problem(res, 401, "invalid_credentials").await;
+    }
+    for _ in 0..20 {
+        let res = login_from(&app, attacker, None, owner, "guess guess guess").await;
+        assert!(res.headers().contains_key("retry-after"));
+        assert_problem(res, 429, "rate_limited").await;
+    }
+    // Even the right password from the attacker's address waits…
+    let res = login_from(&app, attacker, None, owner, password).await;
+    assert_problem(res, 429, "rate_limited").await;
+    // …while the owner, from their own address, gets in.
+    let res = login_from(&app, "198.51.100.7", None, owner, password).await;
+    assert_eq!(res.status(), 200);
+    let device = device_cookie(&res);
+    // And from a known device, even on the attacker's network.
+    let res = login_from(&app, attacker, Some(&device), owner, password).await;
+    assert_eq!(res.status(), 200);
+    // The attacker is still limited, until the window passes.
+    let res = login_from(&app, attacker, None, owner, "guess guess guess").await;
+    assert_problem(res, 429, "rate_limited").await;
+    app.clock.advance(chrono::Duration::minutes(15));
+    let res = login_from(&app, attacker, None, owner, "guess guess guess").await;
+    assert_problem(res, 401, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn guesses_from_many_addresses_slow_the_account_down_except_for_a_known_device() {
+    let app = spawn_behind_proxy().await;
+    app.register("owner@example.com").await;
+    let (owner, password) = ("owner@example.com", "correct horse battery");
+    let res = login_from(&app, "198.51.100.7", None, owner, password).await;
+    assert_eq!(res.status(), 200);
+    let device = device_cookie(&res);
+
+    // Thirty failures from six addresses: the account-wide back-off starts.
+    for i in 0..6 {
+        for _ in 0..5 {
+            let res = login_from(&app, &format!("203.0.113.{i}"), None, owner, "guess!!!!!").await;
+            assert_eq!(res.status(), 401);
+        }
+    }
+    let res = login_from(&app, "203.0.113.77", None, owner, "guess!!!!!").await;
+    assert_problem(res, 429, "rate_limited").await;
+    // A new address of the owner's must wait too…
+    let res = login_from(&app, "192.0.2.50", None, owner, password).await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert_problem(res, 429, "rate_limited").await;
+    // …but the known device gets in, from anywhere; another account's device does not.
+    let res = login_from(&app, "192.0.2.50", Some(&device), owner, password).await;
+    assert_eq!(res.status(), 200);
+    app.register("other@example.com").await;
+    let other = login_from(&app, "198.51.100.8", None, "other@example.com", password).await;
+    let other_device = device_cookie(&other);
+    let res = login_from(&app, "192.0.2.51", Some(&other_device), owner, password).await;
+    assert_problem(res, 429, "rate_limited").await;
+    let res = login_from(
+        &app,
+        "192.0.2.52",
+        Some("forged.99999999999.mac"),
+        owner,
+        password,
+    )
+    .await;
+    assert_problem(res, 429, "rate_limited").await;
+}

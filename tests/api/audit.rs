@@ -424,3 +424,67 @@ async fn a_tampered_calendar_is_named() {
     );
     assert!(f[0].problem.contains("stored state"), "{f:?}");
 }
+
+#[tokio::test]
+async fn a_hidden_event_numbered_for_the_donor_is_named() {
+    let app = spawn_app().await;
+    let card = card_with_history(&app).await;
+    app.assert_audit_clean().await;
+    // The redemption is not the donor's to see: giving it a donor number would show them
+    // that something happened.
+    let evs = events(&app, card).await;
+    let spend = evs
+        .iter()
+        .find(|e| e.kind == "amount_redeemed")
+        .expect("a redemption");
+    assert_eq!(spend.donor_seq, None);
+    entities::card_event::ActiveModel {
+        id: Set(spend.id),
+        donor_seq: Set(Some(99)),
+        ..Default::default()
+    }
+    .update(&app.state.db)
+    .await
+    .unwrap();
+    let f = findings(&app).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].card_id(), f[0].seq), (Some(card), Some(spend.seq)));
+    assert!(f[0].problem.contains("donor numbering"), "{f:?}");
+}
+
+#[tokio::test]
+async fn the_audit_reads_a_consistent_picture_while_cards_are_spent() {
+    let app = spawn_app().await;
+    let card = card_with_history(&app).await;
+    app.assert_audit_clean().await;
+    let state = app.state.clone();
+    let spender = tokio::spawn(async move {
+        for _ in 0..60 {
+            let now = state.clock.now();
+            state
+                .registry
+                .send(
+                    card,
+                    actors::giftcard::Command::Redeem {
+                        amount: 10,
+                        currency: actors::Currency::Eur,
+                        partner_id: uuid::Uuid::now_v7(),
+                        commission_bps: 1500,
+                        reference: uuid::Uuid::now_v7(),
+                        now,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    });
+    let mut audits = 0;
+    while !spender.is_finished() {
+        let f = findings(&app).await;
+        assert!(f.is_empty(), "audit {audits} under writes: {f:?}");
+        audits += 1;
+    }
+    spender.await.unwrap();
+    assert!(audits > 0);
+    app.assert_audit_clean().await;
+}

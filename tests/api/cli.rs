@@ -82,3 +82,95 @@ fn an_unreachable_database_is_a_clear_error_not_a_panic() {
     assert!(err.contains("Failed to connect to the database"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// Every directory and file under `dir` with its permission bits.
+#[cfg(unix)]
+fn modes(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, bool, u32)>) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        out.push((
+            path.clone(),
+            meta.is_dir(),
+            meta.permissions().mode() & 0o777,
+        ));
+        if meta.is_dir() {
+            modes(&path, out);
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_dir_is_private_whatever_the_umask_even_for_an_existing_installation() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    // What an earlier version left: an open data dir, database and uploads directory.
+    std::fs::create_dir_all(data.join("uploads")).unwrap();
+    std::fs::write(data.join("fimy.db"), b"").unwrap();
+    for (path, mode) in [
+        (data.clone(), 0o755),
+        (data.join("uploads"), 0o755),
+        (data.join("fimy.db"), 0o644),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" serve")
+        .arg(env!("CARGO_BIN_EXE_fimy"))
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("SMTP_URL")
+        .env("FIMY_DATA_DIR", &data)
+        .env("FIMY_LISTEN", "127.0.0.1:0")
+        .env("FIMY_DEMO_DATA", "true")
+        .env("FIMY_WORKERS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Serving once it prints its addresses: the database is open (in WAL mode).
+    let stdout = child.stdout.take().unwrap();
+    let mut running = false;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.contains("Web app:") {
+            running = true;
+            break;
+        }
+    }
+    let mut found = Vec::new();
+    if running {
+        modes(&data, &mut found);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(running, "the server did not start");
+    let names: Vec<String> = found
+        .iter()
+        .map(|(p, _, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in [
+        "fimy.db",
+        "fimy.db-wal",
+        "fimy.db-shm",
+        "secret.key",
+        "uploads",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    let data_mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(data_mode, 0o700, "the data dir");
+    let open: Vec<_> = found
+        .iter()
+        .filter(|(_, is_dir, mode)| *mode != if *is_dir { 0o700 } else { 0o600 })
+        .collect();
+    assert!(open.is_empty(), "not private: {open:?}");
+}

@@ -605,8 +605,8 @@ async fn a_failing_server_means_retries_with_back_off_then_a_dead_letter_an_admi
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "pages do not overlap");
 
-    // Retried once the server is back: sent.
-    smtp.fail_data.store(false, Ordering::SeqCst);
+    // Put back in the queue: the count of failed tries stays true, and the row gets a
+    // fresh budget (the next failure is a retry, not a dead letter).
     let res = app
         .post_as(
             &admin,
@@ -617,9 +617,33 @@ async fn a_failing_server_means_retries_with_back_off_then_a_dead_letter_an_admi
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "pending");
-    assert_eq!(body["attempts"], 0);
+    assert_eq!(body["attempts"], 8);
+    let row = wait_row(&app, id, "failed again after the retry", |r| {
+        r.attempts == 9 && r.status != "sending"
+    })
+    .await;
+    assert_eq!(row.status, "pending", "{row:?}");
+
+    // Sent once the server is back, and the row still says how many tries failed.
+    smtp.fail_data.store(false, Ordering::SeqCst);
+    app.clock
+        .advance(row.next_attempt_at - app.state.clock.now() + chrono::Duration::seconds(1));
     smtp.wait_for("remi@example.com", "gift_received").await;
-    wait_row(&app, id, "sent", |r| r.status == "sent").await;
+    let row = wait_row(&app, id, "sent", |r| r.status == "sent").await;
+    assert_eq!(row.attempts, 9, "{row:?}");
+    let page: Value = app
+        .get_as(&admin, "/api/v1/admin/outbox?status=sent")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.to_string())
+        .unwrap_or_else(|| panic!("{page}"));
+    assert_eq!(listed["attempts"], 9, "{listed}");
     let res = app
         .post_as(
             &admin,

@@ -37,6 +37,8 @@ pub struct Options {
     pub secret_key: Option<String>,
     /// Send emails to this SMTP server (`SMTP_URL`) instead of writing `.eml` files.
     pub smtp_url: Option<String>,
+    /// More settings, as environment variables (applied last).
+    pub env: Vec<(&'static str, String)>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -85,6 +87,9 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         && !redis.is_empty()
     {
         env.insert("REDIS_URL", redis);
+    }
+    for (var, value) in &opts.env {
+        env.insert(var, value.clone());
     }
     let config = Config::load_from(None, |k| env.get(k).cloned()).expect("test config");
     let clock = ManualClock::new(chrono::Utc::now());

@@ -797,3 +797,63 @@ async fn an_experience_card_is_used_when_its_visit_is_validated_by_scan() {
     assert_eq!(count(&rows, "donor", "card_used"), 2, "{rows:?}");
     app.assert_audit_clean().await;
 }
+
+/// The kinds a donor sees on the card, in order.
+async fn donor_kinds(app: &TestApp, donor: &str, card: &str) -> Vec<String> {
+    let page: Value = app
+        .get_as(donor, &format!("/api/v1/cards/{card}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_donor_told_booked_learns_when_the_booking_is_cancelled_and_booked_again() {
+    let app = spawn_demo_app().await;
+    let v = venue(&app, 4, json!({})).await;
+    let (donor, holder, card, _) = gift(&app, 50_000).await;
+    // Days ahead, well before the partner's cancellation deadline.
+    let list = slots(&app, &v, 5).await;
+    let far = list.len() - 1;
+    let b: Value = book(&app, &holder, &card, &v, &list[far]["starts_at"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = b["id"].as_str().unwrap();
+    confirm(&app, &holder, id).await;
+    let res = app
+        .post_as(
+            &holder,
+            &format!("/api/v1/bookings/{id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let seen = donor_kinds(&app, &donor, &card).await;
+    assert_eq!(
+        seen[seen.len() - 2..],
+        ["card_booked", "booking_cancelled"],
+        "{seen:?}"
+    );
+    // Booked again: the last word is booked.
+    let b: Value = book(&app, &holder, &card, &v, &list[far - 1]["starts_at"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    confirm(&app, &holder, b["id"].as_str().unwrap()).await;
+    let seen = donor_kinds(&app, &donor, &card).await;
+    assert_eq!(seen.last().unwrap(), "card_booked", "{seen:?}");
+    // No one is emailed or pushed about the cancellation as a donor.
+    let rows = outbox(&app, &card).await;
+    assert_eq!(count(&rows, "donor", "booking_cancelled"), 0, "{rows:?}");
+    app.assert_audit_clean().await;
+}

@@ -12,6 +12,7 @@ mod cards;
 mod catalogue;
 mod cli;
 mod concurrency;
+mod database_outage;
 mod demo;
 mod email;
 mod errors;

@@ -3,7 +3,7 @@
 //! decrypts each message (RFC 8291, aes128gcm) with the subscription's private key and
 //! auth secret, records it, and answers with the status its URL asks for.
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{Options, TestApp, assert_problem, spawn_with};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +17,16 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// An application that may push to this machine (`127.0.0.1`, where the test's push
+/// service listens): never allowed by default.
+async fn spawn_push_app() -> TestApp {
+    spawn_with(Options {
+        env: vec![("FIMY_PUSH_ALLOW_HOSTS", "127.0.0.1".to_owned())],
+        ..Default::default()
+    })
+    .await
+}
 
 /// One message as the push service received it.
 #[derive(Debug, Clone)]
@@ -293,7 +303,7 @@ fn addressed_to(row: &entities::outbox::Model, user: uuid::Uuid) -> entities::ou
 
 #[tokio::test]
 async fn the_vapid_public_key_is_served_and_kept_in_the_data_dir() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let res = app.get("/api/v1/push/vapid-public-key").await;
     assert_eq!(res.status(), 200);
     let key = res.json::<Value>().await.unwrap()["key"]
@@ -325,7 +335,7 @@ async fn the_vapid_public_key_is_served_and_kept_in_the_data_dir() {
 
 #[tokio::test]
 async fn an_opened_gift_is_pushed_to_the_donor_encrypted_and_signed() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let service = FakePushService::start(&app).await;
     let (donor, donor_id) = customer(&app, "donor@example.com", "en").await;
     let browser = service.browser("ok");
@@ -379,7 +389,7 @@ async fn an_opened_gift_is_pushed_to_the_donor_encrypted_and_signed() {
 
 #[tokio::test]
 async fn messages_speak_the_users_language() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let service = FakePushService::start(&app).await;
     let donor = app.register("donor@example.com").await;
     let row = opened_card_push_row(&app, &donor).await;
@@ -399,7 +409,7 @@ async fn messages_speak_the_users_language() {
 
 #[tokio::test]
 async fn a_gone_subscription_is_removed() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let service = FakePushService::start(&app).await;
     let donor = app.register("donor@example.com").await;
     let row = opened_card_push_row(&app, &donor).await;
@@ -441,7 +451,7 @@ async fn a_gone_subscription_is_removed() {
 
 #[tokio::test]
 async fn a_busy_push_service_means_retry_and_a_refusal_is_invalid() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let service = FakePushService::start(&app).await;
     let donor = app.register("donor@example.com").await;
     let row = opened_card_push_row(&app, &donor).await;
@@ -487,7 +497,7 @@ async fn a_busy_push_service_means_retry_and_a_refusal_is_invalid() {
 
 #[tokio::test]
 async fn only_the_owner_can_unsubscribe() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let service = FakePushService::start(&app).await;
     let (alice, alice_id) = customer(&app, "alice@example.com", "en").await;
     let (mallory, _) = customer(&app, "mallory@example.com", "en").await;
@@ -515,7 +525,7 @@ async fn only_the_owner_can_unsubscribe() {
 
 #[tokio::test]
 async fn subscribing_again_updates_the_subscription() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let service = FakePushService::start(&app).await;
     let (alice, alice_id) = customer(&app, "alice@example.com", "en").await;
     let (bob, bob_id) = customer(&app, "bob@example.com", "en").await;
@@ -547,7 +557,7 @@ async fn subscribing_again_updates_the_subscription() {
 
 #[tokio::test]
 async fn bad_subscriptions_are_refused() {
-    let app = spawn_app().await;
+    let app = spawn_push_app().await;
     let service = FakePushService::start(&app).await;
     let (alice, alice_id) = customer(&app, "alice@example.com", "en").await;
     let good = service.browser("ok");
@@ -597,6 +607,12 @@ async fn bad_subscriptions_are_refused() {
         "ftp://push.example.com/x",
         "not a url",
         "https://user:secret@push.example.com/x",
+        // Only the address listed for the test's service, nothing else internal.
+        "https://169.254.169.254/latest/meta-data/",
+        "https://127.0.0.2/push",
+        "https://10.0.0.1/push",
+        "https://[::1]/push",
+        "https://localhost/push",
     ] {
         let body = json!({"endpoint": endpoint, "keys": good["keys"]});
         let res = subscribe(&app, &alice, &body).await;
@@ -606,9 +622,121 @@ async fn bad_subscriptions_are_refused() {
     let res = subscribe(&app, &alice, &json!({"endpoint": good["endpoint"]})).await;
     assert_problem(res, 422, "invalid_field").await;
     assert!(subscriptions_of(&app, alice_id).await.is_empty());
+    // (The browsers' push services are taken by default: see below.)
+    assert_eq!(subscribe(&app, &alice, &good).await.status(), 201);
+}
 
-    // A real push service's https endpoint is taken.
-    let mut https = good.clone();
-    https["endpoint"] = json!("https://fcm.googleapis.com/fcm/send/abc:def");
-    assert_eq!(subscribe(&app, &alice, &https).await.status(), 201);
+/// Subscribes `endpoint` for `token` (with valid keys) and returns the answer.
+async fn subscribe_endpoint(app: &TestApp, token: &str, endpoint: &str) -> reqwest::Response {
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let p256dh = URL_SAFE_NO_PAD.encode(secret.public_key().to_encoded_point(false).as_bytes());
+    let keys =
+        json!({"p256dh": p256dh, "auth": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())});
+    subscribe(app, token, &json!({"endpoint": endpoint, "keys": keys})).await
+}
+
+#[tokio::test]
+async fn by_default_only_the_browsers_push_services_are_taken_never_an_internal_host() {
+    let app = spawn_app_with_hosts(None).await;
+    let (alice, alice_id) = customer(&app, "alice@example.com", "en").await;
+    for endpoint in [
+        "https://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "https://127.0.0.1:8443/push/1",
+        "http://127.0.0.1:3000/push/1",
+        "http://localhost:3000/push/1",
+        "https://localhost/push/1",
+        "https://10.1.2.3/push",
+        "https://192.168.0.10/push",
+        "https://[::1]:8443/push",
+        "https://[::ffff:169.254.169.254]/push",
+        "https://2130706433/push",
+        "https://push.example.com/push",
+        "https://push.apple.com.evil.example/push",
+    ] {
+        let res = subscribe_endpoint(&app, &alice, endpoint).await;
+        let problem = assert_problem(res, 422, "invalid_field").await;
+        assert_eq!(problem["field"], "endpoint", "{endpoint}: {problem}");
+    }
+    assert!(subscriptions_of(&app, alice_id).await.is_empty());
+    for endpoint in [
+        "https://fcm.googleapis.com/fcm/send/abc:def",
+        "https://updates.push.services.mozilla.com/wpush/v2/gAAAAA",
+        "https://web.push.apple.com/QGx7",
+        "https://wns2-by3p.notify.windows.com/w/?token=AwYAAA",
+    ] {
+        let res = subscribe_endpoint(&app, &alice, endpoint).await;
+        assert_eq!(res.status(), 201, "{endpoint}");
+    }
+}
+
+async fn spawn_app_with_hosts(hosts: Option<&str>) -> TestApp {
+    spawn_with(Options {
+        env: hosts
+            .map(|h| vec![("FIMY_PUSH_ALLOW_HOSTS", h.to_owned())])
+            .unwrap_or_default(),
+        ..Default::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_an_internal_address_is_refused_when_saved_and_never_connected_to()
+{
+    // Any host name allowed: only the addresses stand between the outbox and the network.
+    let app = spawn_app_with_hosts(Some("*")).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let (alice, alice_id) = customer(&app, "alice@example.com", "en").await;
+    let endpoint = format!("https://localhost:{port}/push/ok/1");
+    let res = subscribe_endpoint(&app, &alice, &endpoint).await;
+    let problem = assert_problem(res, 422, "invalid_field").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a public address"),
+        "{problem}"
+    );
+    assert!(subscriptions_of(&app, alice_id).await.is_empty());
+
+    // Saved while the name pointed elsewhere (DNS rebinding): the outbox still refuses to
+    // connect, and the subscription goes.
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let now = app.state.clock.now();
+    let saved = entities::push_subscription::ActiveModel {
+        id: sea_orm::Set(uuid::Uuid::now_v7()),
+        user_id: sea_orm::Set(alice_id),
+        endpoint: sea_orm::Set(endpoint.clone()),
+        p256dh: sea_orm::Set(
+            URL_SAFE_NO_PAD.encode(secret.public_key().to_encoded_point(false).as_bytes()),
+        ),
+        auth: sea_orm::Set(URL_SAFE_NO_PAD.encode([7u8; 16])),
+        user_agent: sea_orm::Set(None),
+        created_at: sea_orm::Set(now),
+    };
+    entities::push_subscription::Entity::insert(saved)
+        .exec_without_returning(&app.state.db)
+        .await
+        .unwrap();
+    let donor = app.register("donor@example.com").await;
+    let row = opened_card_push_row(&app, &donor).await;
+    let res = fimy::push::deliver(&app.state, &addressed_to(&row, alice_id)).await;
+    match &res {
+        Err(DeliveryError::Gone(why)) => assert!(why.contains("no public address"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(subscriptions_of(&app, alice_id).await.is_empty());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the outbox connected to an internal address"
+    );
 }

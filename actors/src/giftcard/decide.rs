@@ -108,10 +108,18 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
         }
         Command::Release { hold_id } => {
             let hold = card.holds.get(hold_id).ok_or(DomainError::UnknownHold)?;
-            Ok(vec![Event::AuthorizationReleased {
+            let mut events = vec![Event::AuthorizationReleased {
                 hold_id: *hold_id,
                 amount: hold.amount,
-            }])
+            }];
+            // Releasing the one confirmed booking there was: the card is not booked any more.
+            let still_booked = card.holds.iter().any(|(id, h)| id != hold_id && h.booked);
+            if hold.booked && !still_booked {
+                events.push(Event::BookingCancelled {
+                    booking_id: *hold_id,
+                });
+            }
+            Ok(events)
         }
         Command::ConfirmBooking { booking_id } => {
             let hold = card.holds.get(booking_id).ok_or(DomainError::UnknownHold)?;
@@ -513,6 +521,7 @@ pub fn apply(card: Option<GiftCard>, id: uuid::Uuid, event: &Event) -> Option<Gi
                 h.booked = true;
             }
         }
+        Event::BookingCancelled { .. } => {}
         Event::CardUsed {} => c.used = true,
         Event::CardTransferred {
             name,
@@ -1256,6 +1265,51 @@ mod tests {
         );
         let events = decide(Some(&booked), &Command::Capture { hold_id: booking }).unwrap();
         assert_eq!(kinds(&events), ["authorization_captured", "card_used"]);
+    }
+
+    #[test]
+    fn cancelling_the_only_confirmed_booking_says_the_card_is_not_booked_any_more() {
+        let card = experience_card();
+        let partner = card.kind.partner().unwrap();
+        let hold = |card: &GiftCard, id: Uuid, amount: i64| {
+            step(
+                card,
+                Command::Authorize {
+                    hold_id: id,
+                    amount,
+                    currency: Currency::Eur,
+                    partner_id: partner,
+                    commission_bps: 1000,
+                    now: t0(),
+                },
+            )
+            .unwrap()
+        };
+        let release = |id: Uuid| Command::Release { hold_id: id };
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        // A hold that was never confirmed lapses quietly.
+        let held = hold(&card, a, 4_000);
+        assert_eq!(
+            kinds(&decide(Some(&held), &release(a)).unwrap()),
+            ["authorization_released"]
+        );
+        // A confirmed one, released, is announced as cancelled…
+        let booked = step(&held, Command::ConfirmBooking { booking_id: a }).unwrap();
+        assert_eq!(
+            kinds(&decide(Some(&booked), &release(a)).unwrap()),
+            ["authorization_released", "booking_cancelled"]
+        );
+        // …unless another confirmed booking remains.
+        let two = step(
+            &hold(&booked, b, 4_000),
+            Command::ConfirmBooking { booking_id: b },
+        )
+        .unwrap();
+        assert_eq!(
+            kinds(&decide(Some(&two), &release(a)).unwrap()),
+            ["authorization_released"]
+        );
+        assert!(Event::BookingCancelled { booking_id: a }.visible_to_donor());
     }
 
     #[test]

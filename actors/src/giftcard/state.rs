@@ -307,6 +307,12 @@ pub enum Event {
     CardBooked {
         booking_id: Uuid,
     },
+    /// The card's last confirmed booking was cancelled (or lapsed) and its value given
+    /// back: the card is no longer booked. Recorded after the release that makes it true
+    /// (ledger-neutral), so a donor told "booked" is not left believing it.
+    BookingCancelled {
+        booking_id: Uuid,
+    },
     /// The card is used: its value is all spent, or its experience was taken. Recorded
     /// once, after the spending event that makes it true (ledger-neutral).
     CardUsed {},
@@ -351,6 +357,7 @@ impl Event {
             Self::AuthorizationCaptured { .. } => "authorization_captured",
             Self::AuthorizationReleased { .. } => "authorization_released",
             Self::CardBooked { .. } => "card_booked",
+            Self::BookingCancelled { .. } => "booking_cancelled",
             Self::CardUsed {} => "card_used",
             Self::CardTransferred { .. } => "card_transferred",
             Self::ExpiryExtended { .. } => "expiry_extended",
@@ -384,13 +391,14 @@ impl Event {
 }
 
 /// The kinds of [`Event::visible_to_donor`], by their stored name.
-pub const DONOR_KINDS: [&str; 12] = [
+pub const DONOR_KINDS: [&str; 13] = [
     "card_created",
     "payment_received",
     "card_issued",
     "card_delivered",
     "card_opened",
     "card_booked",
+    "booking_cancelled",
     "card_used",
     "card_transferred",
     "expiry_extended",
