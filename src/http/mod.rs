@@ -19,6 +19,7 @@ pub mod payments;
 pub mod portal;
 pub mod push;
 pub mod validations;
+pub mod webapp;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -49,5 +50,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/ws", web::get().to(crate::live::ws::ws))
         .configure(health::routes)
-        .configure(docs::routes);
+        .configure(docs::routes)
+        .configure(webapp::routes);
 }

@@ -1,0 +1,99 @@
+//! The web app's pages, served by the binary itself: one HTML shell per page (the donor's
+//! wallet, the recipient's gift, the partner's tablet) and the ES module that drives them
+//! (`web/fimy.js`). No build step, nothing from another host.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+/// Scripts, styles, data and websockets from this origin only; no inline code.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+                   base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The app's pages: (path, `data-page`, the navigation label's key, French title).
+const PAGES: [(&str, &str, &str, &str); 3] = [
+    ("/wallet", "wallet", "nav_wallet", "Mes cadeaux offerts"),
+    ("/gift", "gift", "nav_gift", "J’ai reçu un cadeau"),
+    ("/tablet", "tablet", "nav_tablet", "Tablette partenaire"),
+];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/fimy.js", web::get().to(script));
+    for (path, page, _, _) in PAGES {
+        cfg.route(path, web::get().to(move || async move { shell(page) }));
+    }
+}
+
+async fn script() -> HttpResponse {
+    respond(
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/fimy.js").to_owned(),
+    )
+}
+
+fn respond(content_type: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        .body(body)
+}
+
+/// The page's HTML: header with the navigation, the language switch and the live status;
+/// the module fills `#app`. The strings are French until the module translates them.
+fn shell(page: &str) -> HttpResponse {
+    let title = PAGES
+        .iter()
+        .find(|(_, p, _, _)| *p == page)
+        .map_or("Fimy", |(_, _, _, t)| t);
+    let nav: String = PAGES
+        .iter()
+        .map(|(path, p, key, label)| {
+            let current = if *p == page {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            format!("<a href=\"{path}\" data-t=\"{key}\"{current}>{label}</a>")
+        })
+        .collect();
+    respond(
+        "text/html; charset=utf-8",
+        format!(
+            r##"<!doctype html>
+<html lang="fr">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{title} — Fimy</title>
+  <link rel="stylesheet" href="/app.css">
+  <script type="module" src="/fimy.js"></script>
+</head>
+<body data-page="{page}">
+  <a class="skip-link" href="#main" data-t="skip">Aller au contenu</a>
+  <header class="site-header">
+    <div class="container header-inner">
+      <a class="brand" href="/">Fimy</a>
+      <nav class="app-nav" aria-label="Fimy">
+        <a href="/" data-t="nav_catalogue">Catalogue</a>{nav}
+        <button type="button" id="lang-switch" class="link" lang="en">English</button>
+        <span id="live-status" class="live-status" role="status"></span>
+      </nav>
+      <div id="account" class="account"></div>
+    </div>
+  </header>
+  <main id="main" class="container">
+    <h1 data-t="{key}">{title}</h1>
+    <p id="notice" role="status" aria-live="polite"></p>
+    <div id="app"><noscript>Cette page a besoin de JavaScript. / This page needs JavaScript.</noscript></div>
+  </main>
+</body>
+</html>
+"##,
+            key = PAGES
+                .iter()
+                .find(|(_, p, _, _)| *p == page)
+                .map_or("", |(_, _, k, _)| k),
+        ),
+    )
+}
