@@ -171,7 +171,13 @@ describe('the journey: donor, recipient and tablet, live', { timeout: 240_000 },
 
     // At the venue: the tablet scans the code shown on the recipient's phone…
     const token = recipient.page.locator('#qr-token');
-    await token.filter({ hasText: /^v1\./ }).waitFor();
+    await token.filter({ hasText: /^v1\./ }).waitFor({ state: 'attached' });
+    // The code is shown as a QR image.
+    await recipient.page.waitForFunction(() => {
+      const img = document.getElementById('qr-image');
+      return img && img.complete && img.naturalWidth >= 200;
+    });
+    await recipient.page.locator('#qr-image').scrollIntoViewIfNeeded();
     await screenshot(recipient.page, 'journey-07-recipient-code');
     await tablet.page.locator('#scan-token').fill(await token.textContent());
     await tablet.page.getByRole('button', { name: /^(Valider|Validate)$/ }).click();

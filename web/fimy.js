@@ -628,13 +628,16 @@ async function book(card, slot, box, reload) {
 }
 
 function atVenue(b, box) {
-  const token = el('code', { id: 'qr-token', class: 'qr', 'aria-label': t('qr_label') });
+  const image = el('img', { id: 'qr-image', class: 'qr-image', alt: t('qr_label'), width: 240, height: 240 });
+  const token = el('code', { id: 'qr-token', class: 'qr' });
   box.replaceChildren(el('p', { id: 'booked-for', text: t('booked_for') + when(b.starts_at) }),
     el('a', { href: `/api/v1/bookings/${b.id}/ics`, text: '.ics' }),
-    el('p', { text: t('at_venue') }), token);
+    el('p', { text: t('at_venue') }), image,
+    el('details', {}, el('summary', { text: t('qr_label') }), token));
   const refresh = async () => {
     try {
       const qr = await api('GET', `/bookings/${b.id}/qr`);
+      image.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(qr.svg);
       token.textContent = qr.token;
       setTimeout(refresh, Math.max(5, qr.rotates_every_secs - 2) * 1000);
     } catch {

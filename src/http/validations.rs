@@ -2,7 +2,7 @@
 //! scan, and the recipient's confirmation.
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::state::State;
 use crate::validations::{self, QR_ROTATION_SECS};
 use actix_web::{HttpResponse, web};
@@ -29,6 +29,20 @@ pub struct QrCode {
     /// After this, show the next one (`GET` again).
     pub valid_until: DateTime<Utc>,
     pub rotates_every_secs: i64,
+    /// The token as a QR code: an SVG image, for the phone to show.
+    pub svg: String,
+}
+
+/// The token drawn as a QR code (an SVG document).
+fn qr_svg(token: &str) -> ApiResult<String> {
+    use qrcode::render::svg;
+    let code =
+        qrcode::QrCode::with_error_correction_level(token, qrcode::EcLevel::M).or_internal()?;
+    Ok(code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
 }
 
 /// The booking's QR code for the venue, changing every 30 seconds (its holder only).
@@ -49,6 +63,7 @@ pub async fn qr(state: State, who: Principal, id: web::Path<Uuid>) -> ApiResult<
     }
     let (token, valid_until) = validations::token(&state, b.id);
     Ok(web::Json(QrCode {
+        svg: qr_svg(&token)?,
         token,
         valid_until,
         rotates_every_secs: QR_ROTATION_SECS,

@@ -75,6 +75,9 @@ async fn the_tablet_scans_the_recipient_confirms_and_the_code_cannot_be_replayed
         .await
         .unwrap();
     assert_eq!(qr["rotates_every_secs"], 30);
+    // The phone shows it as a QR image.
+    let svg = qr["svg"].as_str().unwrap();
+    assert!(svg.contains("<svg") && svg.contains("<path"), "{svg}");
     let code = qr["token"].as_str().unwrap().to_owned();
     let scan = |t: String| {
         let (client, url, tablet) = (
