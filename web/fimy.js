@@ -82,6 +82,9 @@ const DICT = {
     validated: 'Visite validée.',
     refused: 'Le client a refusé la validation.',
     party: ' pers.',
+    status_held: 'en attente de confirmation',
+    status_confirmed: 'confirmée',
+    status_completed: 'venue validée',
     error: 'Une erreur est survenue : ',
     offline_error: 'Pas de connexion. Réessayez quand le réseau revient.',
   },
@@ -158,6 +161,9 @@ const DICT = {
     validated: 'Visit validated.',
     refused: 'The guest declined the validation.',
     party: ' ppl',
+    status_held: 'awaiting confirmation',
+    status_confirmed: 'confirmed',
+    status_completed: 'visit validated',
     error: 'Something went wrong: ',
     offline_error: 'No connection. Try again when the network is back.',
   },
@@ -227,10 +233,22 @@ function money(minor, currency) {
     .format(minor / 100);
 }
 
+/** The venue's time zone for the times shown (the browser's until it is known). */
+let venueZone;
+
 function when(iso) {
-  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-CA' : 'en-CA',
-    { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })
-    .format(new Date(iso));
+  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', {
+    weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
+    timeZone: venueZone, timeZoneName: venueZone ? 'short' : undefined,
+  }).format(new Date(iso));
+}
+
+/** Shows times in the partner's own time zone, as its guests and staff read them. */
+async function useVenueZone(partnerId) {
+  if (!partnerId) return;
+  try {
+    venueZone = (await api('GET', `/partners/${partnerId}`)).timezone || undefined;
+  } catch { /* the browser's zone, then */ }
 }
 
 /** Shows a message in the page's polite live region (and in `target` when given). */
@@ -529,7 +547,7 @@ async function giftPage() {
     ev.preventDefault();
     try {
       const card = await api('POST', '/cards/claim', { code: code.value.trim() });
-      showGift(card, view);
+      await showGift(card, view);
     } catch (e) {
       say(['invalid_code', 'not_found'].includes(e.code) ? t('wrong_code') :
         e.code === 'card_expired' ? t('expired_gift') : problemText(e), status, 'error');
@@ -552,7 +570,8 @@ function validationAsked(id) {
     }));
 }
 
-function showGift(card, view) {
+async function showGift(card, view) {
+  await useVenueZone(card.partner_id);
   const used = el('p', { id: 'gift-used', role: 'status', 'aria-live': 'polite' });
   const slots = el('ul', { id: 'slots', class: 'slots' });
   const booking = el('div', { id: 'booking', 'aria-live': 'polite' });
@@ -652,6 +671,7 @@ function atVenue(b, box) {
 async function tabletPage() {
   const who = await signedIn();
   const partner = who.staff && who.staff.partner_id;
+  await useVenueZone(partner);
   const app = $('app');
   const list = el('ul', { id: 'calendar', class: 'calendar' });
   const result = el('p', { id: 'scan-result', role: 'status', 'aria-live': 'assertive' });
@@ -678,7 +698,7 @@ async function tabletPage() {
         'data-booking': b.id, 'data-status': b.status,
       }, el('strong', { text: when(b.starts_at) }), ' ',
       el('span', { text: `${titles.get(b.experience_id) || ''} · ${b.party_size}${t('party')} · ` }),
-      el('span', { class: 'status', text: b.status }))) : [el('li', { text: t('no_bookings') })]));
+      el('span', { class: 'status', text: t('status_' + b.status) }))) : [el('li', { text: t('no_bookings') })]));
       return cal.last_seq;
     } catch (e) {
       // Offline: the last calendar stays on screen.
