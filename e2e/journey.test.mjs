@@ -193,6 +193,14 @@ describe('the journey: donor, recipient and tablet, live', { timeout: 240_000 },
     await screenshot(donor.page, 'journey-09-donor-used');
     assert.deepEqual(await axe(tablet.page), []);
 
+    // The tablet loses its network: it says so, and keeps the last calendar on screen.
+    await tablet.context.setOffline(true);
+    await tablet.page.locator('#live-status[data-on="false"]').filter({ hasText: /Hors ligne|Offline/ }).waitFor();
+    assert.ok(await tablet.page.locator('#calendar li[data-booking]').count() >= 1);
+    await screenshot(tablet.page, 'journey-10-tablet-offline');
+    await tablet.context.setOffline(false);
+    await tablet.page.locator('#live-status[data-on="true"]').waitFor();
+
     for (const p of Object.values(people)) {
       assert.deepEqual(foreignRequests(p.log.requests), [], 'nothing from another host');
     }

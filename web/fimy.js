@@ -275,7 +275,10 @@ class Live {
     this.ws = null;
     this.backoff = 500;
     this.connect();
-    window.addEventListener('online', () => this.connect());
+    window.addEventListener('online', () => {
+      if (this.ws && this.ws.readyState === 1) this.status(true);
+      else this.connect();
+    });
     window.addEventListener('offline', () => this.status(false));
   }
 
@@ -756,6 +759,9 @@ const PAGES = { wallet: walletPage, gift: giftPage, tablet: tabletPage };
 
 shell();
 live = new Live();
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js').catch(() => { /* the app works without it */ });
+}
 const page = PAGES[document.body.dataset.page];
 if (page) {
   page().catch((e) => say(problemText(e), null, 'error'));

@@ -17,7 +17,11 @@ const PAGES: [(&str, &str, &str, &str); 3] = [
 ];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/fimy.js", web::get().to(script));
+    cfg.route("/fimy.js", web::get().to(script))
+        .route("/sw.js", web::get().to(service_worker))
+        .route("/manifest.webmanifest", web::get().to(manifest))
+        .route("/icon.svg", web::get().to(icon))
+        .route("/offline", web::get().to(offline));
     for (path, page, _, _) in PAGES {
         cfg.route(path, web::get().to(move || async move { shell(page) }));
     }
@@ -27,6 +31,45 @@ async fn script() -> HttpResponse {
     respond(
         "text/javascript; charset=utf-8",
         include_str!("../../web/fimy.js").to_owned(),
+    )
+}
+
+async fn service_worker() -> HttpResponse {
+    respond(
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/sw.js").to_owned(),
+    )
+}
+
+async fn manifest() -> HttpResponse {
+    respond(
+        "application/manifest+json",
+        include_str!("../../web/manifest.webmanifest").to_owned(),
+    )
+}
+
+async fn icon() -> HttpResponse {
+    respond(
+        "image/svg+xml",
+        include_str!("../../web/icon.svg").to_owned(),
+    )
+}
+
+/// What the service worker shows for a page it has not kept, when the network is gone.
+async fn offline() -> HttpResponse {
+    respond(
+        "text/html; charset=utf-8",
+        r#"<!doctype html>
+<html lang="fr">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hors ligne — Fimy</title><link rel="stylesheet" href="/app.css"></head>
+<body><main id="main" class="container">
+<h1>Hors ligne</h1>
+<p>Pas de connexion pour l’instant : cette page s’affichera quand le réseau reviendra.</p>
+<p lang="en">You are offline: this page will show when the network is back.</p>
+</main></body></html>
+"#
+        .to_owned(),
     )
 }
 
@@ -66,6 +109,9 @@ fn shell(page: &str) -> HttpResponse {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{title} — Fimy</title>
+  <meta name="theme-color" content="#0f5e54">
+  <link rel="manifest" href="/manifest.webmanifest">
+  <link rel="icon" href="/icon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/app.css">
   <script type="module" src="/fimy.js"></script>
 </head>

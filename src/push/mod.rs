@@ -320,7 +320,13 @@ pub fn message_for(row: &outbox::Model, locale: &str, public_url: &Url) -> PushM
             .ok()
             .and_then(|v| v.get("card_id")?.as_str()?.parse().ok())
     });
-    let mut url = public_url.clone();
+    // The page of the web app where this person follows the card.
+    let page = match row.audience.as_str() {
+        "donor" => "wallet",
+        "recipient" => "gift",
+        _ => "",
+    };
+    let mut url = public_url.join(page).unwrap_or_else(|_| public_url.clone());
     if let Some(id) = card_id {
         url.query_pairs_mut().append_pair("card", &id.to_string());
     }

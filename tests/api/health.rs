@@ -118,3 +118,33 @@ async fn metrics_count_domain_events() {
         assert!(text.contains(line), "{line} in {text}");
     }
 }
+
+#[tokio::test]
+async fn the_web_app_is_installable_and_its_pages_are_served_by_the_binary() {
+    let app = spawn_app().await;
+    for (path, kind) in [
+        ("/wallet", "text/html"),
+        ("/gift", "text/html"),
+        ("/tablet", "text/html"),
+        ("/offline", "text/html"),
+        ("/fimy.js", "text/javascript"),
+        ("/sw.js", "text/javascript"),
+        ("/manifest.webmanifest", "application/manifest+json"),
+        ("/icon.svg", "image/svg+xml"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with(kind), "{path}: {ct}");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+    }
+    let manifest: serde_json::Value = app.get("/manifest.webmanifest").await.json().await.unwrap();
+    assert_eq!(manifest["display"], "standalone");
+    assert!(manifest["icons"].as_array().is_some_and(|i| !i.is_empty()));
+    let page = app.get("/gift").await.text().await.unwrap();
+    assert!(page.contains(r#"rel="manifest""#) && page.contains(r#"data-page="gift""#));
+}

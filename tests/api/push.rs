@@ -364,6 +364,7 @@ async fn an_opened_gift_is_pushed_to_the_donor_encrypted_and_signed() {
         assert_eq!(m["card_id"], row.card_id.unwrap().to_string());
         let url = m["url"].as_str().unwrap();
         assert!(url.starts_with(app.state.config.public_url.as_str()), "{m}");
+        assert!(url.contains("/wallet?"), "the donor's page: {m}");
         assert!(
             url.ends_with(&format!("card={}", row.card_id.unwrap())),
             "{m}"
