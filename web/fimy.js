@@ -174,6 +174,11 @@ export let lang = localStorage.getItem(LANG_KEY) ||
   ((navigator.language || 'fr').toLowerCase().startsWith('fr') ? 'fr' : 'en');
 export const t = (key) => DICT[lang][key] ?? DICT.fr[key] ?? key;
 
+/** Adds a page module's strings (`{ fr: {...}, en: {...} }`) to the dictionary. */
+export function addStrings(strings) {
+  for (const l of Object.keys(DICT)) Object.assign(DICT[l], strings[l] || {});
+}
+
 /** Creates an element; `text` becomes textContent, other keys become attributes. */
 export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -191,7 +196,7 @@ export function el(tag, attrs, ...children) {
   return node;
 }
 
-const $ = (id) => document.getElementById(id);
+export const $ = (id) => document.getElementById(id);
 
 function cookie(name) {
   const hit = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
@@ -199,7 +204,7 @@ function cookie(name) {
 }
 
 /** A problem+json answer (or a network failure) as an Error with its `code`. */
-class ApiProblem extends Error {
+export class ApiProblem extends Error {
   constructor(status, problem) {
     super(problem.detail || problem.title || String(status));
     this.status = status;
@@ -228,7 +233,7 @@ export async function api(method, path, body) {
   return data;
 }
 
-function money(minor, currency) {
+export function money(minor, currency) {
   return new Intl.NumberFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', { style: 'currency', currency })
     .format(minor / 100);
 }
@@ -236,7 +241,7 @@ function money(minor, currency) {
 /** The venue's time zone for the times shown (the browser's until it is known). */
 let venueZone;
 
-function when(iso) {
+export function when(iso) {
   return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', {
     weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
     timeZone: venueZone, timeZoneName: venueZone ? 'short' : undefined,
@@ -244,7 +249,7 @@ function when(iso) {
 }
 
 /** Shows times in the partner's own time zone, as its guests and staff read them. */
-async function useVenueZone(partnerId) {
+export async function useVenueZone(partnerId) {
   if (!partnerId) return;
   try {
     venueZone = (await api('GET', `/partners/${partnerId}`)).timezone || undefined;
@@ -252,14 +257,14 @@ async function useVenueZone(partnerId) {
 }
 
 /** Shows a message in the page's polite live region (and in `target` when given). */
-function say(text, target, kind = 'info') {
+export function say(text, target, kind = 'info') {
   const box = target || $('notice');
   if (!box) return;
   box.textContent = text;
   box.dataset.kind = kind;
 }
 
-function problemText(e) {
+export function problemText(e) {
   return e.code === 'network' ? t('offline_error') : t('error') + e.message;
 }
 
@@ -333,10 +338,12 @@ class Live {
 }
 
 let live = null;
+/** The page's live connection (set once the shell has started). */
+export const liveConnection = () => live;
 
 // ------------------------------------------------------------------ shell
 
-async function me() {
+export async function me() {
   try {
     return await api('GET', '/me');
   } catch (e) {
@@ -358,7 +365,7 @@ function shell() {
 }
 
 /** The current user, after a login form if nobody is signed in. */
-async function signedIn() {
+export async function signedIn() {
   const who = await me();
   const box = $('account');
   if (who) {
@@ -393,7 +400,7 @@ async function signedIn() {
   });
 }
 
-function field(id, label, input) {
+export function field(id, label, input) {
   return el('div', { class: 'field' }, el('label', { for: id, text: label }), input);
 }
 
@@ -757,12 +764,18 @@ async function cameraScan(input, form) {
 
 const PAGES = { wallet: walletPage, gift: giftPage, tablet: tabletPage };
 
-shell();
-live = new Live();
-if ('serviceWorker' in navigator) {
-  navigator.serviceWorker.register('/sw.js').catch(() => { /* the app works without it */ });
+// A page of its own module (`data-module` on <body>, served from /pages/) exports its view
+// as `default` and adds its strings with `addStrings` before the shell translates.
+async function start() {
+  let page = PAGES[document.body.dataset.page];
+  const module = document.body.dataset.module;
+  if (!page && module) page = (await import(module)).default;
+  shell();
+  live = new Live();
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/sw.js').catch(() => { /* the app works without it */ });
+  }
+  if (page) await page();
 }
-const page = PAGES[document.body.dataset.page];
-if (page) {
-  page().catch((e) => say(problemText(e), null, 'error'));
-}
+
+start().catch((e) => say(problemText(e), null, 'error'));

@@ -9,20 +9,26 @@ use actix_web::{HttpResponse, web};
 const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
                    base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// The app's pages: (path, `data-page`, the navigation label's key, French title).
-const PAGES: [(&str, &str, &str, &str); 3] = [
+/// The app's pages: (path, `data-page`, the navigation label's key, French title). A page
+/// whose view is not in `fimy.js` names its module in [`MODULES`] under the same name.
+const PAGES: &[(&str, &str, &str, &str)] = &[
     ("/wallet", "wallet", "nav_wallet", "Mes cadeaux offerts"),
     ("/gift", "gift", "nav_gift", "J’ai reçu un cadeau"),
     ("/tablet", "tablet", "nav_tablet", "Tablette partenaire"),
 ];
+
+/// Page modules served under `/pages/{name}.js`: (name, source). Each imports its helpers
+/// from `/fimy.js` and exports its view as `default`.
+const MODULES: &[(&str, &str)] = &[];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/fimy.js", web::get().to(script))
         .route("/sw.js", web::get().to(service_worker))
         .route("/manifest.webmanifest", web::get().to(manifest))
         .route("/icon.svg", web::get().to(icon))
-        .route("/offline", web::get().to(offline));
-    for (path, page, _, _) in PAGES {
+        .route("/offline", web::get().to(offline))
+        .route("/pages/{name}.js", web::get().to(page_module));
+    for &(path, page, _, _) in PAGES {
         cfg.route(path, web::get().to(move || async move { shell(page) }));
     }
 }
@@ -32,6 +38,14 @@ async fn script() -> HttpResponse {
         "text/javascript; charset=utf-8",
         include_str!("../../web/fimy.js").to_owned(),
     )
+}
+
+async fn page_module(name: web::Path<String>) -> Result<HttpResponse, crate::error::ApiError> {
+    MODULES
+        .iter()
+        .find(|(n, _)| *n == name.as_str())
+        .map(|(_, source)| respond("text/javascript; charset=utf-8", (*source).to_owned()))
+        .ok_or_else(|| crate::error::ApiError::not_found("page module"))
 }
 
 async fn service_worker() -> HttpResponse {
@@ -115,7 +129,7 @@ fn shell(page: &str) -> HttpResponse {
   <link rel="stylesheet" href="/app.css">
   <script type="module" src="/fimy.js"></script>
 </head>
-<body data-page="{page}">
+<body data-page="{page}"{module}>
   <a class="skip-link" href="#main" data-t="skip">Aller au contenu</a>
   <header class="site-header">
     <div class="container header-inner">
@@ -136,6 +150,11 @@ fn shell(page: &str) -> HttpResponse {
 </body>
 </html>
 "##,
+            module = if MODULES.iter().any(|(n, _)| *n == page) {
+                format!(" data-module=\"/pages/{page}.js\"")
+            } else {
+                String::new()
+            },
             key = PAGES
                 .iter()
                 .find(|(_, p, _, _)| *p == page)

@@ -423,6 +423,13 @@ async fn partial_spends_tell_the_donor_nothing_until_the_one_that_empties_the_ca
         std::fs::read_dir(dir)
             .map(|d| {
                 d.filter_map(Result::ok)
+                    // Only finished messages: a `.name.tmp` being renamed can be listed
+                    // under both names by one directory scan.
+                    .filter(|f| {
+                        let name = f.file_name();
+                        let name = name.to_string_lossy();
+                        name.ends_with(".eml") && !name.starts_with('.')
+                    })
                     .filter_map(|f| std::fs::read_to_string(f.path()).ok())
                     .filter(|t| {
                         t.contains("X-Fimy-Audience: donor") && t.contains("X-Fimy-Kind: card_used")
@@ -431,15 +438,28 @@ async fn partial_spends_tell_the_donor_nothing_until_the_one_that_empties_the_ca
             })
             .unwrap_or(0)
     };
-    let mut used_emails = 0;
-    for _ in 0..200 {
-        used_emails = donor_used(&outbox_dir);
-        if used_emails >= 1 {
+    // Once the row is recorded as sent, its file is in place: count then, not while it is
+    // being written.
+    let card_id = uuid::Uuid::parse_str(&card).unwrap();
+    let mut sent = false;
+    for _ in 0..400 {
+        sent = entities::outbox::Entity::find()
+            .filter(entities::outbox::Column::CardId.eq(card_id))
+            .filter(entities::outbox::Column::Audience.eq("donor"))
+            .filter(entities::outbox::Column::Kind.eq("card_used"))
+            .filter(entities::outbox::Column::Channel.eq("email"))
+            .filter(entities::outbox::Column::Status.eq("sent"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .is_some();
+        if sent {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(used_emails, 1);
+    assert!(sent, "the donor's used email goes out");
+    assert_eq!(donor_used(&outbox_dir), 1);
     app.assert_audit_clean().await;
 }
 
