@@ -325,7 +325,11 @@ class Live {
       sub.handler(msg);
     } else if (msg.type === 'subscribed') {
       const sub = this.topics.get(msg.topic);
-      if (sub && sub.since == null) sub.since = msg.seq;
+      // A first subscription, or one the server renumbered (the caller's view changed).
+      if (sub && (sub.since == null || msg.seq < sub.since)) sub.since = msg.seq;
+    } else if (msg.type === 'error' && msg.code === 'subscription_revoked' && msg.topic) {
+      // The right to follow it ended (the card changed hands, access was removed).
+      this.topics.delete(msg.topic);
     }
   }
 

@@ -18,7 +18,7 @@ pub struct StaffMembership {
 }
 
 /// A logged-in user. Taking it as a handler argument makes the endpoint require login.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: Uuid,
     pub session_id: Uuid,
@@ -127,20 +127,39 @@ async fn resolve(req: HttpRequest) -> Result<Option<Principal>, ApiError> {
             "the session has expired or was revoked; log in again",
         ));
     };
-    let kind = AccountKind::parse(&found.user.kind).or_internal()?;
-    let staff = match found.staff {
-        Some(s) => Some(StaffMembership {
-            partner_id: s.partner_id,
-            role: StaffRole::parse(&s.role).or_internal()?,
-        }),
-        None => None,
-    };
-    Ok(Some(Principal {
-        user_id: found.user.id,
-        session_id: found.session.id,
-        kind,
-        staff,
-    }))
+    Principal::from_session(found).map(Some)
+}
+
+impl Principal {
+    fn from_session(found: session::Resolved) -> Result<Self, ApiError> {
+        let kind = AccountKind::parse(&found.user.kind).or_internal()?;
+        let staff = match found.staff {
+            Some(s) => Some(StaffMembership {
+                partner_id: s.partner_id,
+                role: StaffRole::parse(&s.role).or_internal()?,
+            }),
+            None => None,
+        };
+        Ok(Principal {
+            user_id: found.user.id,
+            session_id: found.session.id,
+            kind,
+            staff,
+        })
+    }
+
+    /// Who this session serves now: `None` once it was revoked or expired. A long-lived
+    /// connection calls it when its user's access may have changed.
+    pub async fn current(
+        db: &impl sea_orm::ConnectionTrait,
+        session_id: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Self>, ApiError> {
+        match session::resolve_id(db, session_id, now).await? {
+            Some(found) => Self::from_session(found).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 impl FromRequest for Principal {

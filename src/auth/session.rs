@@ -57,6 +57,30 @@ pub async fn resolve(
     else {
         return Ok(None);
     };
+    with_user(db, session).await
+}
+
+/// The live session with this id, as [`resolve`] finds it by token (long-lived connections
+/// re-read who they serve).
+pub async fn resolve_id(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Resolved>, sea_orm::DbErr> {
+    let Some(session) = session::Entity::find_by_id(session_id)
+        .filter(session::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    with_user(db, session).await
+}
+
+async fn with_user(
+    db: &impl ConnectionTrait,
+    session: session::Model,
+) -> Result<Option<Resolved>, sea_orm::DbErr> {
     let Some(user) = user::Entity::find_by_id(session.user_id).one(db).await? else {
         return Ok(None);
     };

@@ -68,25 +68,53 @@ pub async fn poll(
     // Listen before reading, so nothing committed in between is missed.
     let mut bus = state.bus.subscribe();
     let mut events = topics::replay(&state, topic, view, since, topics::REPLAY_LIMIT).await?;
+    // Where the topic really is: a `since` past its end (a client's mistake, or a log that
+    // was reset) is answered at once with the real position, never echoed back.
     if events.is_empty() {
+        let head = topics::head(&state, topic, view).await?;
+        if since > head {
+            return Ok(web::Json(PollResponse {
+                topic: topic.name(),
+                events: Vec::new(),
+                last_seq: head,
+            }));
+        }
         let name = topic.name();
-        let woke = tokio::time::timeout(wait, async {
-            loop {
-                match bus.recv().await {
-                    Ok(BusSignal::Event(e))
-                        if e.topic == name && topics::present(&e, view).is_some() =>
-                    {
-                        return;
-                    }
-                    Ok(BusSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => return,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                    Ok(_) => {}
-                }
+        let deadline = tokio::time::Instant::now() + wait;
+        // Wait for an event of this topic in this view, or a re-read signal (the bus may
+        // have missed something); a re-read that finds nothing new waits on.
+        while events.is_empty() {
+            let signal = match tokio::time::timeout_at(deadline, bus.recv()).await {
+                Ok(signal) => signal,
+                Err(_) => break,
+            };
+            let look = match signal {
+                Ok(BusSignal::Event(e)) => e.topic == name && topics::present(&e, view).is_some(),
+                Ok(BusSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if look {
+                events = topics::replay(&state, topic, view, since, topics::REPLAY_LIMIT).await?;
             }
-        })
-        .await;
-        if woke.is_ok() {
-            events = topics::replay(&state, topic, view, since, topics::REPLAY_LIMIT).await?;
+        }
+        // The right to follow the topic may have ended while waiting (the card changed
+        // hands, the session was revoked): check it again before answering.
+        if !events.is_empty() {
+            let who = Principal::current(&state.db, who.session_id, state.clock.now())
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "the session has expired or was revoked; log in again",
+                    )
+                })?;
+            if topics::authorize(&state, &who, topic).await? != view {
+                return Ok(web::Json(PollResponse {
+                    topic: topic.name(),
+                    events: Vec::new(),
+                    last_seq: since,
+                }));
+            }
         }
     }
     let last_seq = events.last().map_or(since, |e| e.seq);

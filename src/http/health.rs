@@ -33,7 +33,8 @@ pub async fn live() -> HttpResponse {
     })
 }
 
-/// The database (and Redis, when configured) answer; 503 when one does not.
+/// The database (and Redis, when configured) answer and, on Redis, this node is subscribed
+/// to the event bus; 503 when one of them is not so.
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(state: State) -> HttpResponse {
@@ -51,6 +52,15 @@ pub async fn ready(state: State) -> HttpResponse {
             Err(_) => "error: timed out".to_owned(),
         };
         checks.insert("redis", redis);
+    }
+    // Answering a ping is not enough: this node must be subscribed to the other nodes' events.
+    if let Some(subscribed) = state.bus.connected() {
+        let bus = if subscribed {
+            "ok"
+        } else {
+            "error: not subscribed to the event bus (reconnecting)"
+        };
+        checks.insert("event_bus", bus.to_owned());
     }
     let ok = checks.values().all(|v| v == "ok");
     let body = Health {

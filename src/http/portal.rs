@@ -996,6 +996,7 @@ pub async fn remove_staff(
         .exec(&tx)
         .await?;
     tx.commit().await?;
+    crate::live::access_changed(&state, user_id).await;
     tracing::info!("staff member removed");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -1185,6 +1186,7 @@ pub async fn revoke_device(
         .exec(&tx)
         .await?;
     tx.commit().await?;
+    crate::live::access_changed(&state, device_id).await;
     tracing::info!("tablet device revoked");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,15 @@
 //! The `EventBus` port and its two adapters: in-process (one node) and Redis pub/sub
-//! (many nodes; RESP3 push messages with automatic resubscription).
+//! (many nodes; a supervised subscription that survives Redis restarts).
 
 use chrono::{DateTime, Utc};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::sync::broadcast;
+use uuid::Uuid;
 
 /// Messages kept for a slow local subscriber before it lags (and re-reads the log).
 const LOCAL_CAPACITY: usize = 4096;
@@ -43,6 +47,10 @@ pub trait EventBus: Send + Sync + 'static {
     async fn publish(&self, events: Vec<LiveEvent>);
     /// Every message of this node from now on.
     fn subscribe(&self) -> broadcast::Receiver<BusSignal>;
+    /// Whether other nodes' events reach this one: `None` when there are no other nodes.
+    fn connected(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// The embedded default: one process, one broadcast channel.
@@ -71,104 +79,278 @@ impl EventBus for LocalBus {
     }
 }
 
-/// Redis pub/sub: publishes to [`REDIS_CHANNEL`]; a RESP3 connection with automatic
-/// resubscription receives every node's events and hands them to local subscribers.
+/// Redis pub/sub across nodes. Each node delivers its own events to its local subscribers
+/// at once (so a Redis outage never silences a node's own actions) and publishes them to
+/// [`REDIS_CHANNEL`], tagged with its node id so that it skips its own echo.
+///
+/// The subscribing connection is supervised: when it is lost (Redis restarted, the
+/// connection killed, or a keep-alive `PING` unanswered), the node reconnects with a short
+/// back-off and, once subscribed again, tells its subscribers to re-read the logs — what
+/// other nodes committed meanwhile reaches them with no gap. The publishing connection is
+/// re-opened on the first failure, and a node that could not publish asks every node to
+/// re-read once it can again. [`EventBus::connected`] reports the subscription, which
+/// readiness reflects.
 pub struct RedisBus {
-    // Publishing connection; reconnects by itself.
-    publisher: ConnectionManager,
-    // Local fan-out of what the subscribing connection receives.
+    client: redis::Client,
+    /// This process's id on the channel.
+    node: String,
+    publisher: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// A publish failed: once publishing works again, every node is asked to re-read.
+    publish_failed: AtomicBool,
     local: broadcast::Sender<BusSignal>,
+    subscribed: Arc<AtomicBool>,
 }
 
-/// RESP3 is needed for push messages on a multiplexed connection.
-fn resp3(url: &str) -> String {
-    if url.contains("protocol=") {
-        url.to_owned()
-    } else if url.contains('?') {
-        format!("{url}&protocol=resp3")
-    } else {
-        format!("{url}?protocol=resp3")
+/// How long connecting to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a command (publish, keep-alive ping) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the subscribing connection is checked with a `PING`.
+const KEEPALIVE: Duration = Duration::from_secs(5);
+/// First and longest wait between two reconnection attempts.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// An event on the channel: the event itself plus the publishing node.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    node: &'a str,
+    #[serde(flatten)]
+    event: &'a LiveEvent,
+}
+
+/// The control message a node sends after it could not publish: "re-read the logs".
+#[derive(Serialize)]
+struct ResyncRequest<'a> {
+    node: &'a str,
+    resync: bool,
+}
+
+/// What a message on the channel means to this node.
+#[derive(Debug, PartialEq)]
+enum Incoming {
+    Event(LiveEvent),
+    Resync,
+    /// Our own message: already delivered locally.
+    Own,
+}
+
+fn decode(payload: &[u8], node: &str) -> Result<Incoming, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_slice(payload)?;
+    if value.get("node").and_then(|n| n.as_str()) == Some(node) {
+        return Ok(Incoming::Own);
     }
+    if value.get("resync").and_then(|r| r.as_bool()) == Some(true) {
+        return Ok(Incoming::Resync);
+    }
+    serde_json::from_value(value).map(Incoming::Event)
 }
 
 impl RedisBus {
+    /// Sets the bus up and starts its subscriber; Redis need not be up yet (readiness says
+    /// so until the node is subscribed). Fails only on a URL that cannot be used.
     pub async fn connect(url: &str) -> redis::RedisResult<Self> {
-        let client = redis::Client::open(resp3(url))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(5)));
-        let publisher = ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
-        let local = broadcast::channel(LOCAL_CAPACITY).0;
-        let (push_tx, mut push_rx) = tokio::sync::mpsc::unbounded_channel::<redis::PushInfo>();
-        let mut subscriber = ConnectionManager::new_with_config(
+        let client = redis::Client::open(url)?;
+        let bus = Self {
+            client: client.clone(),
+            node: Uuid::now_v7().to_string(),
+            publisher: tokio::sync::Mutex::new(None),
+            publish_failed: AtomicBool::new(false),
+            local: broadcast::channel(LOCAL_CAPACITY).0,
+            subscribed: Arc::new(AtomicBool::new(false)),
+        };
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(subscriber(
             client,
-            config
-                .set_push_sender(push_tx)
-                .set_automatic_resubscription(),
-        )
-        .await?;
-        subscriber.subscribe(REDIS_CHANNEL).await?;
-        let fanout = local.clone();
-        tokio::spawn(async move {
-            // Keep the subscribing connection alive as long as pushes flow.
-            let _subscriber = subscriber;
-            while let Some(push) = push_rx.recv().await {
-                match push.kind {
-                    redis::PushKind::Message => {
-                        let payload = push.data.get(1).and_then(|v| match v {
-                            redis::Value::BulkString(b) => Some(b.clone()),
-                            _ => None,
-                        });
-                        match payload.map(|p| serde_json::from_slice::<LiveEvent>(&p)) {
-                            Some(Ok(e)) => {
-                                let _ = fanout.send(BusSignal::Event(Arc::new(e)));
-                            }
-                            // Not the message nor serde's text, which may quote its data.
-                            Some(Err(e)) => tracing::warn!(kind = ?e.classify(), line = e.line(),
-                                column = e.column(), "unreadable bus message"),
-                            None => tracing::warn!("bus message without a payload"),
-                        }
+            bus.node.clone(),
+            bus.local.clone(),
+            bus.subscribed.clone(),
+            ready_tx,
+        ));
+        // Give a reachable Redis the time to take the subscription before serving.
+        let _ = tokio::time::timeout(CONNECT_TIMEOUT, ready_rx).await;
+        Ok(bus)
+    }
+
+    /// Sends one payload, re-opening the connection once if it failed.
+    async fn send(&self, payload: &str) -> redis::RedisResult<()> {
+        let mut conn = self.publisher.lock().await;
+        let mut last = None;
+        for _ in 0..2 {
+            if conn.is_none() {
+                match open(&self.client).await {
+                    Ok(c) => *conn = Some(c),
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
                     }
-                    redis::PushKind::Disconnection => {
-                        tracing::warn!(
-                            "event bus lost its Redis connection; subscribers re-read the logs"
-                        );
-                        let _ = fanout.send(BusSignal::Resync);
-                    }
-                    redis::PushKind::Subscribe => {
-                        // (Re)subscribed: anything published while we were away is in the logs.
-                        let _ = fanout.send(BusSignal::Resync);
-                    }
-                    _ => {}
                 }
             }
-        });
-        Ok(Self { publisher, local })
+            let Some(c) = conn.as_mut() else { continue };
+            let sent = tokio::time::timeout(
+                COMMAND_TIMEOUT,
+                redis::cmd("PUBLISH")
+                    .arg(REDIS_CHANNEL)
+                    .arg(payload)
+                    .query_async::<i64>(c),
+            )
+            .await
+            .unwrap_or_else(|_| Err(timed_out()));
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    *conn = None;
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(timed_out))
+    }
+}
+
+fn timed_out() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "Redis did not answer in time",
+    ))
+}
+
+async fn open(client: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// Keeps this node subscribed for as long as the process runs.
+async fn subscriber(
+    client: redis::Client,
+    node: String,
+    fanout: broadcast::Sender<BusSignal>,
+    subscribed: Arc<AtomicBool>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    let mut wait = RETRY_MIN;
+    let mut warned = false;
+    loop {
+        match subscribe_once(&client, &node, &fanout, &subscribed, &mut ready).await {
+            Ok(()) => {
+                // Was subscribed, then lost it: retry at once, then back off.
+                wait = RETRY_MIN;
+                warned = false;
+                tracing::warn!("event bus lost its Redis subscription; reconnecting");
+            }
+            Err(e) if !warned => {
+                warned = true;
+                tracing::warn!(error = %e, "event bus cannot subscribe to Redis; retrying");
+            }
+            Err(_) => {}
+        }
+        subscribed.store(false, Ordering::SeqCst);
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MAX);
+    }
+}
+
+/// One subscribed life: `Ok` when a working subscription ends, `Err` if none was made.
+async fn subscribe_once(
+    client: &redis::Client,
+    node: &str,
+    fanout: &broadcast::Sender<BusSignal>,
+    subscribed: &AtomicBool,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> redis::RedisResult<()> {
+    let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))?;
+    let (mut sink, mut stream) = pubsub.split();
+    tokio::time::timeout(COMMAND_TIMEOUT, sink.subscribe(REDIS_CHANNEL))
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))?;
+    subscribed.store(true, Ordering::SeqCst);
+    tracing::info!("event bus subscribed to Redis");
+    // Anything published while this node was not listening is in the logs.
+    let _ = fanout.send(BusSignal::Resync);
+    if let Some(r) = ready.take() {
+        let _ = r.send(());
+    }
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.tick().await;
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(msg) = msg else { return Ok(()) };
+                match decode(msg.get_payload_bytes(), node) {
+                    Ok(Incoming::Event(e)) => {
+                        let _ = fanout.send(BusSignal::Event(Arc::new(e)));
+                    }
+                    Ok(Incoming::Resync) => {
+                        let _ = fanout.send(BusSignal::Resync);
+                    }
+                    Ok(Incoming::Own) => {}
+                    // Not the message nor serde's text, which may quote its data.
+                    Err(e) => tracing::warn!(kind = ?e.classify(), line = e.line(),
+                        column = e.column(), "unreadable bus message"),
+                }
+            }
+            _ = keepalive.tick() => {
+                let pong = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping::<redis::Value>()).await;
+                if !matches!(pong, Ok(Ok(_))) {
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl EventBus for RedisBus {
     async fn publish(&self, events: Vec<LiveEvent>) {
-        let mut conn = self.publisher.clone();
+        let mut failed = false;
         for e in events {
-            let Ok(payload) = serde_json::to_string(&e) else {
-                continue;
+            let payload = serde_json::to_string(&Outgoing {
+                node: &self.node,
+                event: &e,
+            });
+            let topic = e.topic.clone();
+            // This node's subscribers first, whatever Redis does.
+            let _ = self.local.send(BusSignal::Event(Arc::new(e)));
+            let Ok(payload) = payload else { continue };
+            if failed {
+                continue; // Redis is away: the re-read asked for later covers the rest
+            }
+            if let Err(err) = self.send(&payload).await {
+                failed = true;
+                self.publish_failed.store(true, Ordering::SeqCst);
+                tracing::warn!(error = %err, topic = %topic,
+                    "event not published to Redis; other nodes will re-read their logs");
+            }
+        }
+        if !failed && self.publish_failed.swap(false, Ordering::SeqCst) {
+            // Events this node could not publish: every node re-reads its logs.
+            let request = ResyncRequest {
+                node: &self.node,
+                resync: true,
             };
-            let res: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                .arg(REDIS_CHANNEL)
-                .arg(payload)
-                .query_async(&mut conn)
-                .await;
-            if let Err(err) = res {
-                // Subscribers recover it from the log (gap detection / resync).
-                tracing::warn!(error = %err, topic = %e.topic, "event not published to Redis");
+            let sent = match serde_json::to_string(&request) {
+                Ok(p) => self.send(&p).await.is_ok(),
+                Err(_) => false,
+            };
+            if !sent {
+                self.publish_failed.store(true, Ordering::SeqCst);
             }
         }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<BusSignal> {
         self.local.subscribe()
+    }
+
+    fn connected(&self) -> Option<bool> {
+        Some(self.subscribed.load(Ordering::SeqCst))
     }
 }
 
@@ -198,20 +380,47 @@ impl EventBus for MeteredBus {
     fn subscribe(&self) -> broadcast::Receiver<BusSignal> {
         self.inner.subscribe()
     }
+
+    fn connected(&self) -> Option<bool> {
+        self.inner.connected()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn event() -> LiveEvent {
+        LiveEvent {
+            topic: "card:x".into(),
+            seq: 3,
+            kind: "k".into(),
+            data: serde_json::json!({"a": 1}),
+            at: Utc::now(),
+            donor_seq: Some(2),
+        }
+    }
+
     #[test]
-    fn redis_urls_ask_for_resp3() {
-        assert_eq!(resp3("redis://h:6379"), "redis://h:6379?protocol=resp3");
-        assert_eq!(resp3("redis://h/0?x=1"), "redis://h/0?x=1&protocol=resp3");
-        assert_eq!(
-            resp3("redis://h?protocol=resp3"),
-            "redis://h?protocol=resp3"
-        );
+    fn messages_on_the_channel_say_who_sent_them() {
+        let e = event();
+        let wire = serde_json::to_vec(&Outgoing {
+            node: "n1",
+            event: &e,
+        })
+        .unwrap();
+        assert_eq!(decode(&wire, "n1").unwrap(), Incoming::Own);
+        assert_eq!(decode(&wire, "n2").unwrap(), Incoming::Event(e.clone()));
+        // A message from a node that does not tag its events is still an event.
+        let untagged = serde_json::to_vec(&e).unwrap();
+        assert_eq!(decode(&untagged, "n1").unwrap(), Incoming::Event(e));
+        let resync = serde_json::to_vec(&ResyncRequest {
+            node: "n2",
+            resync: true,
+        })
+        .unwrap();
+        assert_eq!(decode(&resync, "n1").unwrap(), Incoming::Resync);
+        assert!(decode(b"{\"topic\": 1}", "n1").is_err());
     }
 
     #[tokio::test]

@@ -1,6 +1,12 @@
 //! `/ws`: one websocket per client. Messages from the client: `subscribe {topic, since?}`,
 //! `unsubscribe {topic}`, `ping`. From the server: `event {topic, seq, kind, data, at}`,
-//! `subscribed`, `unsubscribed`, `error {code, message}`, `pong`.
+//! `subscribed`, `unsubscribed`, `error {code, message, topic?}`, `pong`.
+//!
+//! A subscription lasts only as long as the right that allowed it: when a card changes
+//! hands, a session is revoked, or a staff membership or device is removed, the
+//! connection checks again at once and ends the subscription (`error` with code
+//! `subscription_revoked` and the topic), moves it to the view now allowed (a new
+//! `subscribed`), or closes the connection when its session ended.
 //!
 //! Each subscription remembers the last sequence number delivered; an event further
 //! ahead (a gap), a lagging bus receiver or a bus reconnect makes the session re-read
@@ -10,6 +16,7 @@
 use super::topics::{self, Topic, View};
 use super::{BusSignal, LiveEvent};
 use crate::auth::Principal;
+use crate::error::ErrorCode;
 use crate::state::State;
 use actix_web::{HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
@@ -32,6 +39,9 @@ pub const MAX_SUBSCRIPTIONS: usize = 100;
 /// or expired session ends the connection within a minute.
 pub const SESSION_CHECK_EVERY: u32 = 6;
 
+/// Card events after which someone may see the card differently, or not at all.
+const CHANGES_ACCESS: [&str; 2] = ["card_claimed", "card_transferred"];
+
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum ClientMessage {
@@ -44,9 +54,20 @@ enum ClientMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ServerMessage<'a> {
     Event(&'a LiveEvent),
-    Subscribed { topic: String, seq: i64 },
-    Unsubscribed { topic: String },
-    Error { code: &'a str, message: String },
+    Subscribed {
+        topic: String,
+        seq: i64,
+    },
+    Unsubscribed {
+        topic: String,
+    },
+    Error {
+        code: &'a str,
+        message: String,
+        /// The subscription the error is about, when it is about one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
     Pong,
 }
 
@@ -154,7 +175,71 @@ impl Session {
         self.send(&ServerMessage::Error {
             code,
             message: message.into(),
+            topic: None,
         })
+    }
+
+    /// Re-reads who this connection serves (their access may have changed): a session
+    /// that ended closes the connection, and every subscription is checked again.
+    /// With `all` false (the periodic check), subscriptions are checked again only when who
+    /// the session serves changed.
+    async fn recheck(&mut self, all: bool) -> Result<(), End> {
+        let now = self.state.clock.now();
+        match Principal::current(&self.state.db, self.who.session_id, now).await {
+            Ok(Some(who)) if !all && who == self.who => return Ok(()),
+            Ok(Some(who)) => self.who = who,
+            Ok(None) => {
+                return Err(End::Close(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("session ended".into()),
+                }));
+            }
+            // The database is away: keep serving; the next check retries.
+            Err(_) => return Ok(()),
+        }
+        let topics: Vec<Topic> = self.subs.keys().copied().collect();
+        for t in topics {
+            self.reauthorize(t).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks one subscription against the caller's access now: kept, changed to the view
+    /// they now have (numbered afresh, announced by a new `subscribed`), or ended with an
+    /// `error` of code `subscription_revoked`.
+    async fn reauthorize(&mut self, topic: Topic) -> Result<(), End> {
+        let Some(view) = self.subs.get(&topic).map(|s| s.view) else {
+            return Ok(());
+        };
+        match topics::authorize(&self.state, &self.who, topic).await {
+            Ok(now) if now == view => Ok(()),
+            Ok(now) => {
+                let Ok(head) = topics::head(&self.state, topic, now).await else {
+                    return Ok(());
+                };
+                self.subs.insert(
+                    topic,
+                    Subscription {
+                        view: now,
+                        last: head,
+                    },
+                );
+                self.send(&ServerMessage::Subscribed {
+                    topic: topic.name(),
+                    seq: head,
+                })
+            }
+            Err(e) if e.code == ErrorCode::Forbidden => {
+                self.subs.remove(&topic);
+                self.send(&ServerMessage::Error {
+                    code: "subscription_revoked",
+                    message: "you may no longer follow this topic".into(),
+                    topic: Some(topic.name()),
+                })
+            }
+            // The database is away: keep it; the next check retries.
+            Err(_) => Ok(()),
+        }
     }
 
     /// Delivers one event to its subscription, re-reading the log first on a gap.
@@ -162,6 +247,13 @@ impl Session {
         let Ok(topic) = Topic::parse(&event.topic) else {
             return Ok(());
         };
+        if !self.subs.contains_key(&topic) {
+            return Ok(());
+        }
+        // A change of who holds the card: check the subscription before showing it.
+        if CHANGES_ACCESS.contains(&event.kind.as_str()) {
+            self.reauthorize(topic).await?;
+        }
         let Some(sub) = self.subs.get(&topic) else {
             return Ok(());
         };
@@ -251,13 +343,12 @@ impl Session {
                     Ok(v) => v,
                     Err(e) => return self.error(e.code.as_str().as_str(), e.detail),
                 };
-                let last = match since {
-                    Some(s) => s,
-                    None => match topics::head(&self.state, t, view).await {
-                        Ok(h) => h,
-                        Err(e) => return self.error("unavailable", e.detail),
-                    },
+                let head = match topics::head(&self.state, t, view).await {
+                    Ok(h) => h,
+                    Err(e) => return self.error("unavailable", e.detail),
                 };
+                // From `since`, but never from past the topic's real end.
+                let last = since.map_or(head, |s| s.min(head));
                 self.subs.insert(t, Subscription { view, last });
                 self.catch_up(t).await?;
                 let seq = self.subs.get(&t).map_or(last, |s| s.last);
@@ -278,6 +369,7 @@ async fn run(
     out: mpsc::Sender<Outgoing>,
 ) {
     let mut bus = state.bus.subscribe();
+    let access_topic = super::access_topic(who.user_id);
     state.metrics.ws_sessions.inc();
     let mut s = Session {
         state: state.clone(),
@@ -315,15 +407,17 @@ async fn run(
                 }
             },
             signal = bus.recv() => match signal {
+                Ok(BusSignal::Event(e)) if e.topic == access_topic => s.recheck(true).await,
                 Ok(BusSignal::Event(e)) => s.deliver(&e).await,
                 Ok(BusSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // What was missed may include a change of access: check it first.
+                    let mut r = s.recheck(true).await;
                     let topics: Vec<Topic> = s.subs.keys().copied().collect();
-                    let mut r = Ok(());
                     for t in topics {
-                        if let Err(e) = s.catch_up(t).await {
-                            r = Err(e);
+                        if r.is_err() {
                             break;
                         }
+                        r = s.catch_up(t).await;
                     }
                     r
                 }
@@ -331,13 +425,14 @@ async fn run(
             },
             _ = heartbeat.tick() => {
                 beats = beats.wrapping_add(1);
-                let revoked = beats.is_multiple_of(SESSION_CHECK_EVERY)
-                    && matches!(
-                        crate::auth::session::is_live(&state.db, s.who.session_id, state.clock.now()).await,
-                        Ok(false)
-                    );
-                if revoked {
-                    Err(End::Close(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) }))
+                // Changes of access are announced on the bus; this catches any that were not.
+                let checked = if beats.is_multiple_of(SESSION_CHECK_EVERY) {
+                    s.recheck(false).await
+                } else {
+                    Ok(())
+                };
+                if let Err(end) = checked {
+                    Err(end)
                 } else if heard.elapsed() > CLIENT_TIMEOUT {
                     Err(End::Close(CloseReason { code: CloseCode::Away, description: Some("idle timeout".into()) }))
                 } else {

@@ -553,3 +553,490 @@ async fn two_schedulers_never_fire_the_same_reminder_twice() {
     );
     assert_eq!(rows_after.len(), 5);
 }
+
+/// Whether the server ends the connection within `secs` (messages before that are skipped).
+async fn closed_within(ws: &mut Ws, secs: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return false,
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+async fn delete_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    app.request(reqwest::Method::DELETE, path)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_since_past_the_end_is_answered_with_the_topics_real_position() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let holder = app.register("remi@example.com").await;
+    let (id, code) = app.delivered_cad_card(&donor, 10_000).await;
+    app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+    let topic = format!("card:{id}");
+    let head: Value = app
+        .get_as(
+            &holder,
+            &format!("/api/v1/events?topic={topic}&since=0&wait_ms=0"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let head = head["last_seq"].as_i64().unwrap();
+    assert!(head > 0);
+
+    // The long-poll answers at once with where the topic really is.
+    let started = std::time::Instant::now();
+    let page: Value = app
+        .get_as(
+            &holder,
+            &format!(
+                "/api/v1/events?topic={topic}&since={}&wait_ms=5000",
+                head + 50
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["last_seq"], head, "{page}");
+    assert_eq!(page["events"], json!([]));
+    assert!(started.elapsed() < Duration::from_secs(4), "did not wait");
+    // So does the donor's own numbering.
+    let donor_head: Value = app
+        .get_as(
+            &donor,
+            &format!("/api/v1/events?topic={topic}&since=0&wait_ms=0"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let donor_head = donor_head["last_seq"].as_i64().unwrap();
+    let page: Value = app
+        .get_as(
+            &donor,
+            &format!("/api/v1/events?topic={topic}&since=999&wait_ms=5000"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["last_seq"], donor_head, "{page}");
+
+    // A websocket subscribing past the end starts at the end, and gets the next event.
+    let mut ws = connect(&app, &holder).await;
+    let sub = subscribe(&mut ws, &topic, Some(head + 50)).await;
+    assert_eq!(sub["seq"], head, "{sub}");
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app.partner_of(&tablet).await;
+    let res = app
+        .post_as(
+            &tablet,
+            &format!("/api/v1/partners/{partner}/redemptions"),
+            &json!({"code": code, "amount_minor": 100}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let got = events_until(&mut ws, head + 1, 5).await;
+    assert_eq!(got.last().unwrap()["seq"], head + 1);
+}
+
+#[tokio::test]
+async fn a_subscription_ends_as_soon_as_the_right_behind_it_does() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let holder = app.register("remi@example.com").await;
+    let (id, code) = app.delivered_cad_card(&donor, 10_000).await;
+    app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+
+    // The holder gives the card away: their open socket stops following it at once and
+    // sees nothing of the new holder's spending.
+    let mut ws = connect(&app, &holder).await;
+    let topic = format!("card:{id}");
+    assert_eq!(subscribe(&mut ws, &topic, None).await["type"], "subscribed");
+    let res = app
+        .post_as(
+            &holder,
+            &format!("/api/v1/cards/{id}/transfer"),
+            &json!({"recipient_name": "Ana", "recipient_email": "ana@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let msg = next(&mut ws, 5).await;
+    assert_eq!(
+        (
+            msg["type"].as_str(),
+            msg["code"].as_str(),
+            msg["topic"].as_str()
+        ),
+        (
+            Some("error"),
+            Some("subscription_revoked"),
+            Some(topic.as_str())
+        ),
+        "{msg}"
+    );
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app.partner_of(&tablet).await;
+    let new_code = app.code_of(&id).await;
+    let res = app
+        .post_as(
+            &tablet,
+            &format!("/api/v1/partners/{partner}/redemptions"),
+            &json!({"code": new_code, "amount_minor": 700}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(
+        next(&mut ws, 5).await["type"],
+        "pong",
+        "nothing of the spending"
+    );
+    // The donor still follows the lifecycle.
+    let mut donor_ws = connect(&app, &donor).await;
+    assert_eq!(
+        subscribe(&mut donor_ws, &topic, None).await["type"],
+        "subscribed"
+    );
+
+    // A removed staff member's socket ends at once, not a minute later.
+    let owner = app.demo_token("partner owner").await;
+    let staff = app.register("sam@example.com").await;
+    let res = app
+        .post_as(
+            &owner,
+            &format!("/api/v1/partners/{partner}/staff"),
+            &json!({"email": "sam@example.com", "role": "staff"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let staff_id = app
+        .get_as(&staff, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let calendar = format!("partner:{partner}:calendar");
+    let mut staff_ws = connect(&app, &staff).await;
+    assert_eq!(
+        subscribe(&mut staff_ws, &calendar, None).await["type"],
+        "subscribed"
+    );
+    let res = delete_as(
+        &app,
+        &owner,
+        &format!("/api/v1/partners/{partner}/staff/{staff_id}"),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+    assert!(closed_within(&mut staff_ws, 3).await, "staff socket ended");
+
+    // So does a deleted device's.
+    let res = app
+        .post_as(
+            &owner,
+            &format!("/api/v1/partners/{partner}/devices"),
+            &json!({"name": "Caisse"}),
+        )
+        .await;
+    let device: Value = res.json().await.unwrap();
+    let mut device_ws = connect(&app, device["token"].as_str().unwrap()).await;
+    assert_eq!(
+        subscribe(&mut device_ws, &calendar, None).await["type"],
+        "subscribed"
+    );
+    let res = delete_as(
+        &app,
+        &owner,
+        &format!(
+            "/api/v1/partners/{partner}/devices/{}",
+            device["device_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+    assert!(
+        closed_within(&mut device_ws, 3).await,
+        "device socket ended"
+    );
+
+    // And a session revoked from another one.
+    let other = app.relogin("remi@example.com").await;
+    let sessions: Value = app
+        .get_as(&other, "/api/v1/me/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = app
+        .get_as(&holder, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut holder_ws = connect(&app, &holder).await;
+    assert_eq!(
+        subscribe(&mut holder_ws, &format!("user:{mine}"), None).await["type"],
+        "subscribed"
+    );
+    for s in sessions.as_array().unwrap() {
+        if s["current"] == false {
+            let res = delete_as(
+                &app,
+                &other,
+                &format!("/api/v1/me/sessions/{}", s["id"].as_str().unwrap()),
+            )
+            .await;
+            assert_eq!(res.status(), 204);
+        }
+    }
+    assert!(
+        closed_within(&mut holder_ws, 3).await,
+        "revoked session's socket ended"
+    );
+    // The donor, whose right did not change, is still there.
+    send(&mut donor_ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut donor_ws, 5).await["type"], "pong");
+}
+
+/// A Redis server of the test's own, on a port of its own, that it can stop and start.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// `None` when this machine has no `redis-server`.
+    fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.up().then_some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn up(&mut self) -> bool {
+        let Ok(child) = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+        else {
+            return false;
+        };
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    async fn subscribers(&self) -> i64 {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let (_, n): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("fimy:events")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        n
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// `/health/ready`'s status, polled until it is `want` or `secs` pass.
+async fn readiness_becomes(app: &TestApp, want: u16, secs: u64) -> (u16, Value) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let res = app.get("/health/ready").await;
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or_default();
+        if status == want || tokio::time::Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Redis restarted under two nodes (one on SQLite, which cannot share its database):
+/// readiness says so while it is away, each node subscribes again within seconds, what
+/// was committed meanwhile reaches the other node's subscribers with no gap, and live
+/// delivery goes on; a node's own subscribers hear its actions even while Redis is away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_delivery_survives_a_redis_restart() {
+    let Some(mut redis) = OwnRedis::start() else {
+        eprintln!("no redis-server on this machine: skipped");
+        return;
+    };
+    let env = vec![("REDIS_URL", redis.url())];
+    let a = spawn_with(Options {
+        demo_data: true,
+        env: env.clone(),
+        ..Default::default()
+    })
+    .await;
+    let two_nodes = a.database_url.is_some();
+    let b = if two_nodes {
+        Some(
+            spawn_with(Options {
+                database_url: a.database_url.clone(),
+                secret_key: Some(a.secret_key.clone()),
+                env,
+                ..Default::default()
+            })
+            .await,
+        )
+    } else {
+        None
+    };
+    // The node the tablet uses: the other one when there are two.
+    let acting = b.as_ref().unwrap_or(&a);
+    let nodes: Vec<&TestApp> = [Some(&a), b.as_ref()].into_iter().flatten().collect();
+    for n in &nodes {
+        let (status, body) = readiness_becomes(n, 200, 5).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["checks"]["event_bus"], "ok", "{body}");
+    }
+    assert_eq!(redis.subscribers().await, nodes.len() as i64);
+
+    let donor = a.register("donor@example.com").await;
+    let holder = a.register("remi@example.com").await;
+    let (id, code) = a.delivered_cad_card(&donor, 100_000).await;
+    a.post_as(&holder, "/api/v1/cards/claim", &json!({"code": code}))
+        .await;
+    let mut ws = connect(&a, &holder).await;
+    let topic = format!("card:{id}");
+    let start = subscribe(&mut ws, &topic, None).await["seq"]
+        .as_i64()
+        .unwrap();
+    let tablet = a.demo_token("partner tablet").await;
+    let partner = acting.partner_of(&tablet).await;
+    let redeem = || async {
+        let res = acting
+            .post_as(
+                &tablet,
+                &format!("/api/v1/partners/{partner}/redemptions"),
+                &json!({"code": code, "amount_minor": 10}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    };
+    redeem().await;
+    assert_eq!(events_until(&mut ws, start + 1, 5).await.len(), 1);
+
+    // Redis goes away: readiness says so on every node; writes still succeed.
+    redis.down();
+    for n in &nodes {
+        let (status, body) = readiness_becomes(n, 503, 15).await;
+        assert_eq!(status, 503, "{body}");
+    }
+    // A long-poll waiting on the first node through the outage.
+    let poll = {
+        let url = a.url(&format!(
+            "/api/v1/events?topic={topic}&since={}&wait_ms=30000",
+            start + 1
+        ));
+        let holder = holder.clone();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(holder)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        redeem().await;
+    }
+    if !two_nodes {
+        // One node hears its own actions without Redis.
+        let got = events_until(&mut ws, start + 6, 5).await;
+        assert_eq!(got.last().unwrap()["seq"], start + 6);
+    }
+
+    // Redis comes back (empty, as after a restart): every node subscribes again within
+    // seconds and the other node's subscribers get what they missed, in order.
+    assert!(redis.up());
+    for n in &nodes {
+        let (status, body) = readiness_becomes(n, 200, 10).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(redis.subscribers().await, nodes.len() as i64);
+    let mut seqs: Vec<i64> = if two_nodes {
+        events_until(&mut ws, start + 6, 10)
+            .await
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let polled = tokio::time::timeout(Duration::from_secs(15), poll)
+        .await
+        .expect("the long-poll answers")
+        .unwrap();
+    assert_eq!(polled["events"][0]["seq"], start + 2, "{polled}");
+
+    // And delivery goes on, live, through Redis.
+    for _ in 0..5 {
+        redeem().await;
+    }
+    seqs.extend(
+        events_until(&mut ws, start + 11, 10)
+            .await
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap()),
+    );
+    let first = if two_nodes { start + 2 } else { start + 7 };
+    assert_eq!(
+        seqs,
+        (first..=start + 11).collect::<Vec<_>>(),
+        "in order, no gap, no duplicate"
+    );
+}
