@@ -153,6 +153,7 @@ impl Application {
             redis,
             code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::CODE_LOOKUP),
             staff_code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::STAFF_CODE_LOOKUP),
+            hub: crate::live::hub::Hub::start(bus.subscribe()),
             bus,
             registry,
             slots,

@@ -17,6 +17,8 @@ pub struct AppState {
     pub redis: Option<redis::Client>,
     /// Where committed events are published for live subscribers.
     pub bus: std::sync::Arc<dyn crate::live::EventBus>,
+    /// Hands each event to this node's clients that follow its topic.
+    pub hub: crate::live::hub::Hub,
     /// The card actors of this node.
     pub registry: actors::runtime::Registry<actors::giftcard::GiftCards>,
     /// The slot actors of this node.

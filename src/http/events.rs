@@ -4,13 +4,13 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::live::LiveEvent;
+use crate::live::hub::Signal;
 use crate::live::topics::{self, Topic};
-use crate::live::{BusSignal, LiveEvent};
 use crate::state::State;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 
 /// How long a poll waits by default, and at most.
@@ -66,7 +66,8 @@ pub async fn poll(
         .min(MAX_WAIT);
     let view = topics::authorize(&state, &who, topic).await?;
     // Listen before reading, so nothing committed in between is missed.
-    let mut bus = state.bus.subscribe();
+    let mut hub = state.hub.register(who.user_id);
+    hub.follow(&topic.name());
     let mut events = topics::replay(&state, topic, view, since, topics::REPLAY_LIMIT).await?;
     // Where the topic really is: a `since` past its end (a client's mistake, or a log that
     // was reset) is answered at once with the real position, never echoed back.
@@ -79,19 +80,18 @@ pub async fn poll(
                 last_seq: head,
             }));
         }
-        let name = topic.name();
         let deadline = tokio::time::Instant::now() + wait;
         // Wait for an event of this topic in this view, or a re-read signal (the bus may
         // have missed something); a re-read that finds nothing new waits on.
         while events.is_empty() {
-            let signal = match tokio::time::timeout_at(deadline, bus.recv()).await {
+            let signal = match tokio::time::timeout_at(deadline, hub.recv()).await {
                 Ok(signal) => signal,
                 Err(_) => break,
             };
             let look = match signal {
-                Ok(BusSignal::Event(e)) => e.topic == name && topics::present(&e, view).is_some(),
-                Ok(BusSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => true,
-                Err(broadcast::error::RecvError::Closed) => break,
+                Some(Signal::Event(e)) => topics::present(&e, view).is_some(),
+                Some(Signal::Resync | Signal::AccessChanged) => true,
+                None => break,
             };
             if look {
                 events = topics::replay(&state, topic, view, since, topics::REPLAY_LIMIT).await?;

@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod feed;
+pub mod hub;
 pub mod topics;
 pub mod ws;
 

@@ -13,8 +13,9 @@
 //! the topic's log from there, so a client never misses an event and never sees one
 //! twice. A reconnecting client passes `since` to pick up where it left off.
 
+use super::LiveEvent;
+use super::hub::{Registration, Signal};
 use super::topics::{self, Topic, View};
-use super::{BusSignal, LiveEvent};
 use crate::auth::Principal;
 use crate::error::ErrorCode;
 use crate::state::State;
@@ -23,7 +24,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 /// How often the server pings an idle client.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
@@ -154,6 +155,8 @@ struct Session {
     who: Principal,
     out: mpsc::Sender<Outgoing>,
     subs: HashMap<Topic, Subscription>,
+    /// What the hub hands this session: the events of the topics it follows.
+    hub: Registration,
 }
 
 impl Session {
@@ -231,6 +234,7 @@ impl Session {
             }
             Err(e) if e.code == ErrorCode::Forbidden => {
                 self.subs.remove(&topic);
+                self.hub.unfollow(&topic.name());
                 self.send(&ServerMessage::Error {
                     code: "subscription_revoked",
                     message: "you may no longer follow this topic".into(),
@@ -321,6 +325,7 @@ impl Session {
             ClientMessage::Unsubscribe { topic } => match Topic::parse(&topic) {
                 Ok(t) => {
                     self.subs.remove(&t);
+                    self.hub.unfollow(&t.name());
                     self.send(&ServerMessage::Unsubscribed { topic: t.name() })
                 }
                 Err(m) => self.error("invalid_topic", m),
@@ -343,9 +348,16 @@ impl Session {
                     Ok(v) => v,
                     Err(e) => return self.error(e.code.as_str().as_str(), e.detail),
                 };
+                // Listen before reading the log, so nothing committed in between is missed.
+                self.hub.follow(&t.name());
                 let head = match topics::head(&self.state, t, view).await {
                     Ok(h) => h,
-                    Err(e) => return self.error("unavailable", e.detail),
+                    Err(e) => {
+                        if !self.subs.contains_key(&t) {
+                            self.hub.unfollow(&t.name());
+                        }
+                        return self.error("unavailable", e.detail);
+                    }
                 };
                 // From `since`, but never from past the topic's real end.
                 let last = since.map_or(head, |s| s.min(head));
@@ -368,10 +380,9 @@ async fn run(
     mut stream: actix_ws::AggregatedMessageStream,
     out: mpsc::Sender<Outgoing>,
 ) {
-    let mut bus = state.bus.subscribe();
-    let access_topic = super::access_topic(who.user_id);
     state.metrics.ws_sessions.inc();
     let mut s = Session {
+        hub: state.hub.register(who.user_id),
         state: state.clone(),
         who,
         out,
@@ -406,10 +417,10 @@ async fn run(
                     Err(End::Close(CloseReason { code: CloseCode::Size, description: Some(e.to_string()) }))
                 }
             },
-            signal = bus.recv() => match signal {
-                Ok(BusSignal::Event(e)) if e.topic == access_topic => s.recheck(true).await,
-                Ok(BusSignal::Event(e)) => s.deliver(&e).await,
-                Ok(BusSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+            signal = s.hub.recv() => match signal {
+                Some(Signal::AccessChanged) => s.recheck(true).await,
+                Some(Signal::Event(e)) => s.deliver(&e).await,
+                Some(Signal::Resync) => {
                     // What was missed may include a change of access: check it first.
                     let mut r = s.recheck(true).await;
                     let topics: Vec<Topic> = s.subs.keys().copied().collect();
@@ -421,7 +432,7 @@ async fn run(
                     }
                     r
                 }
-                Err(broadcast::error::RecvError::Closed) => Err(End::Gone),
+                None => Err(End::Gone),
             },
             _ = heartbeat.tick() => {
                 beats = beats.wrapping_add(1);
