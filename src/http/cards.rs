@@ -62,30 +62,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 // ---------------------------------------------------------------- views and access
 
-/// How the caller relates to a card, which decides what they see of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    /// Gave (or chipped in): sees the lifecycle, never the spending.
-    Donor,
-    /// Holds the card (claimed it, or has its code): sees everything about it.
-    Holder,
-    Admin,
-}
+pub use actors::giftcard::Access;
 
+/// What the caller may see of `card` (the domain's rule: `actors::giftcard::access`).
 pub fn access(who: Option<&Principal>, card: &GiftCard) -> Option<Access> {
-    let who = who?;
-    if who.is_admin() {
-        Some(Access::Admin)
-    } else if card.recipient.user_id == Some(who.user_id) {
-        Some(Access::Holder)
-    } else if card.purchaser_id == who.user_id
-        || card.contributions.iter().any(|c| c.payer_id == who.user_id)
-    {
-        Some(Access::Donor)
-    } else {
-        None
-    }
+    who.and_then(|w| actors::giftcard::access(w.user_id, w.is_admin(), card))
 }
 
 /// A gift card as one of its people sees it.
@@ -112,7 +93,8 @@ pub struct CardView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opened_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
-    /// What the caller is to this card.
+    /// What the caller is to this card: `donor`, `holder` or `admin`.
+    #[schema(value_type = String, example = "holder")]
     pub access: Access,
     /// Holder and admin only: spendable value.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,11 +4,13 @@
 //! before it by a SHA-256 hash (the runtime's `chain`, re-exported here).
 
 pub use crate::runtime::chain;
+mod access;
 mod decide;
 pub mod ledger;
 pub mod notify;
 mod state;
 
+pub use access::{Access, access};
 pub use decide::{apply, decide, replay};
 pub use state::*;
 
