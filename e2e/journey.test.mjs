@@ -6,28 +6,9 @@
 // screenshots of each step go to e2e/screenshots/.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { foreignRequests, launchBrowser, newPage, screenshot, startServer } from './lib/harness.mjs';
-
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
-let axeSource = null;
-
-/** Serious or critical accessibility violations on the page, by axe-core. */
-async function axe(page) {
-  // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses injected
-  // scripts, and the audit must not need a weaker policy.
-  axeSource ??= await readFile(AXE, 'utf8');
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
-  }));
-  return result.violations
-    .filter((v) => ['serious', 'critical'].includes(v.impact))
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
+import { axe, foreignRequests, launchBrowser, newPage, screenshot, startServer } from './lib/harness.mjs';
 
 async function login(page, who) {
   await page.locator('#login-email').fill(who.email);

@@ -36,6 +36,17 @@ pub enum Kind {
     Ledger,
 }
 
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::Slot => "slot",
+            Self::Calendar => "calendar",
+            Self::Ledger => "ledger",
+        }
+    }
+}
+
 /// One disagreement found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -130,16 +141,8 @@ async fn verify_cards(db: &DatabaseConnection, report: &mut Report) -> Result<()
         after = Some(last.id);
         for card in &cards {
             report.cards += 1;
-            let events = card_event::Entity::find()
-                .filter(card_event::Column::CardId.eq(card.id))
-                .order_by_asc(card_event::Column::Seq)
-                .all(&tx)
-                .await?;
+            let (events, entries) = card_history(&tx, card.id).await?;
             report.events += events.len();
-            let entries = ledger_entry::Entity::find()
-                .filter(ledger_entry::Column::CardId.eq(card.id))
-                .all(&tx)
-                .await?;
             report.ledger_entries += entries.len();
             report.findings.extend(check_card(card, &events, &entries));
         }
@@ -167,6 +170,53 @@ async fn verify_cards(db: &DatabaseConnection, report: &mut Report) -> Result<()
         });
     }
     Ok(())
+}
+
+/// A card's events in order and its ledger lines (by time).
+async fn card_history(
+    tx: &DatabaseTransaction,
+    card: Uuid,
+) -> Result<(Vec<card_event::Model>, Vec<ledger_entry::Model>), DbErr> {
+    let events = card_event::Entity::find()
+        .filter(card_event::Column::CardId.eq(card))
+        .order_by_asc(card_event::Column::Seq)
+        .all(tx)
+        .await?;
+    let entries = ledger_entry::Entity::find()
+        .filter(ledger_entry::Column::CardId.eq(card))
+        .order_by_asc(ledger_entry::Column::At)
+        .order_by_asc(ledger_entry::Column::Id)
+        .all(tx)
+        .await?;
+    Ok((events, entries))
+}
+
+/// One card as stored — its row, its chain of events and its ledger lines, read as of one
+/// moment — with what the audit finds on it.
+#[derive(Debug, Clone)]
+pub struct CardRecord {
+    pub card: gift_card::Model,
+    pub events: Vec<card_event::Model>,
+    pub entries: Vec<ledger_entry::Model>,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads and checks one card, as [`verify`] does for each (`None` if there is no such card).
+pub async fn verify_card(db: &DatabaseConnection, id: Uuid) -> Result<Option<CardRecord>, DbErr> {
+    let tx = snapshot(db).await?;
+    let Some(card) = gift_card::Entity::find_by_id(id).one(&tx).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let (events, entries) = card_history(&tx, id).await?;
+    tx.commit().await?;
+    let findings = check_card(&card, &events, &entries);
+    Ok(Some(CardRecord {
+        card,
+        events,
+        entries,
+        findings,
+    }))
 }
 
 /// One stored link of a chain.

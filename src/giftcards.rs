@@ -421,6 +421,8 @@ pub enum Lookup<'a> {
     Anonymous { client_ip: &'a str },
     /// A partner's staff at the venue, by staff account.
     Staff { user_id: Uuid },
+    /// An administrator looking a card up, by account (on the staff budget).
+    Admin { user_id: Uuid },
 }
 
 /// Finds a card by its code. A typo (bad check character) is refused before any lookup;
@@ -436,6 +438,7 @@ pub async fn find_by_code(
     let (limiter, client) = match lookup {
         Lookup::Anonymous { client_ip } => (&state.code_limiter, client_ip.to_owned()),
         Lookup::Staff { user_id } => (&state.staff_code_limiter, format!("staff:{user_id}")),
+        Lookup::Admin { user_id } => (&state.staff_code_limiter, format!("admin:{user_id}")),
     };
     let client = client.as_str();
     if let Err(limited) = limiter.check(client, client) {

@@ -15,6 +15,8 @@ const DICT = {
     nav_wallet: 'Mes cadeaux offerts',
     nav_gift: 'J’ai reçu un cadeau',
     nav_tablet: 'Tablette partenaire',
+    nav_account: 'Mon compte',
+    nav_admin: 'Administration',
     lang_switch: 'English',
     login_title: 'Connexion',
     email: 'Adresse e-mail',
@@ -94,6 +96,8 @@ const DICT = {
     nav_wallet: 'Gifts I gave',
     nav_gift: 'I received a gift',
     nav_tablet: 'Partner tablet',
+    nav_account: 'My account',
+    nav_admin: 'Admin',
     lang_switch: 'Français',
     login_title: 'Log in',
     email: 'Email address',
@@ -169,7 +173,7 @@ const DICT = {
   },
 };
 
-const LANG_KEY = 'fimy.lang';
+export const LANG_KEY = 'fimy.lang';
 export let lang = localStorage.getItem(LANG_KEY) ||
   ((navigator.language || 'fr').toLowerCase().startsWith('fr') ? 'fr' : 'en');
 export const t = (key) => DICT[lang][key] ?? DICT.fr[key] ?? key;

@@ -4,7 +4,8 @@
 // and records everything a page does (requests, failures, console errors) so that tests can
 // assert nothing went wrong and nothing left 127.0.0.1.
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,9 +44,10 @@ const ACCOUNT_LINE = /^\s+(\S(?:.*?\S)?)\s{2,}(\S+@\S+)\s+(\S+)\s*$/;
 
 /**
  * Starts the server; resolves once GET /health/ready answers 200 and the demo donor's
- * credentials have been printed. Always call `stop()` (it is idempotent).
+ * credentials have been printed. `options.env` adds settings (e.g. `SMTP_URL` of a local
+ * relay). Always call `stop()` (it is idempotent).
  */
-export async function startServer() {
+export async function startServer(options = {}) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fimy-e2e-'));
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
@@ -67,6 +69,7 @@ export async function startServer() {
       FIMY_DEMO_DATA: 'true',
       FIMY_WORKERS: '2',
       RUST_LOG: process.env.RUST_LOG || 'warn',
+      ...(options.env || {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -184,4 +187,22 @@ export async function screenshot(page, name, options = {}) {
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
   await page.screenshot({ path: file, ...options });
   return file;
+}
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+let axeSource = null;
+
+/** Serious or critical accessibility violations on the page, by axe-core. */
+export async function axe(page) {
+  // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses injected
+  // scripts, and the audit must not need a weaker policy.
+  axeSource ??= await readFile(AXE, 'utf8');
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+  }));
+  return result.violations
+    .filter((v) => ['serious', 'critical'].includes(v.impact))
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }

@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         accounts::list_sessions, accounts::revoke_session,
         catalogue::search_experiences, catalogue::get_experience, catalogue::list_partners,
         catalogue::get_partner, catalogue::list_staff,
-        admin::list_users,
+        admin::list_users, admin::get_card, admin::lookup_card, admin::run_audit,
         notifications::get_preferences, notifications::put_preferences,
         notifications::list_outbox, notifications::retry_outbox,
         cards::purchase, cards::contribute, cards::refund_contribution, cards::open_by_code,

@@ -15,11 +15,16 @@ const PAGES: &[(&str, &str, &str, &str)] = &[
     ("/wallet", "wallet", "nav_wallet", "Mes cadeaux offerts"),
     ("/gift", "gift", "nav_gift", "J’ai reçu un cadeau"),
     ("/tablet", "tablet", "nav_tablet", "Tablette partenaire"),
+    ("/account", "account", "nav_account", "Mon compte"),
+    ("/admin", "admin", "nav_admin", "Administration"),
 ];
 
 /// Page modules served under `/pages/{name}.js`: (name, source). Each imports its helpers
 /// from `/fimy.js` and exports its view as `default`.
-const MODULES: &[(&str, &str)] = &[];
+const MODULES: &[(&str, &str)] = &[
+    ("account", include_str!("../../web/pages/account.js")),
+    ("admin", include_str!("../../web/pages/admin.js")),
+];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/fimy.js", web::get().to(script))
