@@ -435,13 +435,19 @@ pub async fn find_by_code(
 ) -> ApiResult<gift_card::Model> {
     let code = CardCode::parse(raw)
         .map_err(|e| ApiError::new(ErrorCode::InvalidCode, e.to_string()).field("code"))?;
-    let (limiter, client) = match lookup {
-        Lookup::Anonymous { client_ip } => (&state.code_limiter, client_ip.to_owned()),
-        Lookup::Staff { user_id } => (&state.staff_code_limiter, format!("staff:{user_id}")),
-        Lookup::Admin { user_id } => (&state.staff_code_limiter, format!("admin:{user_id}")),
+    let (limiter, client, signed_in) = match lookup {
+        Lookup::Anonymous { client_ip } => (&state.code_limiter, client_ip.to_owned(), false),
+        Lookup::Staff { user_id } => (&state.staff_code_limiter, format!("staff:{user_id}"), true),
+        Lookup::Admin { user_id } => (&state.staff_code_limiter, format!("admin:{user_id}"), true),
     };
     let client = client.as_str();
-    if let Err(limited) = limiter.check(client, client) {
+    // Anonymous callers are capped on every lookup; signed-in staff only on their guesses.
+    let checked = if signed_in {
+        limiter.check_guesses(client)
+    } else {
+        limiter.check(client, client)
+    };
+    if let Err(limited) = checked {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             "too many code lookups; wait before trying again",

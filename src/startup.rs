@@ -154,6 +154,7 @@ impl Application {
             code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::CODE_LOOKUP),
             staff_code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::STAFF_CODE_LOOKUP),
             hub: crate::live::hub::Hub::start(bus.subscribe()),
+            sessions: crate::auth::cache::SessionCache::start(bus.subscribe()),
             bus,
             registry,
             slots,

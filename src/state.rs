@@ -12,6 +12,8 @@ pub struct AppState {
     pub config: Config,
     pub clock: SharedClock,
     pub login_limiter: LoginThrottle,
+    /// Recently read sessions (dropped at once when their user's access changes).
+    pub sessions: crate::auth::cache::SessionCache,
     pub metrics: Metrics,
     /// Present when `REDIS_URL` is set; used by readiness checks (and the event bus).
     pub redis: Option<redis::Client>,

@@ -218,11 +218,12 @@ impl Limits {
         max_attempts: 30,
         attempt_window: Duration::minutes(1),
     };
-    /// Code lookups by a partner's staff at the till: busy, but guesses are still capped.
+    /// Code lookups by a partner's staff at the till: only guesses count (10 per staff
+    /// account per 15 minutes); a busy till is never capped (see `check_guesses`).
     pub const STAFF_CODE_LOOKUP: Limits = Limits {
         max_failures: 10,
         failure_window: Duration::minutes(15),
-        max_attempts: 1_200,
+        max_attempts: usize::MAX,
         attempt_window: Duration::minutes(1),
     };
 }
@@ -294,6 +295,31 @@ impl LoginLimiter {
         }
         ip_q.push_back(now);
         Ok(())
+    }
+
+    /// Refuses `account` once it has guessed too often (failures only: honest lookups are
+    /// never counted, so a busy till is not slowed down). For staff, whose every lookup is
+    /// signed in and who cannot guess without failing.
+    pub fn check_guesses(&self, account: &str) -> Result<(), Limited> {
+        let now = self.clock.now();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let l = self.limits;
+        let Some(q) = st.account_failures.get_mut(account) else {
+            return Ok(());
+        };
+        while q.front().is_some_and(|t| now - *t >= l.failure_window) {
+            q.pop_front();
+        }
+        if q.len() < l.max_failures {
+            return Ok(());
+        }
+        let oldest = q.front().copied().unwrap_or(now);
+        Err(Limited {
+            retry_after_secs: ((oldest + l.failure_window) - now)
+                .num_seconds()
+                .max(1)
+                .unsigned_abs(),
+        })
     }
 
     pub fn record_failure(&self, account: &str) {

@@ -1,6 +1,7 @@
 //! Who is calling: password hashing, sessions, the login rate limiter, and the
 //! [`Principal`] extractor every protected handler takes.
 
+pub mod cache;
 pub mod device;
 pub mod limiter;
 pub mod password;

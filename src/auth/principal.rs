@@ -121,13 +121,21 @@ async fn resolve(req: HttpRequest) -> Result<Option<Principal>, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
-    let Some(found) = session::resolve(&state.db, &token, state.clock.now()).await? else {
+    let now = state.clock.now();
+    let hash = super::token_hash(&token);
+    if let Some(principal) = state.sessions.get(&hash, now) {
+        return Ok(Some(principal));
+    }
+    let Some(found) = session::resolve(&state.db, &token, now).await? else {
         return Err(ApiError::new(
             ErrorCode::Unauthenticated,
             "the session has expired or was revoked; log in again",
         ));
     };
-    Principal::from_session(found).map(Some)
+    let expires = found.session.expires_at;
+    let principal = Principal::from_session(found)?;
+    state.sessions.put(hash, principal.clone(), expires, now);
+    Ok(Some(principal))
 }
 
 impl Principal {

@@ -924,6 +924,7 @@ pub async fn invite_staff(
         _ => e.into(),
     })?;
     tx.commit().await?;
+    crate::live::access_changed(&state, invitee.id).await;
     tracing::info!(user = %invitee.id, role = role.as_str(), "staff member added");
     Ok(HttpResponse::Created().json(StaffMemberView {
         user_id: invitee.id,

@@ -20,8 +20,10 @@ pub fn access_topic(user: uuid::Uuid) -> String {
     format!("access:{user}")
 }
 
-/// Announces that `user`'s access changed, after the change is committed.
+/// Announces that `user`'s access changed, after the change is committed. This node's
+/// session cache forgets them before the call returns; other nodes' on the message.
 pub async fn access_changed(state: &crate::state::AppState, user: uuid::Uuid) {
+    state.sessions.forget_user(user);
     state
         .bus
         .publish(vec![LiveEvent {

@@ -834,3 +834,42 @@ async fn a_refund_to_several_payers_notifies_each_once() {
     );
     app.assert_audit_clean().await;
 }
+
+#[tokio::test]
+async fn a_busy_till_is_never_capped_but_its_guesses_are() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let (_, code) = app.delivered_cad_card(&donor, 100_000).await;
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app.partner_of(&tablet).await;
+    let url = format!("/api/v1/partners/{partner}/redemptions");
+    // Far more honest lookups than any per-minute cap: all go through.
+    for _ in 0..60 {
+        let res = app
+            .post_as(&tablet, &url, &json!({"code": code, "amount_minor": 1}))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    // Guesses (well-formed codes that match nothing) are still capped.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let guess = fimy_test_code();
+        let res = app
+            .post_as(&tablet, &url, &json!({"code": guess, "amount_minor": 1}))
+            .await;
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[404; 10], "{statuses:?}");
+    assert_eq!(statuses[10], 429, "{statuses:?}");
+    // And once over, even the right code waits: the till is told when to try again.
+    let res = app
+        .post_as(&tablet, &url, &json!({"code": code, "amount_minor": 1}))
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+}
+
+/// A well-formed code (valid check character) that no card has.
+fn fimy_test_code() -> String {
+    actors::code::CardCode::generate(&mut rand::thread_rng()).to_string()
+}
