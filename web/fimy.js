@@ -3,7 +3,8 @@
 // - `wallet`: a donor buys a gift in the sandbox and follows each gift's lifecycle live;
 // - `gift`: a recipient opens a gift by its code, books a slot against live availability,
 //   confirms, shows the rotating code at the venue and answers the validation request;
-// - `tablet`: a partner's tablet follows its calendar live and validates a guest's code.
+// - `tablet`: a partner's tablet follows its calendar live, validates a guest's code and
+//   takes amounts from value cards on a keypad (`/pages/tablet-redeem.js`).
 // Data only ever reaches the page through textContent / createElement (the CSP forbids
 // inline code). Writes authenticated by the session cookie echo the `fimy_csrf` cookie in
 // `X-CSRF-Token`. Strings come from one dictionary, in French or English.
@@ -15,6 +16,7 @@ const DICT = {
     nav_wallet: 'Mes cadeaux offerts',
     nav_gift: 'J’ai reçu un cadeau',
     nav_tablet: 'Tablette partenaire',
+    nav_portal: 'Espace partenaire',
     lang_switch: 'English',
     login_title: 'Connexion',
     email: 'Adresse e-mail',
@@ -94,6 +96,7 @@ const DICT = {
     nav_wallet: 'Gifts I gave',
     nav_gift: 'I received a gift',
     nav_tablet: 'Partner tablet',
+    nav_portal: 'Partner portal',
     lang_switch: 'Français',
     login_title: 'Log in',
     email: 'Email address',
@@ -209,6 +212,7 @@ export class ApiProblem extends Error {
     super(problem.detail || problem.title || String(status));
     this.status = status;
     this.code = problem.code || 'network';
+    this.field = problem.field;
   }
 }
 
@@ -698,6 +702,11 @@ async function tabletPage() {
   }
   app.replaceChildren(el('section', { class: 'panel', 'aria-labelledby': 'cal-title' },
     el('h2', { id: 'cal-title', text: t('tablet_title') }), list), form);
+  // Value cards are spent by amount, on a keypad (its own module; offline before it was
+  // ever kept, the calendar still shows).
+  try {
+    app.append((await import('/pages/tablet-redeem.js')).default(partner));
+  } catch { /* no keypad without the network: nothing could be redeemed anyway */ }
   let pending = null;
   const load = async () => {
     try {

@@ -15,11 +15,19 @@ const PAGES: &[(&str, &str, &str, &str)] = &[
     ("/wallet", "wallet", "nav_wallet", "Mes cadeaux offerts"),
     ("/gift", "gift", "nav_gift", "J’ai reçu un cadeau"),
     ("/tablet", "tablet", "nav_tablet", "Tablette partenaire"),
+    ("/portal", "portal", "nav_portal", "Espace partenaire"),
 ];
 
 /// Page modules served under `/pages/{name}.js`: (name, source). Each imports its helpers
 /// from `/fimy.js` and exports its view as `default`.
-const MODULES: &[(&str, &str)] = &[];
+const MODULES: &[(&str, &str)] = &[
+    ("portal", include_str!("../../web/pages/portal.js")),
+    // The tablet's value-card keypad, loaded by the tablet page.
+    (
+        "tablet-redeem",
+        include_str!("../../web/pages/tablet-redeem.js"),
+    ),
+];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/fimy.js", web::get().to(script))
