@@ -1,6 +1,6 @@
-// The partner's side in a browser: the owner runs the venue from /portal (profile, a new
-// experience published, its availability with the slots it opens, a tablet device added
-// and removed), and the venue's tablet takes amounts from a value card on its keypad —
+// The partner's side in a browser: the owner runs the venue from /portal (a booking and its
+// message arriving on the dashboard by themselves, the profile, a new experience published,
+// its availability with the slots it opens, a tablet device added and removed), and the venue's tablet takes amounts from a value card on its keypad —
 // the balance goes down, and an amount above it is refused in plain words, in French and
 // in English. axe-core checks each page; screenshots go to e2e/screenshots/.
 import assert from 'node:assert/strict';
@@ -84,6 +84,19 @@ describe('the partner portal and the tablet keypad', { timeout: 240_000 }, () =>
     });
     assert.equal(bought.status, 201, JSON.stringify(bought.body));
     code = await codeFor(server.dataDir, 'gaby@example.com');
+    // A guest with a claimed card, who books during the first test.
+    const guest = await api('POST', '/api/v1/auth/register', null,
+      { email: 'sam@example.com', password: 'a long enough password', display_name: 'Sam' });
+    assert.equal(guest.status, 201, JSON.stringify(guest.body));
+    tokens.guest = guest.body.token;
+    const theirs = await api('POST', '/api/v1/cards', tokens.donor, {
+      kind: 'value', amount_minor: 20_000, currency: 'CAD', recipient_name: 'Sam', recipient_email: 'sam@example.com',
+      payment: { method: 'test_card', number: '4242 4242 4242 4242' },
+    });
+    assert.equal(theirs.status, 201, JSON.stringify(theirs.body));
+    const claimed = await api('POST', '/api/v1/cards/claim', tokens.guest, { code: await codeFor(server.dataDir, 'sam@example.com') });
+    assert.equal(claimed.status, 200, JSON.stringify(claimed.body));
+    tokens.guestCard = claimed.body.id;
   });
 
   after(async () => {
@@ -98,6 +111,29 @@ describe('the partner portal and the tablet keypad', { timeout: 240_000 }, () =>
     await login(page, server.accounts['partner owner']);
     await page.locator('#dash-stats dd').first().waitFor();
     await page.locator('#experience-list li[data-experience]').first().waitFor();
+    await page.locator('#dash-upcoming li', { hasText: 'Aucune réservation à venir' }).waitFor();
+
+    // A guest books the brunch: the dashboard shows it by itself, with their message.
+    const brunch = (await api('GET', `/api/v1/experiences?partner_id=${partner}&q=brunch`)).body.items[0];
+    const slot = (await api('GET', `/api/v1/experiences/${brunch.id}/slots`)).body[0];
+    const held = await api('POST', '/api/v1/bookings', tokens.guest,
+      { card_id: tokens.guestCard, experience_id: brunch.id, starts_at: slot.starts_at, party_size: 2 });
+    assert.equal(held.status, 201, JSON.stringify(held.body));
+    const booking = held.body.id;
+    assert.equal((await api('POST', `/api/v1/bookings/${booking}/confirm`, tokens.guest, {})).status, 200);
+    const asked = await api('POST', `/api/v1/bookings/${booking}/messages`, tokens.guest, { body: 'Une chaise haute, possible ?' });
+    assert.equal(asked.status, 201, JSON.stringify(asked.body));
+    const line = page.locator(`#dash-upcoming li[data-booking="${booking}"]`);
+    await line.filter({ hasText: 'Sam' }).waitFor();
+    await page.locator('#dash-stats dd').nth(1).filter({ hasText: /^[1-9]/ }).waitFor();
+    await line.getByRole('button', { name: /^Messages/ }).click();
+    await line.locator('.messages li', { hasText: 'Une chaise haute, possible ?' }).waitFor();
+    await line.getByLabel('Votre message au client').fill('Bien sûr, elle vous attendra.');
+    await line.getByRole('button', { name: 'Envoyer' }).click();
+    await line.locator('.messages li', { hasText: 'Bien sûr, elle vous attendra.' }).waitFor();
+    const thread = (await api('GET', `/api/v1/bookings/${booking}/messages`, tokens.guest)).body.items;
+    assert.deepEqual(thread.map((m) => [m.author_role, m.body]),
+      [['recipient', 'Une chaise haute, possible ?'], ['partner', 'Bien sûr, elle vous attendra.']]);
     await screenshot(page, 'portal-01-dashboard', { fullPage: true });
     assert.deepEqual(await axe(page), []);
 

@@ -454,6 +454,8 @@ function dashboard(ctx) {
   const note = status('dash-status');
   let pending = null;
   let following = false;
+  // Open threads survive the list being redrawn (a reply being typed stays).
+  const threads = new Map();
   const stat = (key, n) => el('div', {}, el('dt', { text: t(key) }), el('dd', { text: String(n) }));
   const load = async () => {
     try {
@@ -466,8 +468,11 @@ function dashboard(ctx) {
         stat('dash_returning', d.returning_customers.length));
       today.replaceChildren(...(d.today.length ? d.today.map((b) => bookingItem(b, false))
         : [el('li', { text: t('dash_none_today') })]));
+      for (const id of threads.keys()) if (!d.upcoming.some((b) => b.id === id)) threads.delete(id);
+      const focused = upcoming.contains(document.activeElement) ? document.activeElement : null;
       upcoming.replaceChildren(...(d.upcoming.length ? d.upcoming.map((b) => bookingItem(b, true))
         : [el('li', { text: t('dash_none') })]));
+      if (focused?.isConnected) focused.focus({ preventScroll: true });
       if (!following) {
         following = true;
         // A booking made, moved or cancelled anywhere shows here by itself.
@@ -485,7 +490,10 @@ function dashboard(ctx) {
       el('strong', { text: when(b.starts_at) }), ' ',
       el('span', { text: `${b.experience_title} · ${b.party_size}${t('party')} · ${b.customer} · ` }),
       el('span', { class: 'status', text: t('status_' + b.status) }));
-    if (withMessages) li.append(' ', messagesButton(ctx, b, li));
+    if (withMessages) {
+      li.append(' ', messagesButton(b, li, threads));
+      if (threads.has(b.id)) li.append(threads.get(b.id));
+    }
     return li;
   };
   return {
@@ -496,19 +504,24 @@ function dashboard(ctx) {
   };
 }
 
-/** Opens and closes the message thread of a booking under its line. */
-function messagesButton(ctx, b, li) {
+/** Opens and closes the message thread of a booking under its line (kept in `threads`). */
+function messagesButton(b, li, threads) {
   const id = `thread-${b.id}`;
   const button = el('button', {
-    type: 'button', class: 'secondary', text: t('messages'), 'aria-expanded': 'false', 'aria-controls': id,
+    type: 'button', class: 'secondary', text: t('messages'), 'aria-controls': id,
+    'aria-expanded': threads.has(b.id) ? 'true' : 'false',
     'aria-label': `${t('messages')} : ${b.customer}, ${when(b.starts_at)}`,
   });
   button.addEventListener('click', async () => {
-    const open = button.getAttribute('aria-expanded') === 'true';
-    button.setAttribute('aria-expanded', String(!open));
-    const existing = document.getElementById(id);
-    if (open) { existing?.remove(); return; }
+    if (threads.has(b.id)) {
+      threads.get(b.id).remove();
+      threads.delete(b.id);
+      button.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    button.setAttribute('aria-expanded', 'true');
     const box = el('div', { id, class: 'thread' });
+    threads.set(b.id, box);
     li.append(box);
     await thread(b, box);
   });
