@@ -219,11 +219,27 @@ describe('the partner portal and the tablet keypad', { timeout: 240_000 }, () =>
     assert.equal(me.body.staff.role, 'tablet');
     await screenshot(page, 'portal-03-device-added', { fullPage: true });
     assert.deepEqual(await axe(page), []);
+    // The token goes on the tablet: its browser logs in with it (a wrong one is refused
+    // in words first).
+    const tab = await newPage(browser, server.baseURL);
+    await tab.page.goto('/tablet');
+    await tab.page.locator('#device-token-input').fill('pas-un-jeton');
+    await tab.page.getByRole('button', { name: 'Connecter la tablette' }).click();
+    await tab.page.locator('#device-error').filter({ hasText: /n’est pas, ou plus, valable/ }).waitFor();
+    assert.deepEqual(await axe(tab.page), []);
+    await tab.page.locator('#device-token-input').fill(token);
+    await tab.page.getByRole('button', { name: 'Connecter la tablette' }).click();
+    await tab.page.locator('#account').getByText('Tablette du comptoir').waitFor();
+    await tab.page.locator('#calendar li[data-booking]').first().waitFor();
+    await screenshot(tab.page, 'portal-04-device-tablet', { fullPage: true });
     await device.getByRole('button', { name: 'Retirer : Tablette du comptoir' }).click();
     await device.getByRole('button', { name: /Confirmer le retrait/ }).click();
     await page.locator('#device-status').filter({ hasText: 'Tablette retirée' }).waitFor();
     await device.waitFor({ state: 'detached' });
     assert.equal((await api('GET', '/api/v1/me', token)).status, 401, 'the removed tablet is logged out');
+    await tab.page.reload();
+    await tab.page.locator('#login-form').waitFor();
+    await tab.context.close();
 
     // The calendar feed.
     await page.locator('#feed-create').click();

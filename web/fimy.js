@@ -89,6 +89,10 @@ const DICT = {
     status_completed: 'venue validée',
     error: 'Une erreur est survenue : ',
     offline_error: 'Pas de connexion. Réessayez quand le réseau revient.',
+    device_title: 'Ou, sur la tablette de l’établissement : son jeton',
+    device_token: 'Jeton de la tablette (donné à sa création, dans l’Espace partenaire)',
+    device_login: 'Connecter la tablette',
+    device_refused: 'Ce jeton n’est pas, ou plus, valable : le ou la propriétaire en crée un nouveau dans l’Espace partenaire.',
   },
   en: {
     skip: 'Skip to content',
@@ -169,6 +173,10 @@ const DICT = {
     status_completed: 'visit validated',
     error: 'Something went wrong: ',
     offline_error: 'No connection. Try again when the network is back.',
+    device_title: 'Or, on the venue’s tablet: its token',
+    device_token: 'Tablet token (given when it was created, in the Partner portal)',
+    device_login: 'Connect the tablet',
+    device_refused: 'This token is not, or no longer, valid: the owner makes a new one in the Partner portal.',
   },
 };
 
@@ -368,8 +376,8 @@ function shell() {
   });
 }
 
-/** The current user, after a login form if nobody is signed in. */
-export async function signedIn() {
+/** The current user, after a login form (and `extra` under it) if nobody is signed in. */
+export async function signedIn(extra) {
   const who = await me();
   const box = $('account');
   if (who) {
@@ -389,7 +397,7 @@ export async function signedIn() {
     field('login-password', t('password'), el('input', { id: 'login-password', type: 'password', required: true, autocomplete: 'current-password' })),
     el('button', { type: 'submit', text: t('login') }),
     err);
-  $('app').replaceChildren(form);
+  $('app').replaceChildren(form, ...(extra ? [extra] : []));
   return new Promise((resolve) => {
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -682,8 +690,28 @@ function atVenue(b, box) {
 
 // ------------------------------------------------------------------ tablet
 
+/** A tablet device logs in with its token: the server sets it as this browser's session. */
+function deviceLogin() {
+  const err = el('p', { class: 'error', role: 'alert', id: 'device-error' });
+  const token = el('input', { id: 'device-token-input', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const form = el('form', { class: 'panel', id: 'device-form', 'aria-labelledby': 'device-title' },
+    el('h2', { id: 'device-title', text: t('device_title') }),
+    field('device-token-input', t('device_token'), token),
+    el('button', { type: 'submit', text: t('device_login') }), err);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('POST', '/auth/device', { token: token.value.trim() });
+      location.reload();
+    } catch (e) {
+      say(e.code === 'invalid_credentials' ? t('device_refused') : problemText(e), err, 'error');
+    }
+  });
+  return form;
+}
+
 async function tabletPage() {
-  const who = await signedIn();
+  const who = await signedIn(deviceLogin());
   const partner = who.staff && who.staff.partner_id;
   await useVenueZone(partner);
   const app = $('app');

@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
             `Idempotency-Key`. Lists are cursor-paginated (`limit`, `cursor`, `next_cursor`).",
     ),
     paths(
-        accounts::register, accounts::login, accounts::logout, accounts::me, accounts::update_me,
+        accounts::register, accounts::login, accounts::device_login, accounts::logout, accounts::me, accounts::update_me,
         accounts::list_sessions, accounts::revoke_session,
         catalogue::search_experiences, catalogue::get_experience, catalogue::list_partners,
         catalogue::get_partner, catalogue::list_staff,

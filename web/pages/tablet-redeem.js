@@ -2,7 +2,7 @@
 // side (`POST /partners/{id}/card-balance`), an amount typed on a keypad in the card's
 // currency, and the redemption (`POST /partners/{id}/redemptions`). The server decides;
 // its refusals are told in plain words.
-import { api, el, t, addStrings, say, money } from '/fimy.js';
+import { api, el, t, addStrings, say, money, lang } from '/fimy.js';
 
 addStrings({
   fr: {
@@ -113,7 +113,9 @@ export default function redemptionPanel(partner) {
 
   const minor = () => Number(digits || '0');
   const render = () => {
-    const shown = card ? money(minor(), card.currency) : (minor() / 100).toFixed(2);
+    // No currency before the card is read: the figure alone.
+    const shown = card ? money(minor(), card.currency)
+      : new Intl.NumberFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', { minimumFractionDigits: 2 }).format(minor() / 100);
     amount.textContent = shown;
     confirm.disabled = !card || !!unusable(card) || minor() <= 0;
     confirm.textContent = minor() > 0 && card ? t('redeem_confirm_amount') + shown : t('redeem_confirm');
