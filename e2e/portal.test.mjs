@@ -170,8 +170,15 @@ describe('the partner portal and the tablet keypad', { timeout: 240_000 }, () =>
     assert.equal((await api('GET', `/api/v1/experiences/${id}`)).status, 404, 'a draft is not in the catalogue');
     await item.getByRole('button', { name: `Publier : ${title}` }).click();
     await item.and(page.locator('[data-published="true"]')).waitFor();
+    // Edited: the price changes, and only what was changed is sent.
+    await item.getByRole('button', { name: `Modifier : ${title}` }).click();
+    assert.equal(await page.locator('#exp-price').inputValue(), '45,50');
+    await page.locator('#exp-price').fill('47');
+    await page.getByRole('button', { name: 'Enregistrer les modifications' }).click();
+    await page.locator('#experience-status').filter({ hasText: 'Expérience enregistrée' }).waitFor();
+    await item.filter({ hasText: /47,00/ }).waitFor();
     const shown = (await api('GET', `/api/v1/experiences/${id}`)).body;
-    assert.equal(shown.price_minor, 4550);
+    assert.equal(shown.price_minor, 4700);
     assert.equal(shown.currency, 'CAD');
     assert.deepEqual(shown.occasions, ['birthday']);
 
