@@ -851,6 +851,31 @@ pub async fn set_rules(
     Ok(rules)
 }
 
+/// The slots `rules` would open for `exp` in `[from, to)`, as seen now, without storing
+/// them: the same validation and slot generation as [`set_rules`] and the slot lists, in
+/// the partner's time zone. At most `max`, the earliest.
+pub async fn preview_rules(
+    state: &AppState,
+    exp: &experience::Model,
+    mut rules: AvailabilityRules,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max: usize,
+) -> ApiResult<(
+    AvailabilityRules,
+    Vec<actors::booking::availability::SlotTime>,
+)> {
+    let partner = partner::Entity::find_by_id(exp.partner_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal("experience without partner"))?;
+    rules.timezone = partner.timezone;
+    rules.validate()?;
+    let mut slots = rules.slots_between(from, to, state.clock.now());
+    slots.truncate(max);
+    Ok((rules, slots))
+}
+
 /// The bookings of a partner starting in `[from, to)`.
 pub async fn partner_bookings(
     state: &AppState,

@@ -3,7 +3,8 @@
 // - `wallet`: a donor buys a gift in the sandbox and follows each gift's lifecycle live;
 // - `gift`: a recipient opens a gift by its code, books a slot against live availability,
 //   confirms, shows the rotating code at the venue and answers the validation request;
-// - `tablet`: a partner's tablet follows its calendar live and validates a guest's code.
+// - `tablet`: a partner's tablet follows its calendar live, validates a guest's code and
+//   takes amounts from value cards on a keypad (`/pages/tablet-redeem.js`).
 // Data only ever reaches the page through textContent / createElement (the CSP forbids
 // inline code). Writes authenticated by the session cookie echo the `fimy_csrf` cookie in
 // `X-CSRF-Token`. Strings come from one dictionary, in French or English.
@@ -17,6 +18,7 @@ const DICT = {
     nav_tablet: 'Tablette partenaire',
     nav_account: 'Mon compte',
     nav_admin: 'Administration',
+    nav_portal: 'Espace partenaire',
     lang_switch: 'English',
     login_title: 'Connexion',
     email: 'Adresse e-mail',
@@ -89,6 +91,10 @@ const DICT = {
     status_completed: 'venue validée',
     error: 'Une erreur est survenue : ',
     offline_error: 'Pas de connexion. Réessayez quand le réseau revient.',
+    device_title: 'Ou, sur la tablette de l’établissement : son jeton',
+    device_token: 'Jeton de la tablette (donné à sa création, dans l’Espace partenaire)',
+    device_login: 'Connecter la tablette',
+    device_refused: 'Ce jeton n’est pas, ou plus, valable : le ou la propriétaire en crée un nouveau dans l’Espace partenaire.',
   },
   en: {
     skip: 'Skip to content',
@@ -98,6 +104,7 @@ const DICT = {
     nav_tablet: 'Partner tablet',
     nav_account: 'My account',
     nav_admin: 'Admin',
+    nav_portal: 'Partner portal',
     lang_switch: 'Français',
     login_title: 'Log in',
     email: 'Email address',
@@ -170,6 +177,10 @@ const DICT = {
     status_completed: 'visit validated',
     error: 'Something went wrong: ',
     offline_error: 'No connection. Try again when the network is back.',
+    device_title: 'Or, on the venue’s tablet: its token',
+    device_token: 'Tablet token (given when it was created, in the Partner portal)',
+    device_login: 'Connect the tablet',
+    device_refused: 'This token is not, or no longer, valid: the owner makes a new one in the Partner portal.',
   },
 };
 
@@ -213,6 +224,7 @@ export class ApiProblem extends Error {
     super(problem.detail || problem.title || String(status));
     this.status = status;
     this.code = problem.code || 'network';
+    this.field = problem.field;
   }
 }
 
@@ -372,8 +384,8 @@ function shell() {
   });
 }
 
-/** The current user, after a login form if nobody is signed in. */
-export async function signedIn() {
+/** The current user, after a login form (and `extra` under it) if nobody is signed in. */
+export async function signedIn(extra) {
   const who = await me();
   const box = $('account');
   if (who) {
@@ -393,7 +405,7 @@ export async function signedIn() {
     field('login-password', t('password'), el('input', { id: 'login-password', type: 'password', required: true, autocomplete: 'current-password' })),
     el('button', { type: 'submit', text: t('login') }),
     err);
-  $('app').replaceChildren(form);
+  $('app').replaceChildren(form, ...(extra ? [extra] : []));
   return new Promise((resolve) => {
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -686,8 +698,28 @@ function atVenue(b, box) {
 
 // ------------------------------------------------------------------ tablet
 
+/** A tablet device logs in with its token: the server sets it as this browser's session. */
+function deviceLogin() {
+  const err = el('p', { class: 'error', role: 'alert', id: 'device-error' });
+  const token = el('input', { id: 'device-token-input', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const form = el('form', { class: 'panel', id: 'device-form', 'aria-labelledby': 'device-title' },
+    el('h2', { id: 'device-title', text: t('device_title') }),
+    field('device-token-input', t('device_token'), token),
+    el('button', { type: 'submit', text: t('device_login') }), err);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('POST', '/auth/device', { token: token.value.trim() });
+      location.reload();
+    } catch (e) {
+      say(e.code === 'invalid_credentials' ? t('device_refused') : problemText(e), err, 'error');
+    }
+  });
+  return form;
+}
+
 async function tabletPage() {
-  const who = await signedIn();
+  const who = await signedIn(deviceLogin());
   const partner = who.staff && who.staff.partner_id;
   await useVenueZone(partner);
   const app = $('app');
@@ -706,6 +738,11 @@ async function tabletPage() {
   }
   app.replaceChildren(el('section', { class: 'panel', 'aria-labelledby': 'cal-title' },
     el('h2', { id: 'cal-title', text: t('tablet_title') }), list), form);
+  // Value cards are spent by amount, on a keypad (its own module; offline before it was
+  // ever kept, the calendar still shows).
+  try {
+    app.append((await import('/pages/tablet-redeem.js')).default(partner));
+  } catch { /* no keypad without the network: nothing could be redeemed anyway */ }
   let pending = null;
   const load = async () => {
     try {

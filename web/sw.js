@@ -3,7 +3,8 @@
 // Push notifications shown once per event (`tag` is the event id, so a redelivery
 // replaces rather than repeats) and opening the right page on click.
 const CACHE = 'fimy-shell-v1';
-const SHELL = ['/', '/wallet', '/gift', '/tablet', '/app.css', '/fimy.js', '/offline'];
+const SHELL = ['/', '/wallet', '/gift', '/tablet', '/app.css', '/fimy.js', '/offline',
+  '/portal', '/pages/portal.js', '/pages/tablet-redeem.js'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

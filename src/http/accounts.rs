@@ -21,6 +21,7 @@ use uuid::Uuid;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/register", web::post().to(register))
         .route("/auth/login", web::post().to(login))
+        .route("/auth/device", web::post().to(device_login))
         .route("/auth/logout", web::post().to(logout))
         .route("/me", web::get().to(me))
         .route("/me", web::patch().to(update_me))
@@ -312,6 +313,53 @@ pub async fn login(
         &req,
         actix_web::http::StatusCode::OK,
         new,
+        view,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceLoginRequest {
+    /// The token shown once when the device was created (`POST /partners/{id}/devices`).
+    pub token: String,
+}
+
+/// Puts a tablet device's token into this browser: the answer sets the session and CSRF
+/// cookies for the device's own session (no new session is made), so the web app's tablet
+/// page works with it. Only a live token of a tablet device is accepted; any other token,
+/// a revoked one included, gets the same 401. Tokens are 256 random bits, so there is
+/// nothing to guess.
+#[utoipa::path(post, path = "/api/v1/auth/device", tag = "accounts",
+    request_body = DeviceLoginRequest,
+    responses((status = 200, body = SessionResponse), (status = 401, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn device_login(
+    state: State,
+    req: HttpRequest,
+    body: web::Json<DeviceLoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let refused = || ApiError::new(ErrorCode::InvalidCredentials, "not a valid device token");
+    let token = body.token.trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(refused());
+    }
+    let found = session::resolve(&state.db, token, state.clock.now())
+        .await?
+        .filter(|f| {
+            f.staff
+                .as_ref()
+                .is_some_and(|s| s.role == StaffRole::Tablet.as_str())
+        })
+        .ok_or_else(refused)?;
+    let view = UserView::new(found.user, found.staff)?;
+    Ok(session_response(
+        &state,
+        &req,
+        actix_web::http::StatusCode::OK,
+        session::NewSession {
+            token: token.to_owned(),
+            session: found.session,
+        },
         view,
     ))
 }

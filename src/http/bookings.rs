@@ -29,6 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/partners/{id}/experiences/{experience_id}/availability",
             web::get().to(get_rules),
         )
+        .route(
+            "/partners/{id}/experiences/{experience_id}/availability/preview",
+            web::post().to(preview_rules),
+        )
         .route("/bookings", web::post().to(create))
         .route("/bookings", web::get().to(mine))
         .route("/bookings/{id}", web::get().to(get_one))
@@ -129,8 +133,13 @@ pub async fn put_rules(
 ) -> ApiResult<web::Json<AvailabilityRules>> {
     let (partner_id, experience_id) = path.into_inner();
     let exp = own_experience(&state, &who, partner_id, experience_id).await?;
-    let b = body.into_inner();
-    let rules = AvailabilityRules {
+    let rules = rules_from(body.into_inner(), &exp);
+    Ok(web::Json(bookings::set_rules(&state, &exp, rules).await?))
+}
+
+/// The rules a partner sent, with their defaults (the time zone is set from the partner).
+fn rules_from(b: RulesInput, exp: &experience::Model) -> AvailabilityRules {
+    AvailabilityRules {
         timezone: String::new(),
         weekly: b.weekly,
         exceptions: b.exceptions,
@@ -141,8 +150,61 @@ pub async fn put_rules(
         buffer_minutes: b.buffer_minutes.unwrap_or(0),
         min_notice_minutes: b.min_notice_minutes.unwrap_or(60),
         horizon_days: b.horizon_days.unwrap_or(90),
-    };
-    Ok(web::Json(bookings::set_rules(&state, &exp, rules).await?))
+    }
+}
+
+/// Most slots one preview lists (the earliest).
+const PREVIEW_MAX_SLOTS: usize = 500;
+
+/// A slot the previewed rules would open.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotPreview {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// What previewed rules would open, before they are saved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulesPreview {
+    /// The rules as they would be stored (defaults filled in, the partner's time zone).
+    #[schema(value_type = RulesDoc)]
+    pub rules: AvailabilityRules,
+    /// The slots they open in the window, as seen now (minimum notice and horizon
+    /// applied); at most 500, the earliest.
+    pub slots: Vec<SlotPreview>,
+}
+
+/// The slots availability rules would open for an experience, without saving them (owner
+/// and staff): the same checks and the same slot times as `PUT …/availability` and the
+/// slot lists. The window defaults to the next 7 days; at most 62.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/experiences/{experience_id}/availability/preview", tag = "partners",
+    request_body = RulesInput,
+    params(("id" = Uuid, Path), ("experience_id" = Uuid, Path), WindowParams),
+    responses((status = 200, body = RulesPreview), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn preview_rules(
+    state: State,
+    who: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    params: web::Query<WindowParams>,
+    body: web::Json<RulesInput>,
+) -> ApiResult<web::Json<RulesPreview>> {
+    let (partner_id, experience_id) = path.into_inner();
+    let exp = own_experience(&state, &who, partner_id, experience_id).await?;
+    let (from, to) = window(&state, &params)?;
+    let rules = rules_from(body.into_inner(), &exp);
+    let (rules, slots) =
+        bookings::preview_rules(&state, &exp, rules, from, to, PREVIEW_MAX_SLOTS).await?;
+    Ok(web::Json(RulesPreview {
+        rules,
+        slots: slots
+            .into_iter()
+            .map(|s| SlotPreview {
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+            })
+            .collect(),
+    }))
 }
 
 /// Opening hours on one weekday (the schema of `actors::booking::availability::WeeklyWindow`).

@@ -46,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/cards/{id}/extend", web::post().to(extend))
         .route("/cards/{id}/refund", web::post().to(refund))
         .route("/wallet", web::get().to(wallet))
+        .route("/partners/{id}/card-balance", web::post().to(card_balance))
         .route("/partners/{id}/redemptions", web::post().to(redeem))
         .route("/partners/{id}/authorizations", web::post().to(authorize))
         .route(
@@ -871,6 +872,65 @@ pub struct SpendResponse {
     pub currency: String,
     /// What is left to spend on the card.
     pub available_minor: i64,
+}
+
+/// A card as the venue's staff see it before spending from it: what is left, in which
+/// currency. Nothing about who gave it, to whom, or where else it was used.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardBalance {
+    pub card_id: Uuid,
+    /// `experience` or `value`: only value cards are spent by amount.
+    pub kind: String,
+    /// e.g. `delivered`, `partly_used`, `used`, `expired`, `blocked`.
+    pub status: String,
+    pub currency: String,
+    /// What is left to spend on the card.
+    pub available_minor: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Reads a card's balance by its code at the venue (partner staff and tablets), so that
+/// the amount is typed in the card's currency and checked against what is left. The same
+/// rate limit on code look-ups as a redemption. A card that is only valid at another
+/// venue answers 403 `wrong_partner`, as spending from it would.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/card-balance", tag = "partners",
+    request_body = CodeRequest, params(("id" = Uuid, Path)),
+    responses((status = 200, body = CardBalance), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn card_balance(
+    state: State,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<CodeRequest>,
+) -> ApiResult<web::Json<CardBalance>> {
+    let partner_id = id.into_inner();
+    commission_bps(&state, &who, partner_id).await?;
+    let row = giftcards::find_by_code(
+        &state,
+        &body.code,
+        Lookup::Staff {
+            user_id: who.user_id,
+        },
+    )
+    .await?;
+    let card = load(&state, row.id).await?;
+    if card.kind.partner().is_some_and(|p| p != partner_id) {
+        // Another venue's card: its balance is none of this one's business.
+        return Err(actors::giftcard::DomainError::WrongPartner.into());
+    }
+    Ok(web::Json(CardBalance {
+        card_id: card.id,
+        kind: match card.kind {
+            CardKind::Experience { .. } => "experience",
+            CardKind::Value { .. } => "value",
+        }
+        .to_owned(),
+        status: card.status.as_str().to_owned(),
+        currency: card.currency.code().to_owned(),
+        available_minor: card.available,
+        expires_at: card.expires_at,
+    }))
 }
 
 /// Spends value from a value card at the venue (partner staff and tablets).

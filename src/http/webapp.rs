@@ -17,6 +17,7 @@ const PAGES: &[(&str, &str, &str, &str)] = &[
     ("/tablet", "tablet", "nav_tablet", "Tablette partenaire"),
     ("/account", "account", "nav_account", "Mon compte"),
     ("/admin", "admin", "nav_admin", "Administration"),
+    ("/portal", "portal", "nav_portal", "Espace partenaire"),
 ];
 
 /// Page modules served under `/pages/{name}.js`: (name, source). Each imports its helpers
@@ -24,6 +25,12 @@ const PAGES: &[(&str, &str, &str, &str)] = &[
 const MODULES: &[(&str, &str)] = &[
     ("account", include_str!("../../web/pages/account.js")),
     ("admin", include_str!("../../web/pages/admin.js")),
+    ("portal", include_str!("../../web/pages/portal.js")),
+    // The tablet's value-card keypad, loaded by the tablet page.
+    (
+        "tablet-redeem",
+        include_str!("../../web/pages/tablet-redeem.js"),
+    ),
 ];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

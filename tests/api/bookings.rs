@@ -693,3 +693,115 @@ async fn a_thousand_concurrent_booking_attempts_never_overbook_and_leave_nothing
     assert!(slot_rows.iter().all(|s| s.held + s.booked <= s.capacity));
     app.assert_audit_clean().await;
 }
+
+#[tokio::test]
+async fn a_preview_shows_the_slots_the_rules_would_open_without_saving_them() {
+    let app = spawn_demo_app().await;
+    let v = venue(&app, 2, json!({})).await;
+    let rules_url = format!(
+        "/api/v1/partners/{}/experiences/{}/availability",
+        v.partner, v.experience
+    );
+    let now = fimy::clock::Clock::now(&app.clock);
+    let (from, to) = (now, now + chrono::Duration::days(3));
+    let window = format!(
+        "from={}&to={}",
+        enc(&from.to_rfc3339()),
+        enc(&to.to_rfc3339())
+    );
+    let tomorrow = (now + chrono::Duration::days(1))
+        .with_timezone(&chrono_tz::America::Toronto)
+        .format("%Y-%m-%d")
+        .to_string();
+    let weekly: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| json!({"weekday": d, "start": "09:00", "end": "12:00"}))
+        .collect();
+    let rules = json!({
+        "weekly": weekly,
+        "exceptions": [{"date": tomorrow, "closed": true}],
+        "capacity": 4, "slot_minutes": 90, "min_notice_minutes": 0, "horizon_days": 30,
+    });
+    let res = app
+        .post_as(&v.owner, &format!("{rules_url}/preview?{window}"), &rules)
+        .await;
+    assert_eq!(res.status(), 200);
+    let preview: Value = res.json().await.unwrap();
+    assert_eq!(preview["rules"]["timezone"], "America/Toronto");
+    assert_eq!(preview["rules"]["buffer_minutes"], 0, "defaults filled in");
+    let previewed: Vec<String> = preview["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["starts_at"].as_str().unwrap().to_owned())
+        .collect();
+    // 09:00 and 10:30 each open day; the closed date opens none.
+    assert!((2..=6).contains(&previewed.len()), "{previewed:?}");
+    assert!(previewed.iter().all(|s| {
+        let local = chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono_tz::America::Toronto);
+        local.format("%Y-%m-%d").to_string() != tomorrow
+            && ["09:00", "10:30"].contains(&local.format("%H:%M").to_string().as_str())
+    }));
+
+    // Nothing was saved: the experience keeps its 10:00–18:00 hourly slots…
+    let stored: Value = app.get_as(&v.owner, &rules_url).await.json().await.unwrap();
+    assert_eq!(stored["weekly"][0]["start"], "10:00");
+    assert_eq!(stored["capacity"], 2);
+    // …and once saved, the slots offered are the ones previewed.
+    let res = app
+        .request(reqwest::Method::PUT, &rules_url)
+        .bearer_auth(&v.owner)
+        .json(&rules)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let offered: Vec<String> = app
+        .get(&format!(
+            "/api/v1/experiences/{}/slots?{window}",
+            v.experience
+        ))
+        .await
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s["starts_at"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(offered, previewed);
+
+    // The same checks as saving; tablets manage nothing.
+    let p = assert_problem(
+        app.post_as(
+            &v.owner,
+            &format!("{rules_url}/preview"),
+            &json!({"weekly": [{"weekday": "mon", "start": "12:00", "end": "10:00"}], "capacity": 2}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(p["field"], "end");
+    assert_problem(
+        app.post_as(
+            &v.owner,
+            &format!("{rules_url}/preview?from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z"),
+            &rules,
+        )
+        .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    let tablet = app.demo_token("partner tablet").await;
+    assert_problem(
+        app.post_as(&tablet, &format!("{rules_url}/preview"), &rules)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+}

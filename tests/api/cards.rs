@@ -873,3 +873,98 @@ async fn a_busy_till_is_never_capped_but_its_guesses_are() {
 fn fimy_test_code() -> String {
     actors::code::CardCode::generate(&mut rand::thread_rng()).to_string()
 }
+
+#[tokio::test]
+async fn the_venue_reads_a_value_cards_balance_by_its_code_before_spending() {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let app = spawn_demo_app().await;
+    let donor = app.demo_token("donor").await;
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app.partner_of(&tablet).await;
+    let (id, code) = app.delivered_cad_card(&donor, 10_000).await;
+    let balance_url = format!("/api/v1/partners/{partner}/card-balance");
+
+    let seen: Value = app
+        .post_as(&tablet, &balance_url, &json!({"code": code}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["card_id"], id.as_str());
+    assert_eq!(seen["kind"], "value");
+    assert_eq!(seen["status"], "delivered");
+    assert_eq!(seen["currency"], "CAD");
+    assert_eq!(seen["available_minor"], 10_000);
+    assert!(seen.get("recipient_name").is_none() && seen.get("message").is_none());
+
+    let res = app
+        .post_as(
+            &tablet,
+            &format!("/api/v1/partners/{partner}/redemptions"),
+            &json!({"code": code, "amount_minor": 2_500}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let seen: Value = app
+        .post_as(&tablet, &balance_url, &json!({"code": code.to_lowercase()}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["available_minor"], 7_500);
+    assert_eq!(seen["status"], "partly_used");
+
+    // Only the venue's staff; a malformed code names the field; an unknown one is 404.
+    assert_problem(
+        app.post_as(&donor, &balance_url, &json!({"code": code}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let p = assert_problem(
+        app.post_as(&tablet, &balance_url, &json!({"code": "nope"}))
+            .await,
+        422,
+        "invalid_code",
+    )
+    .await;
+    assert_eq!(p["field"], "code");
+    let unknown = actors::code::CardCode::generate(&mut rand::rngs::OsRng).to_string();
+    assert_problem(
+        app.post_as(&tablet, &balance_url, &json!({"code": unknown}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // A card for another venue only is not this venue's to read.
+    let partners = entities::partner::Entity::find()
+        .order_by_asc(entities::partner::Column::Id)
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    let other = partners
+        .iter()
+        .find(|p| p.id.to_string() != partner)
+        .unwrap()
+        .id;
+    let bought = app
+        .buy_value_card(
+            &donor,
+            5_000,
+            json!({"currency": "CAD", "partner_id": other}),
+        )
+        .await;
+    let theirs = bought["card"]["id"].as_str().unwrap();
+    app.wait_for_status(&donor, theirs, "delivered").await;
+    let code = app.code_of(theirs).await;
+    assert_problem(
+        app.post_as(&tablet, &balance_url, &json!({"code": code}))
+            .await,
+        403,
+        "wrong_partner",
+    )
+    .await;
+}

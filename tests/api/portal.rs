@@ -705,3 +705,99 @@ async fn a_device_gets_a_tablet_token_until_it_is_revoked() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_browser_takes_a_device_token_as_its_session_until_the_device_is_revoked() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = spawn_demo_app().await;
+    let (owner_token, partner) = owner(&app).await;
+    let created: Value = app
+        .post_as(
+            &owner_token,
+            &format!("/api/v1/partners/{partner}/devices"),
+            &json!({"name": "Tablette comptoir"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let device = created["device_id"].as_str().unwrap();
+    let device_token = created["token"].as_str().unwrap();
+
+    let res = app
+        .post_json(
+            "/api/v1/auth/device",
+            &json!({"token": format!(" {device_token} ")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let cookies: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("fimy_session="))
+        .expect("a session cookie");
+    assert!(
+        session.starts_with(&format!("fimy_session={device_token};")),
+        "{session}"
+    );
+    assert!(session.contains("HttpOnly"), "{session}");
+    let csrf = cookies
+        .iter()
+        .find_map(|c| c.strip_prefix("fimy_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("a CSRF cookie")
+        .to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["user"]["id"], device);
+    assert_eq!(body["user"]["staff"]["role"], "tablet");
+    assert_eq!(body["csrf_token"], csrf.as_str());
+    // No second session: the device keeps its one.
+    let sessions = entities::session::Entity::find()
+        .filter(entities::session::Column::UserId.eq(uuid::Uuid::parse_str(device).unwrap()))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1);
+    // The cookie works like the bearer token, writes with the CSRF header.
+    let res = app
+        .request(Method::GET, "/api/v1/me")
+        .header("cookie", format!("fimy_session={device_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["id"], device);
+
+    // Only a tablet's live token.
+    for wrong in [owner_token.as_str(), "", "not-a-token"] {
+        assert_problem(
+            app.post_json("/api/v1/auth/device", &json!({"token": wrong}))
+                .await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    assert_eq!(
+        delete_as(
+            &app,
+            &owner_token,
+            &format!("/api/v1/partners/{partner}/devices/{device}")
+        )
+        .await
+        .status(),
+        204
+    );
+    assert_problem(
+        app.post_json("/api/v1/auth/device", &json!({"token": device_token}))
+            .await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+}
