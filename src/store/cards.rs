@@ -291,6 +291,7 @@ impl Store<GiftCards> for SqlCardStore {
         // unique (user_id, seq) index, and the loser's batch is decided again.
         let mut next: HashMap<Uuid, i64> = HashMap::new();
         let mut lines = Vec::with_capacity(feed.len());
+        let mut rows = Vec::with_capacity(feed.len());
         for (user, kind, e, card_seq) in &feed {
             let seq = match next.get(user) {
                 Some(s) => *s,
@@ -308,7 +309,7 @@ impl Store<GiftCards> for SqlCardStore {
                 at: e.at,
                 donor_seq: None,
             });
-            user_event::ActiveModel {
+            rows.push(user_event::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(*user),
                 seq: Set(seq),
@@ -316,10 +317,14 @@ impl Store<GiftCards> for SqlCardStore {
                 data: Set(data.to_string()),
                 at: Set(e.at),
                 event_id: Set(e.id),
-            }
-            .insert(&tx)
-            .await
-            .map_err(store_error)?;
+            });
+        }
+        // One statement for the batch's feed lines.
+        if !rows.is_empty() {
+            user_event::Entity::insert_many(rows)
+                .exec_without_returning(&tx)
+                .await
+                .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)?;
         let mut live: Vec<LiveEvent> = c
