@@ -128,7 +128,7 @@ fn other(lang: Lang) -> Lang {
 }
 
 /// French or English text.
-fn tr(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
+fn tr<'a>(lang: Lang, fr: &'a str, en: &'a str) -> &'a str {
     match lang {
         Lang::Fr => fr,
         Lang::En => en,
@@ -586,15 +586,8 @@ fn select(
 fn vocab_options(table: &[(&str, &str, &str)], lang: Lang) -> Vec<(String, String)> {
     table
         .iter()
-        .map(|(slug, fr, en)| ((*slug).to_owned(), tr2(lang, fr, en).to_owned()))
+        .map(|(slug, fr, en)| ((*slug).to_owned(), tr(lang, fr, en).to_owned()))
         .collect()
-}
-
-fn tr2<'a>(lang: Lang, fr: &'a str, en: &'a str) -> &'a str {
-    match lang {
-        Lang::Fr => fr,
-        Lang::En => en,
-    }
 }
 
 fn search_form(pairs: &[(String, String)], cities: &[(String, GeoPoint)], lang: Lang) -> String {

@@ -17,6 +17,11 @@ async fn html(res: Response, status: u16) -> String {
     body
 }
 
+/// A query-string value, encoded (codes may end in `=` or `$`).
+fn encode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
 async fn get_lang(app: &TestApp, path: &str, accept: &str) -> Response {
     app.client
         .get(app.url(path))
@@ -225,7 +230,7 @@ async fn a_gift_link_shows_who_it_is_from_and_only_a_post_opens_it() {
     let app = spawn_app().await;
     let message = "Bon anniversaire <script>alert(\"x\")</script> & à bientôt";
     let (donor, id, code) = gift(&app, message).await;
-    let link = format!("/gift?code={}", code.replace(' ', "+"));
+    let link = format!("/gift?code={}", encode(&code));
 
     // What a link scanner or the recipient's first view gets: who, and a button.
     for _ in 0..2 {
@@ -272,7 +277,7 @@ async fn a_gift_link_shows_who_it_is_from_and_only_a_post_opens_it() {
     assert!(page.contains("data-theme=\"birthday\""));
     assert!(page.contains("50,00") && page.contains("Valable jusqu’au"));
     assert!(page.contains("Conditions"));
-    assert!(page.contains(&format!("href=\"/gift?code={}\"", code.replace(' ', "+"))));
+    assert!(page.contains(&format!("href=\"/gift?code={}\"", encode(&code))));
     app.wait_for_status(&donor, &id, "opened").await;
 
     // In English too.
@@ -319,7 +324,7 @@ async fn bad_codes_get_a_clear_page_and_the_apis_limits() {
     let mut statuses = Vec::new();
     for i in 0..8 {
         let res = if i % 2 == 0 {
-            app.get(&format!("/gift?code={}", unknown())).await
+            app.get(&format!("/gift?code={}", encode(&unknown()))).await
         } else {
             app.client
                 .post(app.url("/gift/open"))
@@ -354,4 +359,138 @@ async fn the_old_email_link_on_the_home_page_goes_to_the_gift() {
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/gift?code=ABCD-EFGH");
     assert_eq!(app.get("/").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_reveal_shows_the_givers_photos_and_a_signed_in_donor_does_not_open_it() {
+    let app = spawn_app().await;
+    let (donor, id, code) = gift(&app, "Regarde !").await;
+    let res = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/cards/{id}/attachments"),
+        )
+        .bearer_auth(&donor)
+        .header("content-type", "image/png")
+        .body(crate::attachments::png())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    // The donor, signed in with the web app's cookies, looks at the gift page and presses
+    // the button: the form carries the CSRF token, the donor is recognised, nothing opens.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let res = browser
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "zoe@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    let csrf = res.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let preview = html(
+        browser
+            .get(app.url(&format!("/gift?code={}", encode(&code))))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(preview.contains(&format!("name=\"csrf\" value=\"{csrf}\"")));
+    let res = browser
+        .post(app.url("/gift/open"))
+        .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(html(res, 200).await.contains("Regarde !"));
+    let card: Value = app
+        .get_as(&donor, &format!("/api/v1/cards/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        card["status"], "delivered",
+        "the donor's look is not an opening"
+    );
+
+    // A form without the token (another site's, say) is a visitor's: it opens the card.
+    let res = browser
+        .post(app.url("/gift/open"))
+        .form(&[("code", code.as_str()), ("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    let page = html(res, 200).await;
+    app.wait_for_status(&donor, &id, "opened").await;
+
+    // The photo is on the page, by a signed URL that serves it.
+    let at = page.find("<img src=\"").expect("the photo") + 10;
+    let src = page[at..at + page[at..].find('"').unwrap()].replace("&amp;", "&");
+    assert!(src.starts_with("/api/v1/"), "{src}");
+    assert!(page.contains("alt=\"Photo 1\""));
+    let img = app.get(&src).await;
+    assert_eq!(img.status(), 200);
+    assert_eq!(img.headers()["content-type"], "image/png");
+}
+
+#[tokio::test]
+async fn an_experience_gift_reveals_the_experience_its_party_and_conditions() {
+    let app = spawn_demo_app().await;
+    let donor = app.demo_token("donor").await;
+    let exp: Value = app
+        .get("/api/v1/experiences?q=brunch")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exp = &exp["items"][0];
+    let res = app
+        .post_as(
+            &donor,
+            "/api/v1/cards",
+            &json!({
+                "kind": "experience", "experience_id": exp["id"], "party_size": 2,
+                "recipient_name": "Ana", "recipient_email": "ana@example.com",
+                "payment": {"method": "test_card", "number": TEST_CARD_OK},
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["card"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_status(&donor, &id, "delivered").await;
+    let code = app.code_of(&id).await;
+    let res = app
+        .client
+        .post(app.url("/gift/open"))
+        .form(&[("code", code.as_str()), ("lang", "en")])
+        .send()
+        .await
+        .unwrap();
+    let page = html(res, 200).await;
+    let title = exp["title"].as_str().unwrap();
+    let venue = exp["partner"]["name"].as_str().unwrap();
+    assert!(
+        page.contains(&format!(
+            "<a href=\"/experiences/{}\">{} at {}</a>",
+            exp["id"].as_str().unwrap(),
+            title,
+            venue.replace('\'', "&#39;")
+        )),
+        "{page}"
+    );
+    assert!(page.contains("2 people"));
+    assert!(page.contains(exp["conditions"].as_str().unwrap()));
+    assert!(page.contains("See the experience"));
 }
