@@ -1401,14 +1401,14 @@ async fn reveal(
     opened: &OpenedCard,
 ) -> Result<String, ApiError> {
     let card = &opened.card;
-    let purchaser = crate::store::cards::decode(
+    let full = crate::store::cards::decode(
         &entities::gift_card::Entity::find_by_id(card.id)
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::not_found("card"))?,
     )
     .map_err(ApiError::internal)?;
-    let from = donor_first_name(state, &purchaser).await?;
+    let from = donor_first_name(state, &full).await?;
     let theme = card.theme.as_str();
     let mut out = format!(
         "<section class=\"panel reveal gift-card\" data-theme=\"{}\" aria-labelledby=\"reveal-title\">\
@@ -1446,7 +1446,7 @@ async fn reveal(
     )
     .to_owned();
     let mut experience_id = None;
-    match &purchaser.kind {
+    match &full.kind {
         CardKind::Experience {
             experience_id: eid,
             party_size,
@@ -1513,7 +1513,7 @@ async fn reveal(
         tr(lang, "Code", "Code"),
         escape(code),
     );
-    let note = match purchaser.status {
+    let note = match full.status {
         Status::Used => Some(tr(
             lang,
             "Ce cadeau a été utilisé.",

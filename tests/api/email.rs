@@ -391,7 +391,10 @@ async fn the_recipient_gets_the_gift_email_in_french_with_the_code() {
     );
     assert!(text.contains(&code), "the code is in the email: {text}");
     assert!(text.contains("Joyeux anniversaire <3 & bises"), "{text}");
-    assert!(text.contains("?code="), "{text}");
+    assert!(
+        text.contains("/gift?code="),
+        "the link opens the gift page: {text}"
+    );
     let html = mail.html();
     assert!(html.contains(&code));
     assert!(
