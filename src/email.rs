@@ -579,7 +579,12 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                     }
                 }
             };
-            let mut link = state.config.public_url.clone();
+            // The gift's page (server-rendered: it works in any mail client's browser).
+            let mut link = state
+                .config
+                .public_url
+                .join("gift")
+                .unwrap_or_else(|_| state.config.public_url.clone());
             link.query_pairs_mut().append_pair("code", &code);
             greet_name = Some(card.state.recipient.name.clone());
             Facts::GiftReceived {

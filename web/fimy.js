@@ -185,7 +185,10 @@ const DICT = {
 };
 
 export const LANG_KEY = 'fimy.lang';
+// The server-rendered pages (catalogue, experience, gift) keep the same choice in a cookie.
+const LANG_COOKIE = 'fimy_lang';
 export let lang = localStorage.getItem(LANG_KEY) ||
+  (['fr', 'en'].includes(cookie(LANG_COOKIE)) ? cookie(LANG_COOKIE) : '') ||
   ((navigator.language || 'fr').toLowerCase().startsWith('fr') ? 'fr' : 'en');
 export const t = (key) => DICT[lang][key] ?? DICT.fr[key] ?? key;
 
@@ -378,8 +381,10 @@ function shell() {
   const sw = $('lang-switch');
   sw.textContent = t('lang_switch');
   sw.setAttribute('lang', lang === 'fr' ? 'en' : 'fr');
-  sw.addEventListener('click', () => {
+  sw.addEventListener('click', (ev) => {
+    ev.preventDefault(); // on the server-rendered /gift, the switch is also a link
     localStorage.setItem(LANG_KEY, lang === 'fr' ? 'en' : 'fr');
+    document.cookie = `${LANG_COOKIE}=${lang === 'fr' ? 'en' : 'fr'}; path=/; max-age=31536000; samesite=lax`;
     location.reload();
   });
 }

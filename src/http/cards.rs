@@ -495,15 +495,25 @@ pub async fn open_by_code(
     body: web::Json<CodeRequest>,
 ) -> ApiResult<web::Json<crate::http::attachments::OpenedCard>> {
     let ip = client_ip(&req, state.config.trust_forwarded_for);
-    let row =
-        giftcards::find_by_code(&state, &body.code, Lookup::Anonymous { client_ip: &ip }).await?;
-    let is_donor = who
-        .0
-        .as_ref()
-        .is_some_and(|w| w.user_id == row.purchaser_id);
-    let card = if is_donor {
+    let viewer = who.0.as_ref().map(|w| w.user_id);
+    open_with_code(&state, &ip, viewer, &body.code)
+        .await
+        .map(web::Json)
+}
+
+/// Opens the card of `code` for someone at `client_ip` (rate-limited like every anonymous
+/// code lookup): marks it opened and tells the donor, unless `viewer` is the donor. What
+/// `POST /cards/open` answers and what the server-rendered reveal shows.
+pub async fn open_with_code(
+    state: &crate::state::AppState,
+    client_ip: &str,
+    viewer: Option<Uuid>,
+    code: &str,
+) -> ApiResult<crate::http::attachments::OpenedCard> {
+    let row = giftcards::find_by_code(state, code, Lookup::Anonymous { client_ip }).await?;
+    let card = if viewer == Some(row.purchaser_id) {
         // The donor looking at the code they printed does not "open" the gift.
-        load(&state, row.id).await?
+        crate::store::cards::decode(&row).map_err(ApiError::internal)?
     } else {
         let now = state.clock.now();
         state
@@ -512,7 +522,9 @@ pub async fn open_by_code(
             .await?
             .state
     };
-    crate::http::attachments::with_attachments(&state, card_view(&card, Access::Holder)).await
+    crate::http::attachments::with_attachments(state, card_view(&card, Access::Holder))
+        .await
+        .map(|j| j.into_inner())
 }
 
 /// Claims a card into the logged-in account, so it shows in their wallet.

@@ -5,7 +5,7 @@ use crate::auth::{MaybePrincipal, Principal};
 use crate::catalogue::{self, Hit, Search, SortOrder, compare};
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::pagination::{self, Cursor, Page};
-use crate::state::State;
+use crate::state::{AppState, State};
 use actix_web::web;
 use actors::catalogue::{self as vocab, GeoPoint};
 use actors::{Currency, StaffRole};
@@ -30,7 +30,7 @@ const MAX_QUERY_CHARS: usize = 200;
 /// Largest search radius.
 const MAX_RADIUS_KM: f64 = 20_000.0;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
@@ -230,7 +230,17 @@ pub async fn search_experiences(
     state: State,
     params: web::Query<SearchParams>,
 ) -> ApiResult<web::Json<Page<ExperienceView>>> {
-    let params = params.into_inner();
+    search_page(&state, params.into_inner())
+        .await
+        .map(web::Json)
+}
+
+/// One page of a catalogue search: what the search endpoint answers, and what the
+/// server-rendered catalogue lists.
+pub async fn search_page(
+    state: &AppState,
+    params: SearchParams,
+) -> ApiResult<Page<ExperienceView>> {
     let limit = pagination::limit(params.limit)?;
     let (search, order) = check_search(&params)?;
     let cursor = params
@@ -256,10 +266,10 @@ pub async fn search_experiences(
         k: h.key(order).map(serde_json::Value::from),
         id: h.experience.id,
     });
-    Ok(web::Json(Page {
+    Ok(Page {
         items: page.into_iter().map(ExperienceView::from).collect(),
         next_cursor,
-    }))
+    })
 }
 
 /// One experience. Unpublished ones are visible only to their partner's staff and admins.
@@ -272,13 +282,24 @@ pub async fn get_experience(
     who: MaybePrincipal,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ExperienceView>> {
-    let id = id.into_inner();
+    experience_view(&state, who.0.as_ref(), id.into_inner())
+        .await
+        .map(web::Json)
+}
+
+/// One experience as `who` may see it (unpublished ones: their partner's staff and admins
+/// only; "not found" for everyone else).
+pub async fn experience_view(
+    state: &AppState,
+    who: Option<&Principal>,
+    id: Uuid,
+) -> ApiResult<ExperienceView> {
     let exp = experience::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("experience"))?;
     if !exp.published {
-        let allowed = who.0.as_ref().is_some_and(|p| {
+        let allowed = who.is_some_and(|p| {
             p.require_partner(exp.partner_id, &[StaffRole::Owner, StaffRole::Staff])
                 .is_ok()
         });
@@ -294,14 +315,14 @@ pub async fn get_experience(
         .await?
         .remove(&id)
         .unwrap_or_default();
-    Ok(web::Json(ExperienceView::from(Hit {
+    Ok(ExperienceView::from(Hit {
         experience: exp,
         partner,
         occasions,
         seasons,
         score: None,
         distance_km: None,
-    })))
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -243,7 +243,15 @@ async fn stylesheet() -> HttpResponse {
     page("text/css; charset=utf-8", include_str!("../../web/app.css"))
 }
 
-async fn index_page() -> HttpResponse {
+/// The landing page. Gift emails sent before they linked to `/gift` carried the code on
+/// `/?code=…`: that goes to the gift's page.
+async fn index_page(req: actix_web::HttpRequest) -> HttpResponse {
+    if url::form_urlencoded::parse(req.query_string().as_bytes()).any(|(k, _)| k == "code") {
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/gift?{}", req.query_string())))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish();
+    }
     page(
         "text/html; charset=utf-8",
         include_str!("../../web/index.html"),

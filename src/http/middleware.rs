@@ -80,10 +80,13 @@ pub async fn observe(
 pub fn problemize<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    // Problems, and JSON bodies a handler chose on purpose (readiness), pass unchanged.
+    // Problems, JSON bodies a handler chose on purpose (readiness) and the error pages of
+    // the server-rendered pages (the framework's own errors are never HTML) pass unchanged.
     let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
         let v = v.as_bytes();
-        v.starts_with(PROBLEM_JSON.as_bytes()) || v.starts_with(b"application/json")
+        v.starts_with(PROBLEM_JSON.as_bytes())
+            || v.starts_with(b"application/json")
+            || v.starts_with(b"text/html")
     });
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));

@@ -13,6 +13,7 @@ pub mod health;
 pub mod idempotency;
 pub mod middleware;
 pub mod notifications;
+pub mod pages;
 pub mod pagination;
 pub mod partner_views;
 pub mod payments;
@@ -51,5 +52,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/ws", web::get().to(crate::live::ws::ws))
         .configure(health::routes)
         .configure(docs::routes)
+        // Before the app's shells: `GET /gift` is the server-rendered page, which the app's
+        // script takes over when it runs.
+        .configure(pages::routes)
         .configure(webapp::routes);
 }

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 /// Scripts, styles, data and websockets from this origin only; no inline code.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+pub(crate) const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
                    base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// The app's pages: (path, `data-page`, the navigation label's key, French title). A page

@@ -34,7 +34,7 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// A valid 1×1 grey PNG: signature, IHDR, IDAT (a stored zlib block), IEND.
-fn png() -> Vec<u8> {
+pub(crate) fn png() -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&1u32.to_be_bytes());

@@ -391,7 +391,10 @@ async fn the_recipient_gets_the_gift_email_in_french_with_the_code() {
     );
     assert!(text.contains(&code), "the code is in the email: {text}");
     assert!(text.contains("Joyeux anniversaire <3 & bises"), "{text}");
-    assert!(text.contains("?code="), "{text}");
+    assert!(
+        text.contains("/gift?code="),
+        "the link opens the gift page: {text}"
+    );
     let html = mail.html();
     assert!(html.contains(&code));
     assert!(
@@ -490,9 +493,12 @@ async fn without_smtp_the_email_is_an_eml_file_in_the_data_dir() {
     let row = row_of(&app, &card, "gift_received", "email").await;
     let row = wait_row(&app, row.id, "sent", |r| r.status == "sent").await;
     let dir = app.data_dir.path().join("outbox");
+    // Other messages may be being written meanwhile (as `.name.tmp`, renamed when whole):
+    // every finished file is a whole `.eml`, and nothing else is there.
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !(n.starts_with('.') && n.ends_with(".eml.tmp")))
         .collect();
     assert!(
         names

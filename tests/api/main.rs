@@ -23,6 +23,7 @@ mod idempotency;
 mod lifecycle;
 mod live;
 mod money;
+mod pages;
 mod partner_views;
 mod portal;
 mod push;
