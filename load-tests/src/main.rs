@@ -1,6 +1,6 @@
-//! # load-tests — a load generator for a local Fimy server
+//! # load-tests — load generators for a local Fimy server
 //!
-//! Two scenarios, each run by `concurrency` workers until `--duration-secs` have passed
+//! Each scenario is run by `--concurrency` workers until `--duration-secs` have passed
 //! or `--max-requests` requests were sent, whichever comes first:
 //!
 //! - `catalogue`: `GET /api/v1/experiences` with a rotating mix of searches — text
@@ -12,6 +12,45 @@
 //!   reads `GET /api/v1/me` with `Authorization: Bearer <token>`. `/auth/login` itself
 //!   is rate limited per client address (20 a minute), so it is not hammered: what is
 //!   measured is authenticated reads.
+//! - `hot-card`: the demo venue's owner creates `--tablets` tablet devices; a fresh
+//!   customer buys a value card of `--card-value` in the venue's currency (sandbox test
+//!   card), its code is read from the delivery email in the server's outbox, and every
+//!   worker redeems `--amount` on that ONE card (`POST /api/v1/partners/{id}/redemptions`).
+//!   Afterwards the card's balance (`GET /api/v1/cards/{id}`) must equal its value minus
+//!   the redemptions answered 201 (requests left without an answer may account for the
+//!   difference, no more) and never be below zero. `--baseline` then runs the naive design
+//!   with the same concurrency, duration and amounts on PostgreSQL (`--database-url` or
+//!   `DATABASE_URL`): per redemption one transaction — `SELECT … FOR UPDATE` on a card
+//!   row, `UPDATE` its balance, two ledger lines, one event, `COMMIT` — on tables in a
+//!   schema of its own (dropped afterwards), and prints the ratio of successful
+//!   redemptions per second.
+//! - `booking-storm`: the demo venue's cheapest experience is opened around the clock in
+//!   `--slot-minutes` slots of `--capacity` places; `--holders` customers each get a
+//!   claimed value card, and the workers book one place at a time on `--slots` slots from
+//!   tomorrow on, picked at random: a hold (`POST /api/v1/bookings`) then its
+//!   confirmation. A success is both; its latency is both together. Afterwards, on every
+//!   slot, held + booked ≤ capacity and free + held + booked = capacity (as
+//!   `GET /api/v1/experiences/{id}/slots` reports them), and no slot got more confirmed
+//!   bookings from this run than it has places.
+//! - `fanout`: `--subscribers` websockets (`/ws`) subscribe to one card's topic while
+//!   `--concurrency` tablets redeem on it at each rate of `--rates` (paced, one step of
+//!   `--duration-secs` each). Latency is the arrival time minus the event's `at` (the
+//!   server's commit time; same machine, same clock). Afterwards every subscriber must
+//!   have seen the same number of events, at least one per redemption, numbered without
+//!   a gap.
+//! - `connections`: `--connections` idle, authenticated websockets, `--per-address` per
+//!   local source address (127.0.0.2, 127.0.0.3, …: each has its own ~28k ephemeral
+//!   ports), `--open-concurrency` handshakes at a time, held `--hold-secs`. Prints the
+//!   server's RSS before, with all open, after the hold and after closing, and
+//!   (after the hold − before) / opened as the memory per connection. Needs
+//!   `--server-pid`; raise `ulimit -n` of both processes for large counts.
+//!
+//! The scenarios from `hot-card` on need the server's data directory (`--data-dir`,
+//! default `./data` or `FIMY_DATA_DIR`), started with demo data, and SMTP unset (card
+//! codes are read from the `.eml` files in its `outbox/`). `--svg PATH` writes a chart
+//! (latency and throughput over time; for `fanout` with several rates, latency against
+//! the rate; for `connections`, RSS against connections open). `--smoke` shrinks every
+//! size to run in seconds (`.ci/load-smoke` runs them all).
 //!
 //! ## Running
 //!
@@ -20,6 +59,8 @@
 //! cargo run --release -p load-tests -- catalogue --concurrency 32 --duration-secs 10 \
 //!     --server-pid $(pgrep -f target/release/fimy)
 //! cargo run --release -p load-tests -- login --concurrency 16 --duration-secs 10 --json
+//! cargo run --release -p load-tests -- hot-card --baseline \
+//!     --database-url postgres://postgres@127.0.0.1:5432/fimy_load --svg hot-card.svg
 //! ```
 //!
 //! Common flags: `--base-url` (default `http://127.0.0.1:8080`; only loopback hosts
@@ -28,11 +69,11 @@
 //! server's `VmRSS`/`VmHWM` from `/proc/<pid>/status` every 250 ms and report start,
 //! peak and end RSS), `--json` (the report as one JSON object instead of text).
 //!
-//! The report gives total requests, errors by kind (`http_<status>`,
-//! `transport_timeout`/`_connect`/`_body`/`_other`, `bad_body`), throughput, and the
-//! p50/p90/p99/max latency of successful requests in milliseconds (every latency is
-//! kept and sorted; percentiles by nearest rank). The exit status is 1 when no measured
-//! request succeeded.
+//! The report gives total requests, errors by kind (`http_<status>` followed by the
+//! problem's `code` when there is one, `transport_timeout`/`_connect`/`_body`/`_other`,
+//! `bad_body`), throughput, and the p50/p90/p99/max latency of successful requests in
+//! milliseconds, from HDR histograms (3 significant digits). A progress line is drawn on
+//! stderr. The exit status is 1 when no measured request succeeded or a check failed.
 //!
 //! Every run ends by itself: workers stop claiming requests at the deadline or the
 //! request cap, in-flight requests time out after `--request-timeout-secs`, and workers
