@@ -59,14 +59,14 @@ fn endpoint(base: &Url, path: &str) -> anyhow::Result<Url> {
 
 /// Requests left in a run: stops at the deadline or after `max` requests, whichever first.
 #[derive(Debug)]
-struct Budget {
+pub struct Budget {
     deadline: Instant,
     max: u64,
     issued: AtomicU64,
 }
 
 impl Budget {
-    fn new(duration: Duration, max: u64) -> Self {
+    pub fn new(duration: Duration, max: u64) -> Self {
         Self {
             deadline: Instant::now() + duration,
             max,
@@ -75,11 +75,11 @@ impl Budget {
     }
 
     /// Claims one request; `false` once the run is over.
-    fn take(&self) -> bool {
+    pub fn take(&self) -> bool {
         Instant::now() < self.deadline && self.issued.fetch_add(1, Ordering::Relaxed) < self.max
     }
 
-    fn stopped_by(&self) -> &'static str {
+    pub fn stopped_by(&self) -> &'static str {
         if self.issued.load(Ordering::Relaxed) >= self.max {
             "max_requests"
         } else {
@@ -188,7 +188,7 @@ fn client(cfg: &RunConfig) -> anyhow::Result<Client> {
 
 /// Runs workers to completion, or cancels them `grace` after the run's deadline.
 /// Returns their merged stats and whether any had to be cancelled.
-async fn join_workers(mut set: JoinSet<Stats>, hard_limit: Duration) -> (Stats, bool) {
+pub async fn join_workers(mut set: JoinSet<Stats>, hard_limit: Duration) -> (Stats, bool) {
     let mut total = Stats::default();
     let collected = tokio::time::timeout(hard_limit, async {
         while let Some(joined) = set.join_next().await {

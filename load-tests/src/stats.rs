@@ -1,30 +1,95 @@
-//! Counting requests and errors, latency percentiles, and the summary of one phase.
+//! Counting requests and errors, latency percentiles (HDR histograms), and the summary
+//! of one phase.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+/// Latencies are recorded in microseconds, from 1 µs to this, at 3 significant digits.
+const HIGHEST_US: u64 = 3_600_000_000;
+
+/// An empty latency histogram (microseconds, 3 significant digits: 0.1% resolution).
+pub fn histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(1, HIGHEST_US, 3) {
+        Ok(h) => h,
+        // The bounds are constants that hdrhistogram accepts.
+        Err(_) => unreachable!("valid histogram bounds"),
+    }
+}
+
+fn micros(latency: Duration) -> u64 {
+    u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 /// What one worker (or, merged, one phase) saw.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     /// Latency of every successful request, microseconds.
-    pub latencies_us: Vec<u64>,
+    pub hist: Histogram<u64>,
     /// Requests answered with the expected status and a readable body.
     pub ok: u64,
-    /// Failed requests by kind: `http_<status>`, `transport_<what>` or `bad_body`.
+    /// Failed requests by kind: `http_<status>[_<problem code>]`, `transport_<what>` or
+    /// `bad_body`.
     pub errors: BTreeMap<String, u64>,
+    /// When set, successes are also kept per second since this instant (for charts).
+    origin: Option<Instant>,
+    /// Successful latencies per whole second since `origin`.
+    pub per_second: Vec<Histogram<u64>>,
+    /// Errors per whole second since `origin`.
+    pub errors_per_second: Vec<u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            hist: histogram(),
+            ok: 0,
+            errors: BTreeMap::new(),
+            origin: None,
+            per_second: Vec::new(),
+            errors_per_second: Vec::new(),
+        }
+    }
 }
 
 impl Stats {
+    /// Stats that also keep a per-second timeline from `origin`.
+    pub fn timed(origin: Instant) -> Self {
+        Self {
+            origin: Some(origin),
+            ..Self::default()
+        }
+    }
+
+    fn second(&self) -> Option<usize> {
+        self.origin
+            .map(|o| usize::try_from(o.elapsed().as_secs()).unwrap_or(usize::MAX))
+    }
+
     pub fn record_ok(&mut self, latency: Duration) {
         self.ok += 1;
-        self.latencies_us
-            .push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+        let us = micros(latency);
+        self.hist.saturating_record(us);
+        if let Some(s) = self.second() {
+            while self.per_second.len() <= s {
+                self.per_second.push(histogram());
+            }
+            self.per_second[s].saturating_record(us);
+        }
     }
 
     pub fn record_error(&mut self, kind: impl Into<String>) {
         *self.errors.entry(kind.into()).or_default() += 1;
+        if let Some(s) = self.second() {
+            if self.errors_per_second.len() <= s {
+                self.errors_per_second.resize(s + 1, 0);
+            }
+            self.errors_per_second[s] += 1;
+        }
     }
 
     pub fn error_count(&self) -> u64 {
@@ -37,11 +102,48 @@ impl Stats {
 
     pub fn merge(&mut self, other: Stats) {
         self.ok += other.ok;
-        self.latencies_us.extend(other.latencies_us);
+        // Both histograms have the same bounds, so adding cannot fail.
+        let _ = self.hist.add(&other.hist);
         for (kind, n) in other.errors {
             *self.errors.entry(kind).or_default() += n;
         }
+        for (i, h) in other.per_second.into_iter().enumerate() {
+            while self.per_second.len() <= i {
+                self.per_second.push(histogram());
+            }
+            let _ = self.per_second[i].add(&h);
+        }
+        if self.errors_per_second.len() < other.errors_per_second.len() {
+            self.errors_per_second
+                .resize(other.errors_per_second.len(), 0);
+        }
+        for (i, n) in other.errors_per_second.into_iter().enumerate() {
+            self.errors_per_second[i] += n;
+        }
     }
+
+    /// One point per second of the timeline: (second, successes, p50 ms, p99 ms).
+    pub fn timeline(&self) -> Vec<TimePoint> {
+        self.per_second
+            .iter()
+            .enumerate()
+            .map(|(i, h)| TimePoint {
+                second: i as f64,
+                ok: h.len(),
+                errors: self.errors_per_second.get(i).copied().unwrap_or(0),
+                latency_ms: Latency::from_hist(h),
+            })
+            .collect()
+    }
+}
+
+/// One second of a run, for charts.
+#[derive(Debug, Clone, Copy)]
+pub struct TimePoint {
+    pub second: f64,
+    pub ok: u64,
+    pub errors: u64,
+    pub latency_ms: Option<Latency>,
 }
 
 /// The kind of a failed HTTP exchange, for [`Stats::errors`].
@@ -57,19 +159,6 @@ pub fn transport_error_kind(e: &reqwest::Error) -> &'static str {
     }
 }
 
-/// The `p`th percentile (0–100) of ascending `sorted`, by the nearest-rank method:
-/// the smallest value such that at least `p`% of the values are at or below it.
-pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    let p = p.clamp(0.0, 100.0);
-    // Nearest rank is ceil(p/100 * n), at least 1; `n` is far below 2^52 here.
-    let rank = ((p / 100.0) * n as f64).ceil() as usize;
-    sorted.get(rank.clamp(1, n) - 1).copied()
-}
-
 /// Latency figures in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Latency {
@@ -81,18 +170,36 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// From ascending microsecond latencies; `None` when there are none.
-    pub fn from_sorted_us(sorted: &[u64]) -> Option<Self> {
+    /// From a histogram of microseconds; `None` when it is empty.
+    pub fn from_hist(h: &Histogram<u64>) -> Option<Self> {
+        if h.is_empty() {
+            return None;
+        }
         let ms = |us: u64| us as f64 / 1000.0;
-        let max = *sorted.last()?;
-        let sum: u128 = sorted.iter().map(|&v| u128::from(v)).sum();
         Some(Self {
-            p50: ms(percentile(sorted, 50.0)?),
-            p90: ms(percentile(sorted, 90.0)?),
-            p99: ms(percentile(sorted, 99.0)?),
-            max: ms(max),
-            mean: sum as f64 / sorted.len() as f64 / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
         })
+    }
+
+    pub fn to_json(self) -> Value {
+        json!({
+            "p50": round3(self.p50),
+            "p90": round3(self.p90),
+            "p99": round3(self.p99),
+            "max": round3(self.max),
+            "mean": round3(self.mean),
+        })
+    }
+
+    pub fn text(self) -> String {
+        format!(
+            "p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}  (mean {:.2})",
+            self.p50, self.p90, self.p99, self.max, self.mean
+        )
     }
 }
 
@@ -108,8 +215,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(mut stats: Stats, elapsed: Duration) -> Self {
-        stats.latencies_us.sort_unstable();
+    pub fn new(stats: Stats, elapsed: Duration) -> Self {
         let requests = stats.total();
         let secs = elapsed.as_secs_f64();
         Self {
@@ -120,7 +226,7 @@ impl Summary {
             } else {
                 0.0
             },
-            latency_ms: Latency::from_sorted_us(&stats.latencies_us),
+            latency_ms: Latency::from_hist(&stats.hist),
             errors: stats.errors,
             elapsed,
         }
@@ -138,13 +244,7 @@ impl Summary {
             "errors_by_kind": self.errors,
             "elapsed_secs": round3(self.elapsed.as_secs_f64()),
             "throughput_rps": round3(self.throughput_rps),
-            "latency_ms": self.latency_ms.map(|l| json!({
-                "p50": round3(l.p50),
-                "p90": round3(l.p90),
-                "p99": round3(l.p99),
-                "max": round3(l.max),
-                "mean": round3(l.mean),
-            })),
+            "latency_ms": self.latency_ms.map(Latency::to_json),
         })
     }
 
@@ -188,58 +288,39 @@ pub fn round3(v: f64) -> f64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn percentile_of_nothing_is_none() {
-        assert_eq!(percentile(&[], 50.0), None);
-        assert_eq!(Latency::from_sorted_us(&[]), None);
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= b.abs() * 0.001 + 1e-9
     }
 
     #[test]
-    fn percentile_of_one_value_is_that_value() {
-        for p in [0.0, 1.0, 50.0, 99.0, 100.0] {
-            assert_eq!(percentile(&[7], p), Some(7));
+    fn empty_histogram_has_no_latency() {
+        assert_eq!(Latency::from_hist(&histogram()), None);
+        assert!(Stats::default().timeline().is_empty());
+    }
+
+    #[test]
+    fn one_value_is_every_percentile() {
+        let mut s = Stats::default();
+        s.record_ok(Duration::from_micros(700));
+        let l = Latency::from_hist(&s.hist).map(|l| (l.p50, l.p99, l.max));
+        assert_eq!(l, Some((0.7, 0.7, 0.7)));
+    }
+
+    #[test]
+    fn percentiles_are_within_a_thousandth() {
+        let mut s = Stats::default();
+        for i in 1..=1000u64 {
+            s.record_ok(Duration::from_micros(i * 100));
         }
-    }
-
-    #[test]
-    fn percentile_uses_nearest_rank() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50.0), Some(50));
-        assert_eq!(percentile(&v, 90.0), Some(90));
-        assert_eq!(percentile(&v, 99.0), Some(99));
-        assert_eq!(percentile(&v, 99.5), Some(100));
-        assert_eq!(percentile(&v, 100.0), Some(100));
-        assert_eq!(percentile(&v, 0.0), Some(1));
-
-        let v = [10, 20, 30, 40];
-        assert_eq!(percentile(&v, 50.0), Some(20));
-        assert_eq!(percentile(&v, 51.0), Some(30));
-        assert_eq!(percentile(&v, 75.0), Some(30));
-        assert_eq!(percentile(&v, 90.0), Some(40));
-    }
-
-    #[test]
-    fn percentile_clamps_out_of_range_p() {
-        let v = [1, 2, 3];
-        assert_eq!(percentile(&v, -5.0), Some(1));
-        assert_eq!(percentile(&v, 250.0), Some(3));
-    }
-
-    #[test]
-    fn latency_is_in_milliseconds() {
-        let mut us: Vec<u64> = (1..=1000).map(|i| i * 100).collect();
-        us.sort_unstable();
-        let l = Latency::from_sorted_us(&us);
-        assert_eq!(
-            l,
-            Some(Latency {
-                p50: 50.0,
-                p90: 90.0,
-                p99: 99.0,
-                max: 100.0,
-                mean: 50.05,
-            })
-        );
+        let l = Latency::from_hist(&s.hist);
+        let Some(l) = l else {
+            panic!("no latency");
+        };
+        assert!(close(l.p50, 50.0), "{l:?}");
+        assert!(close(l.p90, 90.0), "{l:?}");
+        assert!(close(l.p99, 99.0), "{l:?}");
+        assert!(close(l.max, 100.0), "{l:?}");
+        assert!(close(l.mean, 50.05), "{l:?}");
     }
 
     #[test]
@@ -262,5 +343,20 @@ mod tests {
         assert!((s.throughput_rps - 2.5).abs() < 1e-9);
         let l = s.latency_ms.map(|l| (l.p50, l.max));
         assert_eq!(l, Some((1.0, 2.0)));
+    }
+
+    #[test]
+    fn timed_stats_keep_seconds_and_merge_them() {
+        let origin = Instant::now();
+        let mut a = Stats::timed(origin);
+        a.record_ok(Duration::from_millis(3));
+        a.record_error("http_409");
+        let mut b = Stats::timed(origin);
+        b.record_ok(Duration::from_millis(5));
+        a.merge(b);
+        let t = a.timeline();
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].ok, t[0].errors), (2, 1));
+        assert!(t[0].latency_ms.is_some_and(|l| close(l.max, 5.0)));
     }
 }
