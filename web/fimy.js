@@ -465,9 +465,263 @@ function timeline(card) {
   return { node: el('div', {}, list, now), apply, render };
 }
 
+addStrings({
+  fr: {
+    d_kind: 'Type de cadeau',
+    d_kind_experience: 'Une expérience',
+    d_kind_value: 'Un montant à dépenser chez nos partenaires',
+    d_amount: 'Montant',
+    d_currency: 'Devise',
+    d_group: 'Cadeau commun : d’autres personnes participent avant la remise',
+    d_when: 'Remise',
+    d_now: 'Tout de suite',
+    d_later: 'À la date et à l’heure choisies',
+    d_deliver_at: 'Date et heure de remise, à l’heure du destinataire',
+    d_timezone: 'Fuseau horaire du destinataire',
+    d_group_needs_later: 'Un cadeau commun se remet plus tard, le temps que chacun participe : choisissez la date et l’heure de remise.',
+    d_later_needs_date: 'Choisissez la date et l’heure de remise.',
+    d_preview_on: 'Remis le ',
+    d_scheduled: 'Remise prévue le ',
+    d_collected: 'Cagnotte réunie : ',
+    d_invite: 'Lien à envoyer aux participants',
+    d_copy: 'Copier le lien',
+    d_copied: 'Lien copié : envoyez-le aux participants.',
+    d_refund: 'Rembourser',
+    d_refund_sure: 'Rembourser ce cadeau ? Son destinataire ne pourra plus l’utiliser.',
+    d_refund_yes: 'Oui, rembourser',
+    d_refund_no: 'Non',
+    d_refunded: 'Cadeau remboursé : chaque payeur retrouve sa part.',
+    d_refund_refused: 'Le remboursement n’est plus possible : le destinataire a déjà ouvert le cadeau.',
+    d_extended: 'Validité prolongée jusqu’au ',
+    d_contribute_title: 'Participer à un cadeau commun',
+    d_contribute_for: 'Un cadeau commun pour ',
+    d_contribute_amount: 'Votre part',
+    d_contribute_pay: 'Payer ma part',
+    d_contributed: 'Merci ! Votre part de {amount} est enregistrée.',
+    d_contribute_closed: 'Ce cadeau commun est clos : il a déjà été remis, ou remboursé.',
+    d_contribute_unknown: 'Ce lien ne mène à aucun cadeau commun. Demandez-en un nouveau à la personne qui l’organise.',
+    d_contribute_range: 'Une part va de 1 à 5 000.',
+  },
+  en: {
+    d_kind: 'Kind of gift',
+    d_kind_experience: 'An experience',
+    d_kind_value: 'An amount to spend at our partners',
+    d_amount: 'Amount',
+    d_currency: 'Currency',
+    d_group: 'Group gift: others chip in before it is delivered',
+    d_when: 'Delivery',
+    d_now: 'Right away',
+    d_later: 'At the date and time chosen',
+    d_deliver_at: 'Delivery date and time, in the recipient’s time',
+    d_timezone: 'Recipient’s time zone',
+    d_group_needs_later: 'A group gift is delivered later, so everyone can chip in: pick the delivery date and time.',
+    d_later_needs_date: 'Pick the delivery date and time.',
+    d_preview_on: 'Delivered on ',
+    d_scheduled: 'Delivery planned for ',
+    d_collected: 'Collected so far: ',
+    d_invite: 'Link to send to the contributors',
+    d_copy: 'Copy the link',
+    d_copied: 'Link copied: send it to the contributors.',
+    d_refund: 'Refund',
+    d_refund_sure: 'Refund this gift? Its recipient will no longer be able to use it.',
+    d_refund_yes: 'Yes, refund',
+    d_refund_no: 'No',
+    d_refunded: 'Gift refunded: every payer gets their share back.',
+    d_refund_refused: 'It can no longer be refunded: the recipient has opened the gift.',
+    d_extended: 'Validity extended until ',
+    d_contribute_title: 'Chip in to a group gift',
+    d_contribute_for: 'A group gift for ',
+    d_contribute_amount: 'Your share',
+    d_contribute_pay: 'Pay my share',
+    d_contributed: 'Thank you! Your share of {amount} is recorded.',
+    d_contribute_closed: 'This group gift is closed: it has been delivered, or refunded.',
+    d_contribute_unknown: 'This link leads to no group gift. Ask its organiser for a new one.',
+    d_contribute_range: 'A share is between 1 and 5,000.',
+  },
+});
+
+const CURRENCIES = ['CAD', 'EUR', 'USD', 'GBP', 'CHF'];
+
+/** A moment with its time zone's name, in `zone` (the browser's by default). */
+function whenIn(iso, zone) {
+  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', {
+    weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit',
+    minute: '2-digit', timeZone: zone, timeZoneName: 'short',
+  }).format(new Date(iso));
+}
+
+/** A local `YYYY-MM-DDTHH:MM` as written, followed by its zone's name. */
+function localTime(local, zone) {
+  const text = new Intl.DateTimeFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', {
+    weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit',
+    minute: '2-digit', timeZone: 'UTC',
+  }).format(new Date(local + ':00Z'));
+  return `${text} (${zone})`;
+}
+
+function browserZone() {
+  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; } catch { return 'UTC'; }
+}
+
+function zoneSelect(id) {
+  const here = browserZone();
+  let zones = [];
+  try { zones = Intl.supportedValuesOf('timeZone'); } catch { /* an older browser */ }
+  if (!zones.includes(here)) zones = [here, ...zones];
+  if (!zones.includes('UTC')) zones.push('UTC');
+  const select = el('select', { id }, ...zones.map((z) => el('option', { value: z, text: z.replaceAll('_', ' ') })));
+  select.value = here;
+  return select;
+}
+
+/** A payment's outcome: done, declined, or the sandbox's 3-D Secure step. */
+function paymentOutcome(p, notice, done) {
+  if (p.status === 'requires_action' && p.next_action_url) {
+    notice.replaceChildren(el('span', { text: t('three_ds') + ' ' }),
+      el('button', {
+        type: 'button', id: 'three-ds-ok', text: t('three_ds_ok'),
+        onclick: async () => {
+          try {
+            await api('POST', p.next_action_url, { succeed: true });
+            await done();
+          } catch (e) {
+            say(refusal(e), notice, 'error');
+          }
+        },
+      }),
+      el('button', {
+        type: 'button', class: 'secondary', text: t('three_ds_no'),
+        onclick: async () => {
+          await api('POST', p.next_action_url, { succeed: false }).catch(() => {});
+          say(t('declined'), notice, 'error');
+        },
+      }));
+  } else if (p.status === 'failed') {
+    say(t('declined'), notice, 'error');
+  } else {
+    return done();
+  }
+  return null;
+}
+
+/** The donor's view of one given gift besides its timeline: delivery, pot, actions. */
+function giftExtras(given) {
+  let card = given;
+  const info = el('p', { class: 'muted', 'data-role': 'delivery' });
+  const pot = el('div', { 'data-role': 'pot' });
+  const status = el('p', { role: 'status', 'aria-live': 'polite', 'data-role': 'action-status' });
+  const actions = el('div', { class: 'actions' });
+  const act = async (path, okText, refusals = {}) => {
+    try {
+      card = await api('POST', `/cards/${card.id}/${path}`, {});
+      say(okText(card), status, 'done');
+    } catch (e) {
+      say(refusals[e.code] ? t(refusals[e.code]) : refusal(e), status, 'error');
+    }
+    render();
+  };
+  const render = () => {
+    const waiting = ['pending_payment', 'issued'].includes(card.status);
+    info.textContent = card.deliver_at && !card.delivered_at && waiting
+      ? t('d_scheduled') + whenIn(card.deliver_at) : '';
+    if (card.group && waiting) {
+      const id = `invite-${card.id}`;
+      const link = `${location.origin}/wallet?contribute=${card.id}&for=${encodeURIComponent(card.recipient_name)}`;
+      const input = el('input', { id, readonly: true, value: link, 'data-role': 'invite' });
+      pot.replaceChildren(
+        el('p', { 'data-role': 'collected', 'data-minor': card.face_value_minor, text: t('d_collected') + money(card.face_value_minor, card.currency) }),
+        el('div', { class: 'field' }, el('label', { for: id, text: t('d_invite') }),
+          el('div', { class: 'invite' }, input, el('button', {
+            type: 'button', class: 'secondary', text: t('d_copy'),
+            onclick: async () => {
+              input.select();
+              try { await navigator.clipboard.writeText(link); } catch { document.execCommand?.('copy'); }
+              say(t('d_copied'), status, 'done');
+            },
+          }))));
+    } else if (card.group) {
+      pot.replaceChildren(el('p', { 'data-role': 'collected', 'data-minor': card.face_value_minor, text: t('d_collected') + money(card.face_value_minor, card.currency) }));
+    }
+    const buttons = [];
+    // The donor may refund until the recipient opens the gift; extend while it is alive.
+    if (['issued', 'delivered'].includes(card.status)) {
+      buttons.push(el('button', {
+        type: 'button', class: 'secondary', 'data-action': 'refund', text: t('d_refund'),
+        onclick: () => {
+          actions.replaceChildren(el('p', { text: t('d_refund_sure') }),
+            el('button', {
+              type: 'button', 'data-action': 'refund-confirm', text: t('d_refund_yes'),
+              onclick: () => act('refund', () => t('d_refunded'), { forbidden: 'd_refund_refused' }),
+            }),
+            el('button', { type: 'button', class: 'secondary', text: t('d_refund_no'), onclick: render }));
+          actions.querySelector('[data-action="refund-confirm"]').focus();
+        },
+      }));
+    }
+    if (['issued', 'delivered', 'opened', 'partly_used'].includes(card.status)) {
+      buttons.push(el('button', {
+        type: 'button', class: 'secondary', 'data-action': 'extend', text: t('r_extend'),
+        onclick: () => act('extend', (c) => t('d_extended') + whenIn(c.expires_at)),
+      }));
+    }
+    actions.replaceChildren(...buttons);
+  };
+  let pending = null;
+  // Something happened to the card (a share paid, delivered, opened…): read it again.
+  const update = () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      try { card = await api('GET', `/cards/${card.id}`); render(); } catch { /* offline */ }
+    }, 50);
+  };
+  render();
+  return { node: el('div', {}, info, pot, actions, status), update };
+}
+
+/** `/wallet?contribute={card id}`: a contributor pays a share of a group gift. */
+function contributePanel(params) {
+  const id = params.get('contribute') || '';
+  const notice = el('p', { id: 'contribute-status', role: 'status', 'aria-live': 'polite' });
+  const amount = el('input', { id: 'contribute-amount', type: 'number', min: 1, max: 5000, step: '0.01', required: true, inputmode: 'decimal' });
+  const card = el('select', { id: 'contribute-card' },
+    el('option', { value: '4242 4242 4242 4242', text: t('card_ok') }),
+    el('option', { value: '4000 0000 0000 0002', text: t('card_declined') }),
+    el('option', { value: '4000 0025 0000 3155', text: t('card_3ds') }));
+  const forName = params.get('for');
+  const form = el('form', { class: 'panel', id: 'contribute-form', 'aria-labelledby': 'contribute-title' },
+    el('h2', { id: 'contribute-title', text: t('d_contribute_title') }),
+    forName ? el('p', { text: t('d_contribute_for') + forName }) : null,
+    field('contribute-amount', t('d_contribute_amount'), amount),
+    field('contribute-card', t('test_card'), card),
+    el('button', { type: 'submit', text: t('d_contribute_pay') }), notice);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+    say(t('d_contribute_unknown'), notice, 'error');
+    form.querySelector('button[type="submit"]').disabled = true;
+    return form;
+  }
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const minor = Math.round(Number(amount.value) * 100);
+    if (!(minor >= 100 && minor <= 500_000)) { say(t('d_contribute_range'), notice, 'error'); return; }
+    say(t('paying'), notice);
+    try {
+      const p = await api('POST', `/cards/${id}/contributions`, {
+        amount_minor: minor, payment: { method: 'test_card', number: card.value },
+      });
+      const shown = new Intl.NumberFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', { minimumFractionDigits: 2 }).format(minor / 100);
+      paymentOutcome(p, notice, () => say(t('d_contributed').replace('{amount}', shown), notice, 'done'));
+    } catch (e) {
+      say(e.code === 'not_found' ? t('d_contribute_unknown') : e.code === 'card_state_conflict'
+        ? t('d_contribute_closed') : refusal(e), notice, 'error');
+    }
+  });
+  return form;
+}
+
 async function walletPage() {
   await signedIn();
   const app = $('app');
+  const params = new URLSearchParams(location.search);
   const notice = el('p', { id: 'buy-status', role: 'status', 'aria-live': 'polite' });
   const experiences = await api('GET', '/experiences?limit=50&sort=price_asc');
   const select = el('select', { id: 'buy-experience', required: true },
@@ -479,25 +733,56 @@ async function walletPage() {
   const preview = el('div', { class: 'card-preview', 'aria-hidden': 'true' });
   const message = el('textarea', { id: 'buy-message', maxlength: 500, rows: 3 });
   const name = el('input', { id: 'buy-name', required: true, maxlength: 100, autocomplete: 'off' });
-  const updatePreview = () => preview.replaceChildren(
-    el('strong', { text: select.selectedOptions[0]?.textContent || '' }),
-    el('span', { text: t('to') + (name.value || '…') }),
-    el('em', { text: message.value }));
-  for (const i of [select, name, message]) i.addEventListener('input', updatePreview);
+  const radio = (id, group, value, label, checked) => el('label', { class: 'choice', for: id },
+    el('input', { type: 'radio', id, name: group, value, checked }), label);
+  const kindExperience = radio('buy-kind-experience', 'buy-kind', 'experience', t('d_kind_experience'), true);
+  const kindValue = radio('buy-kind-value', 'buy-kind', 'value', t('d_kind_value'), false);
+  const amount = el('input', { id: 'buy-amount', type: 'number', min: 5, max: 5000, step: 1, value: 50, inputmode: 'numeric' });
+  const currency = el('select', { id: 'buy-currency' },
+    ...CURRENCIES.map((c) => el('option', { value: c, text: c })));
+  currency.value = experiences.items[0]?.currency || 'CAD';
+  const group = el('input', { type: 'checkbox', id: 'buy-group' });
+  const valueFields = el('div', { id: 'buy-value-fields', hidden: true },
+    field('buy-amount', t('d_amount'), amount), field('buy-currency', t('d_currency'), currency),
+    el('label', { class: 'choice', for: 'buy-group' }, group, t('d_group')));
+  const experienceField = field('buy-experience', t('experience'), select);
+  const whenNow = radio('buy-when-now', 'buy-when', 'now', t('d_now'), true);
+  const whenLater = radio('buy-when-later', 'buy-when', 'later', t('d_later'), false);
+  const deliverAt = el('input', { id: 'buy-deliver-at', type: 'datetime-local' });
+  const zone = zoneSelect('buy-timezone');
+  const laterFields = el('div', { id: 'buy-later-fields', hidden: true },
+    field('buy-deliver-at', t('d_deliver_at'), deliverAt), field('buy-timezone', t('d_timezone'), zone));
+  const isValue = () => kindValue.querySelector('input').checked;
+  const isLater = () => whenLater.querySelector('input').checked;
+  const updatePreview = () => {
+    valueFields.hidden = !isValue();
+    experienceField.hidden = isValue();
+    laterFields.hidden = !isLater();
+    preview.replaceChildren(
+      el('strong', { text: isValue() ? money(Math.round(Number(amount.value) * 100) || 0, currency.value) : select.selectedOptions[0]?.textContent || '' }),
+      el('span', { text: t('to') + (name.value || '…') }),
+      el('em', { text: message.value }),
+      el('span', { text: isLater() && deliverAt.value ? t('d_preview_on') + localTime(deliverAt.value, zone.value) : '' }));
+  };
   const form = el('form', { class: 'panel', id: 'buy-form', 'aria-labelledby': 'buy-title' },
     el('h2', { id: 'buy-title', text: t('buy_title') }),
-    field('buy-experience', t('experience'), select),
+    el('fieldset', {}, el('legend', { text: t('d_kind') }), kindExperience, kindValue),
+    experienceField, valueFields,
     field('buy-name', t('recipient_name'), name),
     field('buy-email', t('recipient_email'), el('input', { id: 'buy-email', type: 'email', required: true, autocomplete: 'off' })),
     field('buy-message', t('message'), message),
+    el('fieldset', {}, el('legend', { text: t('d_when') }), whenNow, whenLater, laterFields),
     field('buy-card', t('test_card'), card),
     preview,
     el('button', { type: 'submit', text: t('pay') }),
     notice);
+  form.addEventListener('input', updatePreview);
+  form.addEventListener('change', updatePreview);
   updatePreview();
   const list = el('ul', { id: 'gifts', class: 'gifts' });
-  app.replaceChildren(form, el('section', { class: 'panel', 'aria-labelledby': 'wallet-title' },
-    el('h2', { id: 'wallet-title', text: t('wallet_title') }), list));
+  app.replaceChildren(...(params.has('contribute') ? [contributePanel(params)] : []), form,
+    el('section', { class: 'panel', 'aria-labelledby': 'wallet-title' },
+      el('h2', { id: 'wallet-title', text: t('wallet_title') }), list));
 
   const shown = new Map();
   const refresh = async () => {
@@ -507,59 +792,189 @@ async function walletPage() {
       if (shown.has(c.id)) continue;
       if (!shown.size) list.replaceChildren();
       const tl = timeline(c);
+      const extras = giftExtras(c);
       shown.set(c.id, tl);
       list.append(el('li', { class: 'gift', 'data-card': c.id },
-        el('h3', { text: t('to') + c.recipient_name }), tl.node));
+        el('h3', { text: t('to') + c.recipient_name }), tl.node, extras.node));
       // The donor's own numbering: replay what happened, then follow it live.
       const events = await api('GET', `/cards/${c.id}/events`);
       let since = 0;
       for (const e of events.items) { tl.apply(e.kind); since = Math.max(since, e.seq); }
-      live.follow(`card:${c.id}`, since, (e) => tl.apply(e.kind));
+      live.follow(`card:${c.id}`, since, (e) => { tl.apply(e.kind); extras.update(); });
     }
   };
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    if (isValue() && group.checked && !(isLater() && deliverAt.value)) {
+      say(t('d_group_needs_later'), notice, 'error');
+      return;
+    }
+    if (isLater() && !deliverAt.value) {
+      say(t('d_later_needs_date'), notice, 'error');
+      return;
+    }
     say(t('paying'), notice);
+    const what = isValue()
+      ? { kind: 'value', amount_minor: Math.round(Number(amount.value) * 100), currency: currency.value, group: group.checked }
+      : { kind: 'experience', experience_id: select.value, party_size: 1 };
+    const later = isLater() ? { deliver_at: deliverAt.value, recipient_timezone: zone.value } : {};
     try {
       const bought = await api('POST', '/cards', {
-        kind: 'experience', experience_id: select.value, party_size: 1,
+        ...what, ...later,
         recipient_name: name.value, recipient_email: $('buy-email').value,
         message: message.value || undefined,
         payment: { method: 'test_card', number: card.value },
       });
-      const p = bought.payment;
-      if (p.status === 'requires_action' && p.next_action_url) {
-        notice.replaceChildren(el('span', { text: t('three_ds') + ' ' }),
-          el('button', {
-            type: 'button', id: 'three-ds-ok', text: t('three_ds_ok'),
-            onclick: async () => {
-              await api('POST', p.next_action_url, { succeed: true });
-              say(t('paid'), notice);
-              await refresh();
-            },
-          }),
-          el('button', {
-            type: 'button', class: 'secondary', text: t('three_ds_no'),
-            onclick: async () => {
-              await api('POST', p.next_action_url, { succeed: false });
-              say(t('declined'), notice, 'error');
-            },
-          }));
-      } else if (p.status === 'failed') {
-        say(t('declined'), notice, 'error');
-      } else {
-        say(t('paid'), notice);
-      }
+      await paymentOutcome(bought.payment, notice, async () => { say(t('paid'), notice); await refresh(); });
       await refresh();
     } catch (e) {
-      say(e.code === 'payment_declined' ? t('declined') : problemText(e), notice, 'error');
+      say(refusal(e), notice, 'error');
     }
   });
   await refresh();
 }
 
 // ------------------------------------------------------------------ recipient
+
+addStrings({
+  fr: {
+    r_balance_title: 'Solde de la carte',
+    r_available: 'Disponible : ',
+    r_held: 'Retenu pour une réservation : ',
+    r_history_title: 'Historique de la carte',
+    r_no_history: 'Rien pour l’instant.',
+    ev_card_created: 'Cadeau créé',
+    ev_payment_received: 'Paiement reçu',
+    ev_card_issued: 'Carte émise',
+    ev_card_delivered: 'Remis au destinataire',
+    ev_card_opened: 'Ouvert',
+    ev_card_claimed: 'Ajouté à votre compte',
+    ev_amount_redeemed: 'Dépensé chez un partenaire',
+    ev_value_authorized: 'Retenu pour une réservation',
+    ev_authorization_captured: 'Réservation payée',
+    ev_authorization_released: 'Montant retenu rendu à la carte',
+    ev_card_booked: 'Réservation confirmée',
+    ev_booking_cancelled: 'Réservation annulée',
+    ev_card_used: 'Entièrement utilisé',
+    ev_card_transferred: 'Offert à quelqu’un d’autre',
+    ev_expiry_extended: 'Validité prolongée',
+    ev_value_refunded: 'Remboursé',
+    ev_contribution_refunded: 'Participation remboursée',
+    ev_card_blocked: 'Bloqué',
+    ev_card_unblocked: 'Débloqué',
+    ev_card_expired: 'Expiré',
+    r_reschedule: 'Changer de créneau',
+    r_reschedule_pick: 'Choisissez le nouveau créneau dans la liste ci-dessus : « Déplacer ici ».',
+    r_move_here: 'Déplacer ici',
+    r_rescheduled: 'Réservation déplacée.',
+    r_keep_time: 'Garder ce créneau',
+    r_cancel: 'Annuler la réservation',
+    r_cancel_sure: 'Annuler cette réservation ? La valeur revient sur votre carte.',
+    r_cancel_yes: 'Oui, annuler',
+    r_cancel_no: 'Non, la garder',
+    r_cancelled: 'Réservation annulée : la valeur est revenue sur votre carte. Vous pouvez choisir un autre créneau.',
+    r_cancel_until: 'Annulation possible jusqu’au ',
+    r_too_late: 'Trop tard pour annuler : cet établissement accepte les annulations jusqu’à {h} h avant le début. Vous pouvez encore changer de créneau ou écrire à l’établissement.',
+    r_not_movable: 'Cette réservation ne peut plus être modifiée dans son état actuel.',
+    r_slot_closed: 'Ce créneau n’est pas ou plus proposé. Choisissez-en un autre.',
+    r_messages_title: 'Messages avec l’établissement',
+    r_no_messages: 'Aucun message pour l’instant.',
+    r_message_body: 'Votre message à l’établissement',
+    r_send: 'Envoyer',
+    r_you: 'Vous',
+    r_transfer_title: 'Offrir ce cadeau à quelqu’un d’autre',
+    r_transfer_name: 'Son nom',
+    r_transfer_email: 'Son adresse e-mail',
+    r_transfer: 'Transmettre le cadeau',
+    r_transferred: 'C’est fait : un nouveau code est parti vers cette personne ; l’ancien ne fonctionne plus.',
+    r_extend: 'Prolonger la validité',
+    r_extended: 'Validité prolongée jusqu’au ',
+    x_has_holds: 'Une réservation est en cours sur cette carte : annulez-la d’abord.',
+    x_extend_refused: 'La prolongation gratuite n’est possible qu’une fois, dans les 30 jours qui précèdent l’expiration.',
+    x_state: 'Ce n’est plus possible pour ce cadeau, dans son état actuel.',
+    x_forbidden: 'Vous ne pouvez pas faire cela avec ce cadeau.',
+    x_invalid: 'Vérifiez ce champ : ',
+  },
+  en: {
+    r_balance_title: 'Card balance',
+    r_available: 'Available: ',
+    r_held: 'Held for a booking: ',
+    r_history_title: 'Card history',
+    r_no_history: 'Nothing yet.',
+    ev_card_created: 'Gift created',
+    ev_payment_received: 'Payment received',
+    ev_card_issued: 'Card issued',
+    ev_card_delivered: 'Delivered to the recipient',
+    ev_card_opened: 'Opened',
+    ev_card_claimed: 'Added to your account',
+    ev_amount_redeemed: 'Spent at a partner',
+    ev_value_authorized: 'Held for a booking',
+    ev_authorization_captured: 'Booking paid',
+    ev_authorization_released: 'Held amount given back to the card',
+    ev_card_booked: 'Booking confirmed',
+    ev_booking_cancelled: 'Booking cancelled',
+    ev_card_used: 'Fully used',
+    ev_card_transferred: 'Passed on to someone else',
+    ev_expiry_extended: 'Validity extended',
+    ev_value_refunded: 'Refunded',
+    ev_contribution_refunded: 'Contribution refunded',
+    ev_card_blocked: 'Blocked',
+    ev_card_unblocked: 'Unblocked',
+    ev_card_expired: 'Expired',
+    r_reschedule: 'Change the time',
+    r_reschedule_pick: 'Pick the new time in the list above: “Move here”.',
+    r_move_here: 'Move here',
+    r_rescheduled: 'Booking moved.',
+    r_keep_time: 'Keep this time',
+    r_cancel: 'Cancel the booking',
+    r_cancel_sure: 'Cancel this booking? The value goes back to your card.',
+    r_cancel_yes: 'Yes, cancel',
+    r_cancel_no: 'No, keep it',
+    r_cancelled: 'Booking cancelled: the value is back on your card. You can pick another time.',
+    r_cancel_until: 'You can cancel until ',
+    r_too_late: 'Too late to cancel: this venue takes cancellations until {h} hours before the start. You can still change the time or write to the venue.',
+    r_not_movable: 'This booking can no longer be changed in its current state.',
+    r_slot_closed: 'This time is not (or no longer) offered. Please pick another one.',
+    r_messages_title: 'Messages with the venue',
+    r_no_messages: 'No messages yet.',
+    r_message_body: 'Your message to the venue',
+    r_send: 'Send',
+    r_you: 'You',
+    r_transfer_title: 'Give this gift to someone else',
+    r_transfer_name: 'Their name',
+    r_transfer_email: 'Their email address',
+    r_transfer: 'Pass the gift on',
+    r_transferred: 'Done: a new code is on its way to them; the old one no longer works.',
+    r_extend: 'Extend the validity',
+    r_extended: 'Validity extended until ',
+    x_has_holds: 'A booking is in progress on this card: cancel it first.',
+    x_extend_refused: 'The free extension can be used once, in the 30 days before the card expires.',
+    x_state: 'This is no longer possible for this gift, in its current state.',
+    x_forbidden: 'You cannot do this with this gift.',
+    x_invalid: 'Check this field: ',
+  },
+});
+
+/** A refused action in plain words (the API's `code`), else the API's own words. */
+function refusal(e, extra = {}) {
+  const words = {
+    cancellation_deadline_passed: 'r_too_late',
+    booking_state_conflict: 'r_not_movable',
+    slot_full: 'slot_taken',
+    slot_unavailable: 'r_slot_closed',
+    hold_expired: 'hold_lapsed',
+    card_has_holds: 'x_has_holds',
+    extension_not_allowed: 'x_extend_refused',
+    card_state_conflict: 'x_state',
+    card_expired: 'expired_gift',
+    forbidden: 'x_forbidden',
+    payment_declined: 'declined',
+  }[e.code];
+  if (words) return t(words).replace('{h}', extra.hours ?? '');
+  if (e.code === 'invalid_field') return t('x_invalid') + e.message;
+  return problemText(e);
+}
 
 async function giftPage() {
   const who = await signedIn();
@@ -605,25 +1020,104 @@ function validationAsked(id) {
     }));
 }
 
+/** The amount an event moved, signed as the card's balance saw it (none for the others). */
+function eventAmount(e, currency) {
+  const d = e.data || {};
+  const sign = { payment_received: '+', authorization_released: '+', amount_redeemed: '−',
+    value_authorized: '−', value_refunded: '−', contribution_refunded: '−' }[e.kind];
+  let amount = typeof d.amount === 'number' ? d.amount : null;
+  if (e.kind === 'value_refunded' && Array.isArray(d.lines)) amount = d.lines.reduce((s, l) => s + l.amount, 0);
+  if (e.kind === 'contribution_refunded' && d.line) amount = d.line.amount;
+  return sign && amount !== null ? ` ${sign} ${money(amount, currency)}` : '';
+}
+
+/** Value cards: what is left, what is held, and every movement, kept current live. */
+function balancePanel(card) {
+  const available = el('p', { id: 'balance-available' });
+  const held = el('p', { id: 'balance-held', class: 'muted' });
+  const history = el('ol', { id: 'card-history', class: 'history' });
+  const render = async () => {
+    const [now, events] = await Promise.all([
+      api('GET', `/cards/${card.id}`), api('GET', `/cards/${card.id}/events`)]);
+    available.textContent = t('r_available') + money(now.available_minor ?? 0, now.currency);
+    held.textContent = now.held_minor ? t('r_held') + money(now.held_minor, now.currency) : '';
+    history.replaceChildren(...(events.items.length ? events.items.map((e) => el('li', { 'data-kind': e.kind },
+      el('time', { datetime: e.at, text: when(e.at) }), ' — ',
+      el('span', { text: t('ev_' + e.kind) + eventAmount(e, now.currency) }))) : [el('li', { text: t('r_no_history') })]));
+  };
+  const node = el('section', { class: 'panel', id: 'balance', 'aria-labelledby': 'balance-title' },
+    el('h2', { id: 'balance-title', text: t('r_balance_title') }), available, held,
+    el('h3', { id: 'history-title', text: t('r_history_title') }), history);
+  return { node, render };
+}
+
+/** The holder's own actions on the card: extend its validity, pass it on. */
+function holderActions(card, validity) {
+  const result = el('p', { id: 'card-action-status', role: 'status', 'aria-live': 'polite' });
+  const name = el('input', { id: 'transfer-name', required: true, maxlength: 100, autocomplete: 'off' });
+  const email = el('input', { id: 'transfer-email', type: 'email', required: true, autocomplete: 'off' });
+  const transfer = el('form', { id: 'transfer-form' },
+    field('transfer-name', t('r_transfer_name'), name),
+    field('transfer-email', t('r_transfer_email'), email),
+    el('button', { type: 'submit', class: 'secondary', text: t('r_transfer') }));
+  transfer.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('POST', `/cards/${card.id}/transfer`, { recipient_name: name.value, recipient_email: email.value });
+      say(t('r_transferred'), result, 'done');
+      transfer.closest('details').open = false;
+    } catch (e) {
+      say(refusal(e), result, 'error');
+    }
+  });
+  return el('div', { class: 'actions' },
+    el('button', {
+      type: 'button', class: 'secondary', id: 'extend-card', text: t('r_extend'),
+      onclick: async () => {
+        try {
+          const c = await api('POST', `/cards/${card.id}/extend`, {});
+          validity.textContent = t('valid_until') + when(c.expires_at);
+          say(t('r_extended') + when(c.expires_at), result, 'done');
+        } catch (e) {
+          say(refusal(e), result, 'error');
+        }
+      },
+    }),
+    el('details', {}, el('summary', { text: t('r_transfer_title') }), transfer),
+    result);
+}
+
 async function showGift(card, view) {
   await useVenueZone(card.partner_id);
+  let partner = null;
+  if (card.partner_id) partner = await api('GET', `/partners/${card.partner_id}`).catch(() => null);
   const used = el('p', { id: 'gift-used', role: 'status', 'aria-live': 'polite' });
   const slots = el('ul', { id: 'slots', class: 'slots' });
   const booking = el('div', { id: 'booking', 'aria-live': 'polite' });
-  view.replaceChildren(el('div', { class: 'panel reveal' },
+  const validity = el('p', { text: t('valid_until') + when(card.expires_at) });
+  const balance = card.kind === 'value' ? balancePanel(card) : null;
+  view.replaceChildren(...[el('div', { class: 'panel reveal' },
     el('h2', { text: card.recipient_name }),
     card.message ? el('blockquote', { text: t('from_message') + card.message }) : null,
     el('p', { text: t('value') + money(card.face_value_minor, card.currency) }),
-    el('p', { text: t('valid_until') + when(card.expires_at) }), used),
-    el('section', { class: 'panel', 'aria-labelledby': 'slots-title' },
-      el('h2', { id: 'slots-title', text: t('slots_title') }), slots, booking),
-    el('div', { id: 'validation', class: 'panel' }));
+    validity, used, holderActions(card, validity)),
+    balance ? balance.node : null,
+    card.experience_id ? el('section', { class: 'panel', 'aria-labelledby': 'slots-title' },
+      el('h2', { id: 'slots-title', text: t('slots_title') }), slots, booking) : null,
+    el('div', { id: 'validation', class: 'panel' })].filter(Boolean));
   const markUsed = () => { used.textContent = t('used'); used.dataset.kind = 'done'; };
   if (card.status === 'used') markUsed();
-  live.follow(`card:${card.id}`, null, (e) => { if (e.kind === 'card_used') markUsed(); });
+  let pendingBalance = null;
+  live.follow(`card:${card.id}`, null, (e) => {
+    if (e.kind === 'card_used') markUsed();
+    if (balance) { clearTimeout(pendingBalance); pendingBalance = setTimeout(() => balance.render().catch(() => {}), 50); }
+  });
+  if (balance) await balance.render();
   if (!card.experience_id) return;
   const followed = new Set();
   let pending = null;
+  // `active`: the confirmed booking on screen; `moving`: the slot buttons move it.
+  const ctx = { card, partner, box: booking, active: null, moving: false, load: null };
   const load = async () => {
     const list = await api('GET', `/experiences/${card.experience_id}/slots`);
     const party = card.party_size || 1;
@@ -637,20 +1131,28 @@ async function showGift(card, view) {
         });
       }
       const room = s.free >= party;
+      const mine = ctx.active && new Date(ctx.active.starts_at).getTime() === new Date(s.starts_at).getTime();
+      const label = ctx.moving ? t('r_move_here') : t('book');
       return el('li', { 'data-slot': s.slot_id, 'data-free': s.free },
         el('span', { text: when(s.starts_at) }), ' ',
         el('span', { class: 'muted', text: room ? s.free + t('places_left') : t('full') }), ' ',
         el('button', {
-          type: 'button', disabled: !room, text: t('book'),
-          'aria-label': `${t('book')} ${when(s.starts_at)}`,
-          onclick: () => book(card, s, booking, load),
+          type: 'button', disabled: !room || mine || (ctx.active && !ctx.moving), text: label,
+          'aria-label': `${label} ${when(s.starts_at)}`,
+          onclick: () => (ctx.moving ? move(ctx, s) : book(ctx, s)),
         }));
     }));
   };
-  load();
+  ctx.load = load;
+  await load();
+  // A booking made earlier (on another visit) is shown with what can be done with it.
+  const mine = await api('GET', '/bookings').catch(() => []);
+  const current = mine.filter((b) => b.card_id === card.id && b.status === 'confirmed').pop();
+  if (current) atVenue(current, ctx);
 }
 
-async function book(card, slot, box, reload) {
+async function book(ctx, slot) {
+  const { card, box } = ctx;
   try {
     const b = await api('POST', '/bookings', {
       card_id: card.id, experience_id: card.experience_id, starts_at: slot.starts_at,
@@ -660,7 +1162,7 @@ async function book(card, slot, box, reload) {
     const tick = setInterval(() => {
       const s = Math.max(0, Math.round((until - Date.now()) / 1000));
       left.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-      if (!s) { clearInterval(tick); say(t('hold_lapsed'), box, 'error'); reload(); }
+      if (!s) { clearInterval(tick); say(t('hold_lapsed'), box, 'error'); ctx.load(); }
     }, 1000);
     box.replaceChildren(el('p', {}, t('held_until'), left),
       el('button', {
@@ -669,26 +1171,94 @@ async function book(card, slot, box, reload) {
           clearInterval(tick);
           try {
             const done = await api('POST', `/bookings/${b.id}/confirm`, {});
-            atVenue(done, box);
+            atVenue(done, ctx);
           } catch (e) {
             say(e.code === 'hold_expired' ? t('hold_lapsed') : problemText(e), box, 'error');
           }
         },
       }));
   } catch (e) {
-    say(e.code === 'slot_full' ? t('slot_taken') : problemText(e), box, 'error');
-    reload();
+    say(refusal(e), box, 'error');
+    ctx.load();
   }
 }
 
-function atVenue(b, box) {
+/** Moves the booking on screen to `slot` (the new place is taken before the old is freed). */
+async function move(ctx, slot) {
+  const status = $('booking-action-status');
+  try {
+    const moved = await api('POST', `/bookings/${ctx.active.id}/reschedule`, { starts_at: slot.starts_at });
+    atVenue(moved, ctx, t('r_rescheduled'));
+  } catch (e) {
+    say(refusal(e), status, 'error');
+    ctx.load();
+  }
+}
+
+/** The venue's cancellation deadline for a booking, when the partner is known. */
+function cancelDeadline(ctx, b) {
+  const hours = ctx.partner?.cancellation_hours;
+  return hours === undefined ? null : new Date(new Date(b.starts_at).getTime() - hours * 3600_000);
+}
+
+function atVenue(b, ctx, note) {
+  const box = ctx.box;
+  ctx.active = b;
+  ctx.moving = false;
   const image = el('img', { id: 'qr-image', class: 'qr-image', alt: t('qr_label'), width: 240, height: 240 });
   const token = el('code', { id: 'qr-token', class: 'qr' });
-  box.replaceChildren(el('p', { id: 'booked-for', text: t('booked_for') + when(b.starts_at) }),
+  const status = el('p', { id: 'booking-action-status', role: 'status', 'aria-live': 'polite' });
+  if (note) say(note, status, 'done');
+  const deadline = cancelDeadline(ctx, b);
+  const actions = el('div', { class: 'actions', id: 'booking-actions' });
+  const showActions = () => actions.replaceChildren(
+    el('button', {
+      type: 'button', class: 'secondary', id: 'reschedule-booking', text: t('r_reschedule'),
+      onclick: () => {
+        ctx.moving = true;
+        ctx.load();
+        say(t('r_reschedule_pick'), status);
+        actions.replaceChildren(el('button', {
+          type: 'button', class: 'secondary', id: 'keep-time', text: t('r_keep_time'),
+          onclick: () => { ctx.moving = false; ctx.load(); say('', status); showActions(); },
+        }));
+        $('slots-title')?.scrollIntoView({ block: 'start' });
+      },
+    }),
+    el('button', {
+      type: 'button', class: 'secondary', id: 'cancel-booking', text: t('r_cancel'),
+      onclick: () => {
+        actions.replaceChildren(el('p', { text: t('r_cancel_sure') }),
+          el('button', {
+            type: 'button', id: 'cancel-confirm', text: t('r_cancel_yes'),
+            onclick: async () => {
+              try {
+                await api('POST', `/bookings/${b.id}/cancel`, {});
+                ctx.active = null;
+                ctx.moving = false;
+                box.replaceChildren(el('p', { id: 'booking-cancelled', role: 'status', text: t('r_cancelled') }));
+                ctx.load();
+              } catch (e) {
+                showActions();
+                say(refusal(e, { hours: ctx.partner?.cancellation_hours }), status, 'error');
+              }
+            },
+          }),
+          el('button', { type: 'button', class: 'secondary', text: t('r_cancel_no'), onclick: showActions }));
+        $('cancel-confirm').focus();
+      },
+    }));
+  showActions();
+  box.replaceChildren(...[el('p', { id: 'booked-for', 'data-starts': b.starts_at, text: t('booked_for') + when(b.starts_at) }),
     el('a', { href: `/api/v1/bookings/${b.id}/ics`, text: '.ics' }),
+    deadline ? el('p', { class: 'muted', id: 'cancel-policy', text: t('r_cancel_until') + when(deadline.toISOString()) }) : null,
+    actions, status,
     el('p', { text: t('at_venue') }), image,
-    el('details', {}, el('summary', { text: t('qr_label') }), token));
+    el('details', {}, el('summary', { text: t('qr_label') }), token),
+    messagesPanel(b)].filter(Boolean));
+  ctx.load();
   const refresh = async () => {
+    if (!image.isConnected) return; // another booking view replaced this one
     try {
       const qr = await api('GET', `/bookings/${b.id}/qr`);
       image.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(qr.svg);
@@ -699,6 +1269,44 @@ function atVenue(b, box) {
     }
   };
   refresh();
+}
+
+/** The booking's thread with the venue, read again every few seconds while it is shown. */
+function messagesPanel(b) {
+  const list = el('ol', { id: 'messages', class: 'messages' });
+  const body = el('textarea', { id: 'message-body', required: true, maxlength: 2000, rows: 2 });
+  const status = el('p', { id: 'message-status', role: 'status', 'aria-live': 'polite' });
+  const form = el('form', { id: 'message-form' },
+    field('message-body', t('r_message_body'), body),
+    el('button', { type: 'submit', text: t('r_send') }), status);
+  const load = async () => {
+    const page = await api('GET', `/bookings/${b.id}/messages?limit=100`);
+    list.replaceChildren(...(page.items.length ? page.items.map((m) => el('li', {
+      'data-mine': m.mine ? 'true' : 'false', 'data-role': m.author_role,
+    }, el('strong', { text: m.mine ? t('r_you') : m.author_name }), ' ',
+    el('time', { class: 'muted', datetime: m.created_at, text: when(m.created_at) }),
+    el('p', { text: m.body }))) : [el('li', { class: 'muted', text: t('r_no_messages') })]));
+  };
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('POST', `/bookings/${b.id}/messages`, { body: body.value });
+      body.value = '';
+      say('', status);
+      await load();
+    } catch (e) {
+      say(refusal(e), status, 'error');
+    }
+  });
+  const poll = async () => {
+    if (!list.isConnected && list.dataset.loaded) return;
+    list.dataset.loaded = 'true';
+    await load().catch(() => { /* offline: the last thread stays */ });
+    setTimeout(poll, 5000);
+  };
+  setTimeout(poll, 0);
+  return el('section', { class: 'thread', 'aria-labelledby': 'messages-title' },
+    el('h3', { id: 'messages-title', text: t('r_messages_title') }), list, form);
 }
 
 // ------------------------------------------------------------------ tablet

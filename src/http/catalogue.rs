@@ -338,6 +338,8 @@ pub struct PartnerView {
     pub latitude: f64,
     pub longitude: f64,
     pub timezone: String,
+    /// Recipients may cancel a confirmed booking until this many hours before its start.
+    pub cancellation_hours: i32,
     /// Photo URLs (on this host or https).
     #[schema(value_type = Vec<String>)]
     pub photos: serde_json::Value,
@@ -359,6 +361,7 @@ pub fn partner_view(p: partner::Model, show_commission: bool) -> PartnerView {
         latitude: p.latitude,
         longitude: p.longitude,
         timezone: p.timezone,
+        cancellation_hours: p.cancellation_hours,
         photos: p.photos,
         commission_bps: show_commission.then_some(p.commission_bps),
     }
