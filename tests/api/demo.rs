@@ -31,7 +31,10 @@ async fn every_demo_experience_has_bookable_slots_in_the_coming_days() {
             .iter()
             .filter(|s| s["free"].as_u64().unwrap() > 0)
             .count();
-        assert!(free >= 7, "{}: {free} free slots this week", e["title"]);
+        // The listing covers the next 7 × 24 hours and a slot needs an hour's notice: a
+        // venue with one slot a day (the hotel's arrival) shows 6 of them when the day's
+        // slot is less than an hour away, 7 otherwise.
+        assert!(free >= 6, "{}: {free} free slots this week", e["title"]);
     }
 }
 

@@ -67,6 +67,22 @@ async fn the_tablet_scans_the_recipient_confirms_and_the_code_cannot_be_replayed
     ))
     .await
     .unwrap();
+    // Following from the moment the server says so (a subscribe without `since` starts at
+    // the topic's head when it is handled, not when it was sent).
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("subscribed in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let m: Value = serde_json::from_str(&t).unwrap();
+            assert_ne!(m["type"], "error", "{m}");
+            if m["type"] == "subscribed" {
+                break;
+            }
+        }
+    }
 
     let qr: Value = app
         .get_as(&token, &format!("/api/v1/bookings/{booking}/qr"))
