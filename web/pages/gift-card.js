@@ -321,6 +321,7 @@ export function attachmentsField(onChange) {
     lastCard = cardId;
     const todo = items.filter((i) => i.state !== 'sent');
     if (!todo.length) return true;
+    say(''); // "Added: …" is old news once they are on their way
     let failed = 0;
     for (const item of todo) {
       item.state = 'sending';
