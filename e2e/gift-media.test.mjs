@@ -146,6 +146,10 @@ describe('the card’s theme and the giver’s photo and voice message', { timeo
     await p.locator('#buy-files').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
     await p.locator('#buy-attach-status[data-kind="error"]').filter({ hasText: '« notes.txt » n’est pas accepté' }).waitFor();
     assert.equal(await p.locator('#buy-attachment-list li').count(), 0);
+    // So is a "photo" the browser cannot draw: the recipient would see it broken.
+    await p.locator('#buy-files').setInputFiles({ name: 'casse.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await p.locator('#buy-attach-status[data-kind="error"]').filter({ hasText: '« casse.png » ne peut pas être lu comme une image' }).waitFor();
+    assert.equal(await p.locator('#buy-attachment-list li').count(), 0);
 
     // The photo: listed, and shown in the preview as the recipient will see it.
     await p.locator('#buy-files').setInputFiles({ name: 'gateau.png', mimeType: 'image/png', buffer: photo });
@@ -276,11 +280,12 @@ describe('the card’s theme and the giver’s photo and voice message', { timeo
     assert.equal(await p.locator('#voice-record').textContent(), 'Record a voice message');
     await p.locator('#buy-files').setInputFiles({ name: 'film.mov', mimeType: 'video/quicktime', buffer: Buffer.from('not a film') });
     await p.locator('#buy-attach-status').filter({ hasText: '“film.mov” is not accepted' }).waitFor();
-    // A file that says it is a PNG but is not: the browser cannot tell, the API refuses it
-    // after the purchase, and the donor is told which file and why, with a way to retry.
+    // A file that says it is a WebM video but is not: the page does not decode videos, the
+    // API refuses it after the purchase, and the donor is told which file and why, with a
+    // way to retry.
     await p.locator('#buy-email').fill('sam@example.com');
-    await p.locator('#buy-files').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png at all') });
-    await p.locator('#buy-attachment-list li[data-kind="photo"]').filter({ hasText: 'broken.png' }).waitFor();
+    await p.locator('#buy-files').setInputFiles({ name: 'broken.webm', mimeType: 'video/webm', buffer: Buffer.from('not a film at all') });
+    await p.locator('#buy-attachment-list li[data-kind="video"]').filter({ hasText: 'broken.webm' }).waitFor();
     await p.getByRole('button', { name: 'Pay and give' }).click();
     await p.locator('#buy-upload-status[data-kind="error"]').filter({ hasText: 'Some attachments could not be sent' }).waitFor();
     await p.locator('#buy-attachment-list li[data-state="failed"]')

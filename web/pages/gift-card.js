@@ -40,6 +40,7 @@ addStrings({
     g_bad_type: '« {name} » n’est pas accepté : choisissez une photo JPEG, PNG ou WebP, ou une vidéo MP4 ou WebM.',
     g_bad_size: '« {name} » est trop lourd : {limit} au plus pour ce type de fichier.',
     g_full: '5 pièces jointes au plus : « {name} » n’a pas été ajouté.',
+    g_unreadable: '« {name} » ne peut pas être lu comme une image (fichier abîmé ou renommé ?).',
     g_record: 'Enregistrer un message vocal',
     g_record_again: 'Enregistrer à nouveau',
     g_stop: 'Arrêter l’enregistrement',
@@ -99,6 +100,7 @@ addStrings({
     g_bad_type: '“{name}” is not accepted: pick a JPEG, PNG or WebP photo, or an MP4 or WebM video.',
     g_bad_size: '“{name}” is too large: at most {limit} for this kind of file.',
     g_full: 'At most 5 attachments: “{name}” was not added.',
+    g_unreadable: '“{name}” cannot be read as an image (a damaged or renamed file?).',
     g_record: 'Record a voice message',
     g_record_again: 'Record again',
     g_stop: 'Stop recording',
@@ -146,8 +148,10 @@ const essence = (type) => (type || '').split(';')[0].trim().toLowerCase();
 const str = (key, ...args) => { const v = t(key); return typeof v === 'function' ? v(...args) : v; };
 const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k] ?? '');
 const duration = (ms) => { const s = Math.round(ms / 1000); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`; };
-const size = (bytes) => new Intl.NumberFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', { maximumFractionDigits: 1 })
-  .format(bytes / MB) + (lang === 'fr' ? ' Mo' : ' MB');
+const size = (bytes) => (bytes < MB
+  ? Math.max(1, Math.round(bytes / 1024)) + (lang === 'fr' ? ' ko' : ' KB')
+  : new Intl.NumberFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', { maximumFractionDigits: 1 })
+    .format(bytes / MB) + (lang === 'fr' ? ' Mo' : ' MB'));
 
 /** "Photo 1", "Vidéo 2", "Message vocal 3": the same captions as the server's reveal. */
 function caption(kind, n) {
@@ -269,18 +273,25 @@ export function attachmentsField(onChange) {
     changed();
   };
 
-  input.addEventListener('change', () => {
+  // A photo the browser cannot draw would show broken to the recipient: refused here.
+  const readable = async (file) => {
+    if (typeof createImageBitmap !== 'function') return true;
+    try { (await createImageBitmap(file)).close(); return true; } catch { return false; }
+  };
+  input.addEventListener('change', async () => {
+    const files = [...input.files];
+    input.value = '';
     const problems = [];
     const added = [];
-    for (const file of input.files) {
+    for (const file of files) {
       const accepted = TYPES[essence(file.type)];
       if (!accepted || accepted[0] === 'voice') { problems.push(fill(t('g_bad_type'), { name: file.name })); continue; }
       if (file.size > accepted[1]) { problems.push(fill(t('g_bad_size'), { name: file.name, limit: size(accepted[1]) })); continue; }
+      if (accepted[0] === 'photo' && !(await readable(file))) { problems.push(fill(t('g_unreadable'), { name: file.name })); continue; }
       if (items.length >= MAX_ATTACHMENTS) { problems.push(fill(t('g_full'), { name: file.name })); continue; }
       add({ kind: accepted[0], type: essence(file.type), blob: file, name: file.name, size: file.size });
       added.push(file.name);
     }
-    input.value = '';
     if (problems.length) say(problems.join(' '), 'error');
     else if (added.length) say(t('g_added') + added.join(', '));
   });
