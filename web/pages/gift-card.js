@@ -450,9 +450,12 @@ function voiceRecorder({ room, full, recorded, removed }) {
     tick = setInterval(() => { timer.textContent = duration(Date.now() - started); }, 500);
     limit = setTimeout(() => { rec.hitLimit = true; rec.stop(); }, MAX_RECORDING_MS);
   };
-  button.addEventListener('click', () => {
-    if (rec && rec.state === 'recording') rec.stop();
-    else start();
+  let starting = false; // a second press while the microphone is being asked for
+  button.addEventListener('click', async () => {
+    if (rec && rec.state === 'recording') { rec.stop(); return; }
+    if (starting) return;
+    starting = true;
+    try { await start(); } finally { starting = false; }
   });
   setState('idle');
   const node = el('div', { class: 'voice', id: 'voice' }, el('div', { class: 'actions' }, button, timer), status, replay);
