@@ -165,7 +165,7 @@ describe('recipient and donor flows', { timeout: 240_000 }, () => {
     const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
     await p.locator('#buy-deliver-at').fill(`${day}T09:30`);
     await p.locator('#buy-timezone').selectOption('Europe/Paris');
-    await p.locator('.card-preview', { hasText: '(Europe/Paris)' }).waitFor();
+    await p.locator('#buy-preview', { hasText: '(Europe/Paris)' }).waitFor();
     assert.deepEqual(await axe(p), []);
     await screenshot(p, 'flows-06-donor-group-gift-form', { fullPage: true });
     await p.getByRole('button', { name: /Payer et offrir|Pay and give/ }).click();

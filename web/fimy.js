@@ -57,9 +57,7 @@ const DICT = {
     code: 'Code de la carte (XXXX-XXXX-XXXX-XXXX-X)',
     open: 'Ouvrir le cadeau',
     wrong_code: 'Ce code n’est pas reconnu. Vérifiez les 17 caractères du courriel.',
-    from_message: 'Le message : ',
     valid_until: 'Valable jusqu’au ',
-    value: 'Valeur : ',
     slots_title: 'Choisir un créneau',
     places_left: ' places libres',
     full: 'Complet',
@@ -143,9 +141,7 @@ const DICT = {
     code: 'Card code (XXXX-XXXX-XXXX-XXXX-X)',
     open: 'Open the gift',
     wrong_code: 'This code is not recognised. Check the 17 characters in the email.',
-    from_message: 'The message: ',
     valid_until: 'Valid until ',
-    value: 'Value: ',
     slots_title: 'Pick a time',
     places_left: ' places left',
     full: 'Full',
@@ -220,6 +216,9 @@ function cookie(name) {
   const hit = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
   return hit ? decodeURIComponent(hit.slice(name.length + 1)) : '';
 }
+
+/** The CSRF token a write authenticated by the session cookie echoes in `X-CSRF-Token`. */
+export const csrfToken = () => cookie('fimy_csrf');
 
 /** A problem+json answer (or a network failure) as an Error with its `code`. */
 export class ApiProblem extends Error {
@@ -720,6 +719,8 @@ function contributePanel(params) {
 
 async function walletPage() {
   await signedIn();
+  // The card's design, its preview and attachments (shared with the recipient's reveal).
+  const gc = await import('/pages/gift-card.js');
   const app = $('app');
   const params = new URLSearchParams(location.search);
   const notice = el('p', { id: 'buy-status', role: 'status', 'aria-live': 'polite' });
@@ -730,7 +731,19 @@ async function walletPage() {
     el('option', { value: '4242 4242 4242 4242', text: t('card_ok') }),
     el('option', { value: '4000 0000 0000 0002', text: t('card_declined') }),
     el('option', { value: '4000 0025 0000 3155', text: t('card_3ds') }));
-  const preview = el('div', { class: 'card-preview', 'aria-hidden': 'true' });
+  const previewCard = el('div', { id: 'buy-preview-card' });
+  const previewWhen = el('p', { class: 'muted', id: 'buy-preview-when' });
+  const preview = el('section', { class: 'buy-preview', id: 'buy-preview', 'aria-labelledby': 'buy-preview-heading' },
+    el('h3', { id: 'buy-preview-heading', text: t('g_preview_title') }), previewCard, previewWhen);
+  const theme = gc.themePicker();
+  // The attachments' images and players in the preview, made again only when they change
+  // (not at each keystroke, which would stop a recording being played back).
+  let previewFiles = [];
+  const attachments = gc.attachmentsField(() => {
+    const shown = attachments.shown();
+    previewFiles = shown.length ? [el('h5', { text: t('g_attached') }), gc.attachmentFigures(shown)] : [];
+    updatePreview();
+  });
   const message = el('textarea', { id: 'buy-message', maxlength: 500, rows: 3 });
   const name = el('input', { id: 'buy-name', required: true, maxlength: 100, autocomplete: 'off' });
   const radio = (id, group, value, label, checked) => el('label', { class: 'choice', for: id },
@@ -758,24 +771,33 @@ async function walletPage() {
     valueFields.hidden = !isValue();
     experienceField.hidden = isValue();
     laterFields.hidden = !isLater();
-    preview.replaceChildren(
-      el('strong', { text: isValue() ? money(Math.round(Number(amount.value) * 100) || 0, currency.value) : select.selectedOptions[0]?.textContent || '' }),
-      el('span', { text: t('to') + (name.value || '…') }),
-      el('em', { text: message.value }),
-      el('span', { text: isLater() && deliverAt.value ? t('d_preview_on') + localTime(deliverAt.value, zone.value) : '' }));
+    const exp = experiences.items.find((e) => e.id === select.value);
+    const card = gc.giftCard({
+      theme: theme.value(), recipientName: name.value, message: message.value, heading: 4,
+      facts: isValue()
+        ? gc.cardFacts({ value: money(Math.round(Number(amount.value) * 100) || 0, currency.value) })
+        : gc.cardFacts({ experience: exp?.title || '', venue: exp?.partner?.name, party: 1 }),
+    });
+    card.append(...previewFiles);
+    previewCard.replaceChildren(card);
+    previewWhen.textContent = isLater() && deliverAt.value ? t('d_preview_on') + localTime(deliverAt.value, zone.value) : '';
   };
   const form = el('form', { class: 'panel', id: 'buy-form', 'aria-labelledby': 'buy-title' },
     el('h2', { id: 'buy-title', text: t('buy_title') }),
-    el('fieldset', {}, el('legend', { text: t('d_kind') }), kindExperience, kindValue),
-    experienceField, valueFields,
-    field('buy-name', t('recipient_name'), name),
-    field('buy-email', t('recipient_email'), el('input', { id: 'buy-email', type: 'email', required: true, autocomplete: 'off' })),
-    field('buy-message', t('message'), message),
-    el('fieldset', {}, el('legend', { text: t('d_when') }), whenNow, whenLater, laterFields),
-    field('buy-card', t('test_card'), card),
-    preview,
-    el('button', { type: 'submit', text: t('pay') }),
-    notice);
+    el('div', { class: 'buy-layout' },
+      el('div', { class: 'buy-fields' },
+        el('fieldset', {}, el('legend', { text: t('d_kind') }), kindExperience, kindValue),
+        experienceField, valueFields,
+        field('buy-name', t('recipient_name'), name),
+        field('buy-email', t('recipient_email'), el('input', { id: 'buy-email', type: 'email', required: true, autocomplete: 'off' })),
+        field('buy-message', t('message'), message),
+        theme.node,
+        attachments.node,
+        el('fieldset', {}, el('legend', { text: t('d_when') }), whenNow, whenLater, laterFields),
+        field('buy-card', t('test_card'), card)),
+      preview,
+      el('div', { class: 'buy-submit' }, el('button', { type: 'submit', text: t('pay') }), notice,
+        attachments.uploadStatus)));
   form.addEventListener('input', updatePreview);
   form.addEventListener('change', updatePreview);
   updatePreview();
@@ -823,10 +845,15 @@ async function walletPage() {
       const bought = await api('POST', '/cards', {
         ...what, ...later,
         recipient_name: name.value, recipient_email: $('buy-email').value,
-        message: message.value || undefined,
+        message: message.value || undefined, theme: theme.value(),
         payment: { method: 'test_card', number: card.value },
       });
+      // The card exists (even while 3-D Secure is asked): its attachments go now, before
+      // the recipient can open it. A declined purchase keeps them for the next try.
+      const sending = bought.payment.status !== 'failed' && attachments.count()
+        ? attachments.upload(bought.card.id) : null;
       await paymentOutcome(bought.payment, notice, async () => { say(t('paid'), notice); await refresh(); });
+      await sending;
       await refresh();
     } catch (e) {
       say(refusal(e), notice, 'error');
@@ -1089,18 +1116,27 @@ function holderActions(card, validity) {
 
 async function showGift(card, view) {
   await useVenueZone(card.partner_id);
-  let partner = null;
-  if (card.partner_id) partner = await api('GET', `/partners/${card.partner_id}`).catch(() => null);
+  const gc = await import('/pages/gift-card.js');
+  const [partner, experience, files] = await Promise.all([
+    card.partner_id ? api('GET', `/partners/${card.partner_id}`).catch(() => null) : null,
+    card.experience_id ? api('GET', `/experiences/${card.experience_id}`).catch(() => null) : null,
+    api('GET', `/cards/${card.id}/attachments`).then((r) => r.items).catch(() => []),
+  ]);
   const used = el('p', { id: 'gift-used', role: 'status', 'aria-live': 'polite' });
   const slots = el('ul', { id: 'slots', class: 'slots' });
   const booking = el('div', { id: 'booking', 'aria-live': 'polite' });
   const validity = el('p', { text: t('valid_until') + when(card.expires_at) });
   const balance = card.kind === 'value' ? balancePanel(card) : null;
-  view.replaceChildren(...[el('div', { class: 'panel reveal' },
-    el('h2', { text: card.recipient_name }),
-    card.message ? el('blockquote', { text: t('from_message') + card.message }) : null,
-    el('p', { text: t('value') + money(card.face_value_minor, card.currency) }),
-    validity, used, holderActions(card, validity)),
+  // The card as the donor previewed it: its theme, message, what it is, the attachments.
+  const reveal = gc.giftCard({
+    theme: card.theme, recipientName: card.recipient_name, message: card.message,
+    className: 'panel reveal', id: 'reveal', link: true, attachments: files,
+    facts: card.kind === 'value'
+      ? gc.cardFacts({ value: money(card.face_value_minor, card.currency) })
+      : gc.cardFacts({ experience: experience?.title || '', venue: partner?.name, party: card.party_size }),
+  });
+  reveal.append(validity, used, holderActions(card, validity));
+  view.replaceChildren(...[reveal,
     balance ? balance.node : null,
     card.experience_id ? el('section', { class: 'panel', 'aria-labelledby': 'slots-title' },
       el('h2', { id: 'slots-title', text: t('slots_title') }), slots, booking) : null,

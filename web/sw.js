@@ -2,9 +2,9 @@
 // the last visit, with a page that says it is offline when nothing is cached), and Web
 // Push notifications shown once per event (`tag` is the event id, so a redelivery
 // replaces rather than repeats) and opening the right page on click.
-const CACHE = 'fimy-shell-v1';
+const CACHE = 'fimy-shell-v2';
 const SHELL = ['/', '/wallet', '/gift', '/tablet', '/app.css', '/fimy.js', '/offline',
-  '/portal', '/pages/portal.js', '/pages/tablet-redeem.js'];
+  '/portal', '/pages/portal.js', '/pages/tablet-redeem.js', '/pages/gift-card.js'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

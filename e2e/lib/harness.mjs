@@ -133,28 +133,33 @@ export async function startServer(options = {}) {
   return { baseURL, port, dataDir, accounts, output: () => output, stop };
 }
 
-/** Headless Chromium (Debian's), with no way to reach any host but this one. */
-export async function launchBrowser() {
+/**
+ * Headless Chromium (Debian's), with no way to reach any host but this one. `options.args`
+ * adds switches (e.g. Chromium's fake microphone for a recording).
+ */
+export async function launchBrowser(options = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
-      '--disable-dev-shm-usage',
+      '--disable-dev-shm-usage', ...(options.args || []),
     ],
   });
 }
 
 /**
- * A new page in its own context, recording every request, failed request, HTTP error
- * response, console error and uncaught exception.
+ * A new page in its own context (`options` add to the context's, e.g. `javaScriptEnabled`),
+ * recording every request, failed request, HTTP error response, console error and uncaught
+ * exception.
  */
-export async function newPage(browser, baseURL) {
+export async function newPage(browser, baseURL, options = {}) {
   const context = await browser.newContext({
     baseURL,
     viewport: { width: 1280, height: 900 },
     locale: 'fr-FR',
     serviceWorkers: 'block',
+    ...options,
   });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);

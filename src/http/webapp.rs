@@ -5,8 +5,11 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-/// Scripts, styles, data and websockets from this origin only; no inline code.
-pub(crate) const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+/// Scripts, styles, data and websockets from this origin only; no inline code. Images and
+/// media may also be `blob:` URLs, which only this page's own script can make: the donor's
+/// photos and voice message, shown and played back before they are uploaded.
+pub(crate) const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; \
+                   media-src 'self' blob:; object-src 'none'; \
                    base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// The app's pages: (path, `data-page`, the navigation label's key, French title). A page
@@ -25,6 +28,8 @@ const PAGES: &[(&str, &str, &str, &str)] = &[
 const MODULES: &[(&str, &str)] = &[
     ("account", include_str!("../../web/pages/account.js")),
     ("admin", include_str!("../../web/pages/admin.js")),
+    // The card's design, preview and attachments: the donor's form and the reveal.
+    ("gift-card", include_str!("../../web/pages/gift-card.js")),
     ("portal", include_str!("../../web/pages/portal.js")),
     // The tablet's value-card keypad, loaded by the tablet page.
     (

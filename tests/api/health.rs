@@ -129,6 +129,7 @@ async fn the_web_app_is_installable_and_its_pages_are_served_by_the_binary() {
         ("/portal", "text/html"),
         ("/pages/portal.js", "text/javascript"),
         ("/pages/tablet-redeem.js", "text/javascript"),
+        ("/pages/gift-card.js", "text/javascript"),
         ("/offline", "text/html"),
         ("/fimy.js", "text/javascript"),
         ("/sw.js", "text/javascript"),
@@ -144,6 +145,8 @@ async fn the_web_app_is_installable_and_its_pages_are_served_by_the_binary() {
             .unwrap()
             .to_owned();
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        // The donor's photos and recording are shown from `blob:` URLs before upload.
+        assert!(csp.contains("media-src 'self' blob:"), "{path}: {csp}");
     }
     let manifest: serde_json::Value = app.get("/manifest.webmanifest").await.json().await.unwrap();
     assert_eq!(manifest["display"], "standalone");
