@@ -13,13 +13,20 @@
 //! If the process dies between steps, the booking is still `pending`/`held` with an
 //! expiry, and the sweep releases whatever the slot and the card hold for it. Releasing
 //! twice is harmless on both actors.
+//!
+//! Which status a booking may move to, and when, is the booking's own rule
+//! (`actors::booking::lifecycle`): every step here asks its `decide` first, and only
+//! orders the actors and the write. The stored status string becomes a [`BookingStatus`]
+//! where a row is read ([`status_of`]) and goes back to a string where one is written.
 
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::state::AppState;
 use actors::booking::calendar::BookingChange;
+use actors::booking::lifecycle::{self, within_check_in_window};
 use actors::booking::{
-    AvailabilityRules, CHECK_IN_CLOSES_AFTER, CHECK_IN_OPENS_BEFORE, CalendarCommand,
-    CheckInWindow, HOLD_TTL_MINUTES, Slot, SlotCommand, SlotTime, WindowPosition, slot_id,
+    AvailabilityRules, Booking, BookingCommand, BookingError, BookingStatus, CHECK_IN_CLOSES_AFTER,
+    CHECK_IN_OPENS_BEFORE, CalendarCommand, ExperienceTerms, HOLD_TTL_MINUTES, Slot, SlotCommand,
+    SlotTime, Step, WindowPosition, slot_id,
 };
 use actors::giftcard::{CardKind, Command, GiftCard};
 use chrono::{DateTime, Duration, Utc};
@@ -31,6 +38,31 @@ use uuid::Uuid;
 
 /// Most lapsed bookings handled per sweep.
 const SWEEP_BATCH: u64 = 500;
+
+/// The status of a booking row: the one place its stored string is read.
+pub fn status_of(b: &booking::Model) -> ApiResult<BookingStatus> {
+    BookingStatus::parse(&b.status)
+        .ok_or_else(|| ApiError::internal(format!("booking {} has status {:?}", b.id, b.status)))
+}
+
+/// What the booking's rules need of a row.
+pub fn booking_of(b: &booking::Model) -> ApiResult<Booking> {
+    Ok(Booking {
+        status: status_of(b)?,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+    })
+}
+
+/// What the booking's rules say `command` does to booking `b` at `now`.
+fn decide(b: &booking::Model, command: BookingCommand, now: DateTime<Utc>) -> ApiResult<Step> {
+    Ok(lifecycle::decide(&booking_of(b)?, &command, now)?)
+}
+
+/// A [`BookingStatus`] filter on the stored column.
+fn status_in<const N: usize>(statuses: [BookingStatus; N]) -> sea_orm::sea_query::SimpleExpr {
+    booking::Column::Status.is_in(statuses.map(BookingStatus::as_str))
+}
 
 /// A partner's calendar as stored (empty if it has none yet) and its log position.
 pub async fn calendar_of(
@@ -272,11 +304,11 @@ async fn announce_booked(state: &AppState, b: &booking::Model) {
 async fn transition(
     state: &AppState,
     b: &booking::Model,
-    status: &str,
+    status: BookingStatus,
     change: impl FnOnce(&mut booking::ActiveModel),
 ) -> ApiResult<booking::Model> {
     let mut am = booking::ActiveModel {
-        status: Set(status.to_owned()),
+        status: Set(status.as_str().to_owned()),
         version: Set(b.version + 1),
         updated_at: Set(state.clock.now()),
         ..Default::default()
@@ -370,54 +402,19 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::internal("experience without partner"))?;
-    let (party, amount) = match &card.kind {
-        CardKind::Experience {
-            experience_id,
-            party_size,
-            ..
-        } => {
-            if *experience_id != exp.id {
-                return Err(ApiError::new(
-                    ErrorCode::WrongCardKind,
-                    "this card is for another experience",
-                ));
-            }
-            if req.party_size.is_some_and(|p| p != *party_size) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidField,
-                    format!("this card is for {party_size} people"),
-                )
-                .field("party_size"));
-            }
-            (*party_size, card.face_value)
-        }
-        CardKind::Value { partner_id } => {
-            if partner_id.is_some_and(|p| p != exp.partner_id) {
-                return Err(ApiError::new(
-                    ErrorCode::WrongPartner,
-                    "this card is not valid at this partner",
-                ));
-            }
-            if exp.currency != card.currency.code() {
-                return Err(ApiError::new(
-                    ErrorCode::CurrencyMismatch,
-                    format!(
-                        "this card holds {}; the experience is priced in {} (no conversion)",
-                        card.currency, exp.currency
-                    ),
-                ));
-            }
-            let party = req.party_size.unwrap_or(1);
-            if party == 0 || i64::from(party) > i64::from(exp.capacity) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidField,
-                    format!("between 1 and {} people", exp.capacity),
-                )
-                .field("party_size"));
-            }
-            (party, exp.price_minor * i64::from(party))
-        }
-    };
+    let (party, amount) = lifecycle::terms(
+        &card.kind,
+        card.currency,
+        card.face_value,
+        &ExperienceTerms {
+            id: exp.id,
+            partner_id: exp.partner_id,
+            currency: &exp.currency,
+            capacity: exp.capacity,
+            price_minor: exp.price_minor,
+        },
+        req.party_size,
+    )?;
     let (rules, time) = bookable(state, &exp, req.starts_at).await?;
     let now = state.clock.now();
     let expires_at = now + Duration::minutes(HOLD_TTL_MINUTES);
@@ -435,7 +432,7 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
         amount: Set(amount),
         currency: Set(card.currency.code().to_owned()),
         holder_user_id: Set(holder),
-        status: Set("pending".to_owned()),
+        status: Set(BookingStatus::Pending.as_str().to_owned()),
         hold_expires_at: Set(Some(expires_at)),
         cancelled_by: Set(None),
         version: Set(1),
@@ -460,7 +457,7 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
     let slot = match held {
         Ok(o) => o.state,
         Err(e) => {
-            transition(state, &pending, "failed", |_| {}).await?;
+            fail(state, &pending, now).await?;
             return Err(e.into());
         }
     };
@@ -490,34 +487,32 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
             .slots
             .send(sid, SlotCommand::Release { booking_id: id })
             .await;
-        transition(state, &pending, "failed", |_| {}).await?;
+        fail(state, &pending, now).await?;
         return Err(e.into());
     }
-    let b = transition(state, &pending, "held", |_| {}).await?;
+    let Step::To(held) = decide(&pending, BookingCommand::Hold, now)? else {
+        return Ok(pending);
+    };
+    let b = transition(state, &pending, held, |_| {}).await?;
     record(state, &b, Some(&slot)).await;
     Ok(b)
 }
 
+/// Marks a booking the slot or the card refused as failed.
+async fn fail(state: &AppState, pending: &booking::Model, now: DateTime<Utc>) -> ApiResult<()> {
+    if let Step::To(failed) = decide(pending, BookingCommand::Fail, now)? {
+        transition(state, pending, failed, |_| {}).await?;
+    }
+    Ok(())
+}
+
 /// Confirms a held booking before its hold lapses.
 pub async fn confirm(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
-    if b.status == "confirmed" {
+    let now = state.clock.now();
+    let Step::To(confirmed) = decide(b, BookingCommand::Confirm, now)? else {
         announce_booked(state, b).await;
         return Ok(b.clone());
-    }
-    if b.status == "expired" {
-        // The sweep got there first.
-        return Err(ApiError::new(
-            ErrorCode::HoldExpired,
-            "the hold lapsed before it was confirmed; book again",
-        ));
-    }
-    if b.status != "held" {
-        return Err(ApiError::new(
-            ErrorCode::BookingStateConflict,
-            format!("a {} booking cannot be confirmed", b.status),
-        ));
-    }
-    let now = state.clock.now();
+    };
     match state
         .slots
         .send(
@@ -530,7 +525,7 @@ pub async fn confirm(state: &AppState, b: &booking::Model) -> ApiResult<booking:
         .await
     {
         Ok(o) => {
-            let b = transition(state, b, "confirmed", |am| am.hold_expires_at = Set(None)).await?;
+            let b = transition(state, b, confirmed, |am| am.hold_expires_at = Set(None)).await?;
             record(state, &b, Some(&o.state)).await;
             announce_booked(state, &b).await;
             Ok(b)
@@ -538,16 +533,13 @@ pub async fn confirm(state: &AppState, b: &booking::Model) -> ApiResult<booking:
         Err(e) => {
             let err: ApiError = e.into();
             if err.code == ErrorCode::HoldExpired || err.code == ErrorCode::NotFound {
-                match release_everything(state, b, "expired", None).await {
+                match expire(state, b, now).await {
                     // The sweep let it go at the same moment: it lapsed all the same.
                     Ok(_) => {}
                     Err(e) if e.code == ErrorCode::BookingStateConflict => {}
                     Err(e) => return Err(e),
                 }
-                return Err(ApiError::new(
-                    ErrorCode::HoldExpired,
-                    "the hold lapsed before it was confirmed; book again",
-                ));
+                return Err(BookingError::HoldExpired.into());
             }
             Err(err)
         }
@@ -558,7 +550,7 @@ pub async fn confirm(state: &AppState, b: &booking::Model) -> ApiResult<booking:
 async fn release_everything(
     state: &AppState,
     b: &booking::Model,
-    status: &str,
+    status: BookingStatus,
     cancelled_by: Option<&str>,
 ) -> ApiResult<booking::Model> {
     let slot = state
@@ -586,40 +578,37 @@ async fn release_everything(
 
 /// The recipient cancels, until the partner's deadline before the start.
 pub async fn cancel_by_holder(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
-    if !matches!(b.status.as_str(), "held" | "confirmed") {
-        return Err(ApiError::new(
-            ErrorCode::BookingStateConflict,
-            format!("a {} booking cannot be cancelled", b.status),
-        ));
-    }
-    if b.status == "confirmed" {
-        let partner = partner::Entity::find_by_id(b.partner_id)
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| ApiError::internal("booking without partner"))?;
-        let deadline = b.starts_at - Duration::hours(i64::from(partner.cancellation_hours));
-        if state.clock.now() > deadline {
-            return Err(ApiError::new(
-                ErrorCode::CancellationDeadlinePassed,
-                format!(
-                    "this partner takes cancellations until {} hours before the start ({deadline})",
-                    partner.cancellation_hours
-                ),
-            ));
-        }
-    }
-    release_everything(state, b, "cancelled", Some("recipient")).await
+    let partner = partner::Entity::find_by_id(b.partner_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal("booking without partner"))?;
+    let command = BookingCommand::CancelByHolder {
+        cancellation_hours: partner.cancellation_hours,
+    };
+    let Step::To(cancelled) = decide(b, command, state.clock.now())? else {
+        return Ok(b.clone());
+    };
+    release_everything(state, b, cancelled, Some("recipient")).await
 }
 
 /// The partner cancels (any time before the start); the value goes back to the card.
 pub async fn cancel_by_partner(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
-    if !matches!(b.status.as_str(), "pending" | "held" | "confirmed") {
-        return Err(ApiError::new(
-            ErrorCode::BookingStateConflict,
-            format!("a {} booking cannot be cancelled", b.status),
-        ));
-    }
-    release_everything(state, b, "cancelled", Some("partner")).await
+    let Step::To(cancelled) = decide(b, BookingCommand::CancelByPartner, state.clock.now())? else {
+        return Ok(b.clone());
+    };
+    release_everything(state, b, cancelled, Some("partner")).await
+}
+
+/// Lets a booking whose hold lapsed go: its places and value are released.
+async fn expire(
+    state: &AppState,
+    b: &booking::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<booking::Model> {
+    let Step::To(expired) = decide(b, BookingCommand::Expire, now)? else {
+        return Ok(b.clone());
+    };
+    release_everything(state, b, expired, None).await
 }
 
 /// Moves a confirmed booking to another slot: the new places are taken before the old
@@ -629,12 +618,9 @@ pub async fn reschedule(
     b: &booking::Model,
     starts_at: DateTime<Utc>,
 ) -> ApiResult<booking::Model> {
-    if b.status != "confirmed" {
-        return Err(ApiError::new(
-            ErrorCode::BookingStateConflict,
-            "only a confirmed booking can be moved",
-        ));
-    }
+    let Step::To(moved_status) = decide(b, BookingCommand::Reschedule, state.clock.now())? else {
+        return Ok(b.clone());
+    };
     let exp = experience::Entity::find_by_id(b.experience_id)
         .one(&state.db)
         .await?
@@ -658,7 +644,7 @@ pub async fn reschedule(
         )
         .await?;
     let old_slot = b.slot_id;
-    let moved = transition(state, b, "confirmed", |am| {
+    let moved = transition(state, b, moved_status, |am| {
         am.slot_id = Set(new_slot);
         am.starts_at = Set(time.starts_at);
         am.ends_at = Set(time.ends_at);
@@ -704,11 +690,22 @@ pub async fn check_window(
     b: &booking::Model,
     at: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let w = CheckInWindow::of(b.starts_at, b.ends_at);
-    let position = w.position(at);
-    if position == WindowPosition::Open {
-        return Ok(());
+    match within_check_in_window(&booking_of(b)?, at) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(refusal(state, b, e).await?),
     }
+}
+
+/// The answer to a booking's rules refusing `e`: an [`ApiError`] as it converts, except
+/// outside the check-in window, which is worded with the venue's time.
+async fn refusal(state: &AppState, b: &booking::Model, e: BookingError) -> ApiResult<ApiError> {
+    let BookingError::OutsideCheckInWindow {
+        window: w,
+        position,
+    } = e
+    else {
+        return Ok(e.into());
+    };
     let tz: Option<chrono_tz::Tz> = partner::Entity::find_by_id(b.partner_id)
         .one(&state.db)
         .await?
@@ -734,7 +731,7 @@ pub async fn check_window(
             CHECK_IN_CLOSES_AFTER.num_hours()
         ),
     };
-    Err(ApiError::new(ErrorCode::OutsideCheckInWindow, detail))
+    Ok(ApiError::new(ErrorCode::OutsideCheckInWindow, detail))
 }
 
 /// The partner validates the visit: the card's value is captured. Only within the
@@ -750,33 +747,26 @@ pub async fn check_in_at(
     b: &booking::Model,
     at: DateTime<Utc>,
 ) -> ApiResult<booking::Model> {
-    if b.status == "confirmed" {
-        check_window(state, b, at).await?;
-    }
-    settle(state, b, "completed").await
+    settle(state, b, BookingCommand::CheckIn, at).await
 }
 
 /// The recipient did not come: under the no-show policy the value is captured too.
 pub async fn no_show(state: &AppState, b: &booking::Model) -> ApiResult<booking::Model> {
-    if state.clock.now() < b.starts_at {
-        return Err(ApiError::new(
-            ErrorCode::BookingStateConflict,
-            "a no-show is marked after the start",
-        ));
-    }
-    settle(state, b, "no_show").await
+    settle(state, b, BookingCommand::NoShow, state.clock.now()).await
 }
 
-async fn settle(state: &AppState, b: &booking::Model, status: &str) -> ApiResult<booking::Model> {
-    if b.status == status {
-        return Ok(b.clone());
-    }
-    if b.status != "confirmed" {
-        return Err(ApiError::new(
-            ErrorCode::BookingStateConflict,
-            format!("a {} booking cannot be settled", b.status),
-        ));
-    }
+/// Captures the card's value for a visit that was checked in or missed.
+async fn settle(
+    state: &AppState,
+    b: &booking::Model,
+    command: BookingCommand,
+    now: DateTime<Utc>,
+) -> ApiResult<booking::Model> {
+    let status = match lifecycle::decide(&booking_of(b)?, &command, now) {
+        Ok(Step::To(status)) => status,
+        Ok(Step::Done) => return Ok(b.clone()),
+        Err(e) => return Err(refusal(state, b, e).await?),
+    };
     match state
         .registry
         .send(b.card_id, Command::Capture { hold_id: b.id })
@@ -795,7 +785,7 @@ async fn settle(state: &AppState, b: &booking::Model, status: &str) -> ApiResult
 pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     let now = state.clock.now();
     let lapsed = booking::Entity::find()
-        .filter(booking::Column::Status.is_in(["pending", "held"]))
+        .filter(status_in(BookingStatus::UNCONFIRMED))
         .filter(booking::Column::HoldExpiresAt.lte(now))
         .order_by_asc(booking::Column::HoldExpiresAt)
         .limit(SWEEP_BATCH)
@@ -803,7 +793,7 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
         .await?;
     let mut n = 0;
     for b in lapsed {
-        match release_everything(state, &b, "expired", None).await {
+        match expire(state, &b, now).await {
             Ok(_) => n += 1,
             Err(e) if e.code == ErrorCode::BookingStateConflict => {}
             Err(e) => {
@@ -887,7 +877,12 @@ pub async fn partner_bookings(
         .filter(booking::Column::PartnerId.eq(partner_id))
         .filter(booking::Column::StartsAt.gte(from))
         .filter(booking::Column::StartsAt.lt(to))
-        .filter(booking::Column::Status.is_in(["held", "confirmed", "completed", "no_show"]))
+        .filter(status_in([
+            BookingStatus::Held,
+            BookingStatus::Confirmed,
+            BookingStatus::Completed,
+            BookingStatus::NoShow,
+        ]))
         .order_by_asc(booking::Column::StartsAt)
         .limit(2000)
         .all(&state.db)

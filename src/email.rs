@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryError};
 use crate::outbox::Attempt;
 use crate::state::AppState;
+use actors::booking::BookingStatus;
 use actors::giftcard::{CardKind, Event, GiftCard, Status};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
@@ -462,6 +463,7 @@ async fn booking_facts(
 /// The booking as an `.ics` file for the person who booked.
 fn booking_ics(
     b: &booking::Model,
+    status: BookingStatus,
     p: Option<&partner::Model>,
     title: &str,
     lang: Lang,
@@ -504,7 +506,7 @@ fn booking_ics(
             },
             location,
             description,
-            status: crate::ical::EventStatus::of_booking(&b.status),
+            status: crate::ical::EventStatus::of_booking(status),
             sequence: b.version,
             last_modified: Some(b.updated_at),
         }],
@@ -663,8 +665,10 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 None => None,
             };
             let booking = match &b {
-                Some(b) => match b.status.as_str() {
-                    "pending" | "held" if row.kind == "booking_confirmed" => {
+                Some(b) => match crate::bookings::status_of(b)
+                    .map_err(|_| invalid(format!("booking {} has status {:?}", b.id, b.status)))?
+                {
+                    s if s.is_unconfirmed() && row.kind == "booking_confirmed" => {
                         if now - row.created_at > BOOKING_WAIT_LIMIT {
                             return Ok(Composed::Skip(
                                 "the booking was never confirmed".to_owned(),
@@ -672,9 +676,9 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                         }
                         return Ok(Composed::Defer(now + BOOKING_RECHECK));
                     }
-                    "confirmed" | "completed" | "no_show" => {
+                    s if s.is_booked() => {
                         let (facts, p, title) = booking_facts(state, b, lang).await?;
-                        ics = Some(booking_ics(b, p.as_ref(), &title, lang, now));
+                        ics = Some(booking_ics(b, s, p.as_ref(), &title, lang, now));
                         Some(facts)
                     }
                     other => {

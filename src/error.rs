@@ -465,6 +465,34 @@ impl From<actors::booking::SlotError> for ApiError {
     }
 }
 
+impl From<actors::booking::BookingError> for ApiError {
+    #[track_caller]
+    fn from(e: actors::booking::BookingError) -> Self {
+        use actors::booking::BookingError as B;
+        let code = match &e {
+            B::AlreadyBooked { .. }
+            | B::CannotExpire { .. }
+            | B::CannotConfirm { .. }
+            | B::CannotCancel { .. }
+            | B::CannotMove { .. }
+            | B::CannotSettle { .. }
+            | B::NoShowBeforeStart => ErrorCode::BookingStateConflict,
+            B::HoldExpired => ErrorCode::HoldExpired,
+            B::CancellationDeadlinePassed { .. } => ErrorCode::CancellationDeadlinePassed,
+            B::OutsideCheckInWindow { .. } => ErrorCode::OutsideCheckInWindow,
+            B::WrongExperience => ErrorCode::WrongCardKind,
+            B::PartySizeFixed { .. } | B::PartySizeOutOfRange { .. } => ErrorCode::InvalidField,
+            B::WrongPartner => ErrorCode::WrongPartner,
+            B::CurrencyMismatch { .. } => ErrorCode::CurrencyMismatch,
+        };
+        let err = ApiError::new(code, e.to_string());
+        match e.field() {
+            Some(field) => err.field(field),
+            None => err,
+        }
+    }
+}
+
 impl From<actors::booking::CalendarError> for ApiError {
     #[track_caller]
     fn from(e: actors::booking::CalendarError) -> Self {

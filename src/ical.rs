@@ -18,6 +18,7 @@
 //!
 //! It is pure: no I/O, no clock (the caller passes `DTSTAMP`).
 
+use actors::booking::BookingStatus;
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
     Weekday,
@@ -49,11 +50,13 @@ impl EventStatus {
 
     /// The event status of a booking status: booked (and after) is confirmed, not yet
     /// confirmed is tentative, anything that did not or will not happen is cancelled.
-    pub fn of_booking(status: &str) -> Self {
-        match status {
-            "confirmed" | "completed" | "no_show" => Self::Confirmed,
-            "pending" | "held" => Self::Tentative,
-            _ => Self::Cancelled,
+    pub fn of_booking(status: BookingStatus) -> Self {
+        if status.is_booked() {
+            Self::Confirmed
+        } else if status.is_unconfirmed() {
+            Self::Tentative
+        } else {
+            Self::Cancelled
         }
     }
 }
@@ -825,8 +828,17 @@ mod tests {
         assert_eq!(utc_offset(-18_000), "-0500");
         assert_eq!(utc_offset(0), "+0000");
         assert_eq!(utc_offset(19_800), "+0530");
-        assert_eq!(EventStatus::of_booking("no_show"), EventStatus::Confirmed);
-        assert_eq!(EventStatus::of_booking("held"), EventStatus::Tentative);
-        assert_eq!(EventStatus::of_booking("expired"), EventStatus::Cancelled);
+        assert_eq!(
+            EventStatus::of_booking(BookingStatus::NoShow),
+            EventStatus::Confirmed
+        );
+        assert_eq!(
+            EventStatus::of_booking(BookingStatus::Held),
+            EventStatus::Tentative
+        );
+        assert_eq!(
+            EventStatus::of_booking(BookingStatus::Expired),
+            EventStatus::Cancelled
+        );
     }
 }

@@ -110,7 +110,7 @@ pub async fn run(state: &AppState) -> ApiResult<usize> {
         });
     }
     let bookings = booking::Entity::find()
-        .filter(booking::Column::Status.eq("confirmed"))
+        .filter(booking::Column::Status.eq(actors::booking::BookingStatus::Confirmed.as_str()))
         .filter(booking::Column::StartsAt.gt(now))
         .filter(booking::Column::StartsAt.lte(now + BOOKING_REMINDER))
         .limit(BATCH)

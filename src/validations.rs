@@ -11,6 +11,7 @@
 use crate::auth::constant_time_eq;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
+use actors::booking::BookingStatus;
 use chrono::{DateTime, Duration, Utc};
 use entities::{booking, outbox, validation};
 use hmac::{Hmac, Mac};
@@ -99,10 +100,11 @@ pub async fn request(
         .await?
         .filter(|b| b.partner_id == partner_id)
         .ok_or_else(|| ApiError::not_found("booking"))?;
-    if b.status != "confirmed" {
+    let status = crate::bookings::status_of(&b)?;
+    if status != BookingStatus::Confirmed {
         return Err(ApiError::new(
             ErrorCode::BookingStateConflict,
-            format!("this booking is {}: nothing to validate", b.status),
+            format!("this booking is {status}: nothing to validate"),
         ));
     }
     let now = state.clock.now();

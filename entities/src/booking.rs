@@ -21,7 +21,8 @@ pub struct Model {
     pub currency: String,
     pub holder_user_id: Uuid,
     /// `pending`, `held`, `confirmed`, `cancelled`, `expired`, `failed`, `completed`,
-    /// `no_show`.
+    /// `no_show`: `actors::booking::BookingStatus::as_str`, read back with
+    /// `fimy::bookings::status_of`.
     pub status: String,
     /// Until when an unconfirmed booking holds its place.
     pub hold_expires_at: Option<DateTimeUtc>,

@@ -28,6 +28,7 @@ use crate::state::{AppState, State};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use actors::StaffRole;
+use actors::booking::BookingStatus;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use entities::{booking, booking_message, experience, partner, user};
@@ -215,7 +216,7 @@ fn booking_event(
     audience: Audience<'_>,
     lang: Lang,
     now: DateTime<Utc>,
-) -> ical::Event {
+) -> ApiResult<ical::Event> {
     let people = match (lang, b.party_size) {
         (Lang::Fr, 1) => "1 personne".to_owned(),
         (Lang::Fr, n) => format!("{n} personnes"),
@@ -254,7 +255,7 @@ fn booking_event(
             },
         ),
     };
-    ical::Event {
+    Ok(ical::Event {
         uid: format!("{}@fimy", b.id),
         stamp: now,
         start: b.starts_at,
@@ -263,10 +264,10 @@ fn booking_event(
         summary,
         location: location(p),
         description,
-        status: ical::EventStatus::of_booking(&b.status),
+        status: ical::EventStatus::of_booking(crate::bookings::status_of(b)?),
         sequence: b.version,
         last_modified: Some(b.updated_at),
-    }
+    })
 }
 
 fn calendar_response(body: String, disposition: String, cache: &'static str) -> HttpResponse {
@@ -315,7 +316,7 @@ pub async fn booking_ics(
         }
     };
     let now = state.clock.now();
-    let event = booking_event(&b, &p, &title, audience, lang, now);
+    let event = booking_event(&b, &p, &title, audience, lang, now)?;
     let body = ical::Calendar {
         events: vec![event],
         ..Default::default()
@@ -448,10 +449,12 @@ pub async fn calendar_feed(
         .filter(booking::Column::StartsAt.lte(to))
         .filter(
             Condition::any()
-                .add(booking::Column::Status.is_in(["confirmed", "completed", "no_show"]))
+                .add(
+                    booking::Column::Status.is_in(BookingStatus::BOOKED.map(BookingStatus::as_str)),
+                )
                 .add(
                     Condition::all()
-                        .add(booking::Column::Status.eq("cancelled"))
+                        .add(booking::Column::Status.eq(BookingStatus::Cancelled.as_str()))
                         .add(booking::Column::UpdatedAt.gte(now - FEED_PAST)),
                 ),
         )
@@ -469,7 +472,7 @@ pub async fn calendar_feed(
             let customer = names.get(&b.holder_user_id).map_or("", String::as_str);
             booking_event(b, &p, title, Audience::Partner { customer }, Lang::Fr, now)
         })
-        .collect();
+        .collect::<ApiResult<Vec<_>>>()?;
     let body = ical::Calendar {
         name: Some(format!("Fimy — {}", p.name)),
         refresh_interval: Some(FEED_REFRESH),
@@ -592,7 +595,7 @@ pub async fn dashboard(
 
     let upcoming = booking::Entity::find()
         .filter(booking::Column::PartnerId.eq(id))
-        .filter(booking::Column::Status.eq("confirmed"))
+        .filter(booking::Column::Status.eq(BookingStatus::Confirmed.as_str()))
         .filter(booking::Column::StartsAt.gte(now))
         .order_by_asc(booking::Column::StartsAt)
         .order_by_asc(booking::Column::Id)
@@ -601,7 +604,7 @@ pub async fn dashboard(
         .await?;
     let today = booking::Entity::find()
         .filter(booking::Column::PartnerId.eq(id))
-        .filter(booking::Column::Status.eq("confirmed"))
+        .filter(booking::Column::Status.eq(BookingStatus::Confirmed.as_str()))
         .filter(booking::Column::StartsAt.gte(day_start))
         .filter(booking::Column::StartsAt.lt(day_end))
         .order_by_asc(booking::Column::StartsAt)
@@ -609,7 +612,7 @@ pub async fn dashboard(
         .all(&state.db)
         .await?;
 
-    let counted = ["confirmed", "completed"];
+    let counted = [BookingStatus::Confirmed, BookingStatus::Completed].map(BookingStatus::as_str);
     let count = Expr::col(booking::Column::Id).count();
     let regulars: Vec<(Uuid, i64)> = booking::Entity::find()
         .select_only()

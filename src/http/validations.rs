@@ -7,6 +7,7 @@ use crate::state::State;
 use crate::validations::{self, QR_ROTATION_SECS};
 use actix_web::{HttpResponse, web};
 use actors::StaffRole;
+use actors::booking::BookingStatus;
 use chrono::{DateTime, Utc};
 use entities::{booking, validation};
 use sea_orm::EntityTrait;
@@ -55,10 +56,11 @@ pub async fn qr(state: State, who: Principal, id: web::Path<Uuid>) -> ApiResult<
         .await?
         .filter(|b| b.holder_user_id == who.user_id)
         .ok_or_else(|| ApiError::not_found("booking"))?;
-    if b.status != "confirmed" {
+    let status = crate::bookings::status_of(&b)?;
+    if status != BookingStatus::Confirmed {
         return Err(ApiError::new(
             ErrorCode::BookingStateConflict,
-            format!("a {} booking has no code", b.status),
+            format!("a {status} booking has no code"),
         ));
     }
     let (token, valid_until) = validations::token(&state, b.id);
