@@ -472,6 +472,7 @@ pub async fn book(state: &AppState, holder: Uuid, req: BookRequest) -> ApiResult
         .send(
             card.id,
             Command::Authorize {
+                code_version: None,
                 hold_id: id,
                 amount,
                 currency,

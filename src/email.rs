@@ -413,6 +413,47 @@ async fn load_event(state: &AppState, row: &outbox::Model) -> Result<Option<Even
         .map_err(|err| invalid(format!("event {} is unreadable: {err}", e.id)))
 }
 
+/// What a receipt covers: the spends among the card's events `seq` to `last_seq` of its
+/// payload (several, when spends were merged into one receipt), as the total, the
+/// venues (each once) and how many spends.
+async fn spends(
+    state: &AppState,
+    row: &outbox::Model,
+) -> Result<(i64, Vec<Uuid>, usize), DeliveryError> {
+    let Some((first, last)) = crate::store::cards::receipt_range(&row.payload) else {
+        return Ok((0, Vec::new(), 0));
+    };
+    let card = row
+        .card_id
+        .ok_or_else(|| invalid("a receipt needs its card"))?;
+    let events = card_event::Entity::find()
+        .filter(card_event::Column::CardId.eq(card))
+        .filter(card_event::Column::Seq.between(first, last))
+        .all(&state.db)
+        .await
+        .map_err(db)?;
+    let (mut total, mut venues, mut count) = (0i64, Vec::new(), 0usize);
+    for e in events {
+        let data = serde_json::from_str(&e.data).map_err(|err| invalid(err.to_string()))?;
+        let event = Event::from_parts(&e.kind, data)
+            .map_err(|err| invalid(format!("event {} is unreadable: {err}", e.id)))?;
+        if let Event::AmountRedeemed {
+            amount, partner_id, ..
+        }
+        | Event::AuthorizationCaptured {
+            amount, partner_id, ..
+        } = event
+        {
+            total += amount;
+            count += 1;
+            if !venues.contains(&partner_id) {
+                venues.push(partner_id);
+            }
+        }
+    }
+    Ok((total, venues, count))
+}
+
 async fn partner_name(state: &AppState, id: Uuid) -> Result<Option<String>, DeliveryError> {
     Ok(partner::Entity::find_by_id(id)
         .one(&state.db)
@@ -616,20 +657,12 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
         }
         "card_used" => {
             let card = load_card(state, row).await?;
-            let (amount, venue) = match load_event(state, row).await? {
-                Some(
-                    Event::AmountRedeemed {
-                        amount, partner_id, ..
-                    }
-                    | Event::AuthorizationCaptured {
-                        amount, partner_id, ..
-                    },
-                ) => (
-                    Some(money(amount, &card.state)),
-                    partner_name(state, partner_id).await?,
-                ),
-                _ => (None, None),
+            let (spent, venues, count) = spends(state, row).await?;
+            let venue = match venues.as_slice() {
+                [one] => partner_name(state, *one).await?,
+                _ => None,
             };
+            let amount = (count > 0).then(|| money(spent, &card.state));
             let remaining = (matches!(card.state.kind, CardKind::Value { .. })
                 && card.state.available > 0)
                 .then(|| money(card.state.available, &card.state));
@@ -640,6 +673,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 amount,
                 venue,
                 remaining,
+                spends: count,
             }
         }
         "booking_confirmed" | "booking_reminder" => {

@@ -407,7 +407,7 @@ impl From<actors::giftcard::DomainError> for ApiError {
     fn from(e: actors::giftcard::DomainError) -> Self {
         use actors::giftcard::DomainError as D;
         let code = match &e {
-            D::NotFound => ErrorCode::NotFound,
+            D::NotFound | D::CodeReplaced => ErrorCode::NotFound,
             D::AlreadyExists => ErrorCode::CardStateConflict,
             D::InvalidAmount | D::Invalid(_) => ErrorCode::InvalidField,
             D::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,

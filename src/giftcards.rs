@@ -448,11 +448,7 @@ pub async fn find_by_code(
         limiter.check(client, client)
     };
     if let Err(limited) = checked {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            "too many code lookups; wait before trying again",
-        )
-        .retry_after(limited.retry_after_secs));
+        return Err(too_many_lookups(limited.retry_after_secs));
     }
     let found = gift_card::Entity::find()
         .filter(gift_card::Column::CodeHash.eq(state.secrets.code_lookup_hash(&code)))
@@ -467,6 +463,54 @@ pub async fn find_by_code(
                 "no card matches this code",
             ))
         }
+    }
+}
+
+/// The card a till's code stands for, from the node's cache when the code was looked up
+/// recently (no read, and no look-up counted against the staff's budget), else by
+/// [`find_by_code`]. Spends made with it carry its `code_version`, which the card's
+/// actor checks: an entry that outlived a transfer spends nothing ([`forget_code`]).
+pub async fn handle_for_code(
+    state: &AppState,
+    raw: &str,
+    user_id: Uuid,
+) -> ApiResult<crate::cache::CardHandle> {
+    let code = CardCode::parse(raw)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCode, e.to_string()).field("code"))?;
+    let hash = state.secrets.code_lookup_hash(&code);
+    if let Some(handle) = state.caches.card_handles.get(&hash) {
+        // A till over its budget of guesses waits, even with a code it knows.
+        state
+            .staff_code_limiter
+            .check_guesses(&format!("staff:{user_id}"))
+            .map_err(|l| too_many_lookups(l.retry_after_secs))?;
+        return Ok(handle);
+    }
+    let row = find_by_code(state, raw, Lookup::Staff { user_id }).await?;
+    let card = crate::store::cards::decode(&row).map_err(ApiError::internal)?;
+    let handle = crate::cache::CardHandle {
+        card_id: row.id,
+        code_version: card.code_version,
+    };
+    state.caches.card_handles.put(hash, handle);
+    Ok(handle)
+}
+
+fn too_many_lookups(retry_after_secs: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        "too many code lookups; wait before trying again",
+    )
+    .retry_after(retry_after_secs)
+}
+
+/// Drops the cached card of a code that the card's actor refused as replaced.
+pub fn forget_code(state: &AppState, raw: &str) {
+    if let Ok(code) = CardCode::parse(raw) {
+        state
+            .caches
+            .card_handles
+            .forget(&state.secrets.code_lookup_hash(&code));
     }
 }
 

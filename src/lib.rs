@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod cache;
 pub mod catalogue;
 pub mod cli;
 pub mod clock;

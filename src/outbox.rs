@@ -254,6 +254,9 @@ async fn claim(state: &AppState, row: outbox::Model) -> Result<Option<outbox::Mo
         .filter(outbox::Column::Status.eq(row.status.as_str()))
         .filter(outbox::Column::Attempts.eq(row.attempts))
         .filter(outbox::Column::NextAttemptAt.lte(now))
+        // A receipt may have had spends merged into it since it was read: claim what
+        // it says now, on the next pass (see `store::cards::coalesce_receipts`).
+        .filter(outbox::Column::Payload.eq(row.payload.as_str()))
         .exec(&state.db)
         .await?;
     Ok((res.rows_affected == 1).then(|| outbox::Model {

@@ -696,6 +696,7 @@ pub async fn ensure_demo_cards(state: &crate::state::AppState) -> anyhow::Result
                     user_id: recipient.id,
                 },
                 "redeem" => Command::Redeem {
+                    code_version: None,
                     amount: 3_500,
                     currency: cad,
                     partner_id: bistro.id,
@@ -704,6 +705,7 @@ pub async fn ensure_demo_cards(state: &crate::state::AppState) -> anyhow::Result
                     now,
                 },
                 "use_all" => Command::Redeem {
+                    code_version: None,
                     amount: face,
                     currency: cad,
                     partner_id: bistro.id,

@@ -155,6 +155,7 @@ impl Application {
             staff_code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::STAFF_CODE_LOOKUP),
             hub: crate::live::hub::Hub::start(bus.subscribe()),
             sessions: crate::auth::cache::SessionCache::start(bus.subscribe()),
+            caches: crate::cache::Caches::default(),
             bus,
             registry,
             slots,

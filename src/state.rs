@@ -14,6 +14,8 @@ pub struct AppState {
     pub login_limiter: LoginThrottle,
     /// Recently read sessions (dropped at once when their user's access changes).
     pub sessions: crate::auth::cache::SessionCache,
+    /// Venues' terms and the cards tills' codes stand for (see `cache`).
+    pub caches: crate::cache::Caches,
     pub metrics: Metrics,
     /// Present when `REDIS_URL` is set; used by readiness checks (and the event bus).
     pub redis: Option<redis::Client>,

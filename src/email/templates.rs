@@ -73,9 +73,11 @@ pub enum Facts {
     CardUsedDonor { recipient: String },
     /// To the recipient.
     CardUsed {
+        /// In all, when `spends` > 1 (several spends told in one receipt).
         amount: Option<String>,
         venue: Option<String>,
         remaining: Option<String>,
+        spends: usize,
     },
     /// To the recipient; `ics` when the calendar file is attached.
     BookingConfirmed {
@@ -254,8 +256,17 @@ fn french(env: &Envelope<'_>, facts: &Facts) -> Draft {
             amount,
             venue,
             remaining,
+            spends,
         } => {
             blocks.push(Block::Para(match (amount, venue) {
+                (Some(a), Some(v)) if *spends > 1 => {
+                    format!(
+                        "{a} ont été utilisés sur votre carte cadeau chez {v}, en {spends} fois."
+                    )
+                }
+                (Some(a), None) if *spends > 1 => {
+                    format!("{a} ont été utilisés sur votre carte cadeau, en {spends} fois.")
+                }
                 (Some(a), Some(v)) => {
                     format!("{a} ont été utilisés sur votre carte cadeau chez {v}.")
                 }
@@ -452,8 +463,15 @@ fn english(env: &Envelope<'_>, facts: &Facts) -> Draft {
             amount,
             venue,
             remaining,
+            spends,
         } => {
             blocks.push(Block::Para(match (amount, venue) {
+                (Some(a), Some(v)) if *spends > 1 => {
+                    format!("{a} was spent on your gift card at {v}, in {spends} payments.")
+                }
+                (Some(a), None) if *spends > 1 => {
+                    format!("{a} was spent on your gift card, in {spends} payments.")
+                }
                 (Some(a), Some(v)) => format!("{a} was spent on your gift card at {v}."),
                 (Some(a), None) => format!("{a} was spent on your gift card."),
                 (None, Some(v)) => format!("Your gift card has just been used at {v}."),
@@ -946,6 +964,13 @@ mod tests {
                 amount: Some("10,00 €".into()),
                 venue: Some("Chez Léon".into()),
                 remaining: Some("40,00 €".into()),
+                spends: 1,
+            },
+            Facts::CardUsed {
+                amount: Some("12,00 €".into()),
+                venue: None,
+                remaining: None,
+                spends: 3,
             },
             Facts::BookingConfirmed {
                 booking: Some(b.clone()),

@@ -848,6 +848,9 @@ async fn commission_bps(
         partner_id,
         &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet],
     )?;
+    if let Some(t) = state.caches.partner_terms.get(&partner_id) {
+        return Ok((t.commission_bps, t.currency));
+    }
     let p = partner::Entity::find_by_id(partner_id)
         .one(&state.db)
         .await?
@@ -861,10 +864,32 @@ async fn commission_bps(
             ),
         )
     })?;
-    Ok((
-        u32::try_from(p.commission_bps).map_err(ApiError::internal)?,
+    let terms = crate::cache::PartnerTerms {
+        commission_bps: u32::try_from(p.commission_bps).map_err(ApiError::internal)?,
         currency,
-    ))
+    };
+    state.caches.partner_terms.put(partner_id, terms);
+    Ok((terms.commission_bps, terms.currency))
+}
+
+/// Sends a spend presented with `code` to the card's actor; a code replaced since it was
+/// cached is forgotten and answered like an unknown one.
+async fn spend_with_code(
+    state: &State,
+    code: &str,
+    handle: crate::cache::CardHandle,
+    command: Command,
+) -> ApiResult<actors::runtime::Outcome<actors::giftcard::GiftCards>> {
+    match state.registry.send(handle.card_id, command).await {
+        Err(actors::runtime::ActorError::Domain(actors::giftcard::DomainError::CodeReplaced)) => {
+            giftcards::forget_code(state, code);
+            Err(ApiError::new(
+                ErrorCode::NotFound,
+                "no card matches this code",
+            ))
+        }
+        other => Ok(other?),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -958,31 +983,20 @@ pub async fn redeem(
 ) -> ApiResult<HttpResponse> {
     let partner_id = id.into_inner();
     let (bps, currency) = commission_bps(&state, &who, partner_id).await?;
-    let row = giftcards::find_by_code(
-        &state,
-        &body.code,
-        Lookup::Staff {
-            user_id: who.user_id,
-        },
-    )
-    .await?;
+    let handle = giftcards::handle_for_code(&state, &body.code, who.user_id).await?;
     let now = state.clock.now();
-    let outcome = state
-        .registry
-        .send(
-            row.id,
-            Command::Redeem {
-                amount: body.amount_minor,
-                currency,
-                partner_id,
-                commission_bps: bps,
-                reference: Uuid::now_v7(),
-                now,
-            },
-        )
-        .await?;
+    let command = Command::Redeem {
+        code_version: Some(handle.code_version),
+        amount: body.amount_minor,
+        currency,
+        partner_id,
+        commission_bps: bps,
+        reference: Uuid::now_v7(),
+        now,
+    };
+    let outcome = spend_with_code(&state, &body.code, handle, command).await?;
     Ok(HttpResponse::Created().json(SpendResponse {
-        card_id: row.id,
+        card_id: handle.card_id,
         hold_id: None,
         amount_minor: body.amount_minor,
         currency: outcome.state.currency.code().to_owned(),
@@ -1003,32 +1017,21 @@ pub async fn authorize(
 ) -> ApiResult<HttpResponse> {
     let partner_id = id.into_inner();
     let (bps, currency) = commission_bps(&state, &who, partner_id).await?;
-    let row = giftcards::find_by_code(
-        &state,
-        &body.code,
-        Lookup::Staff {
-            user_id: who.user_id,
-        },
-    )
-    .await?;
+    let handle = giftcards::handle_for_code(&state, &body.code, who.user_id).await?;
     let hold_id = Uuid::now_v7();
     let now = state.clock.now();
-    let outcome = state
-        .registry
-        .send(
-            row.id,
-            Command::Authorize {
-                hold_id,
-                amount: body.amount_minor,
-                currency,
-                partner_id,
-                commission_bps: bps,
-                now,
-            },
-        )
-        .await?;
+    let command = Command::Authorize {
+        code_version: Some(handle.code_version),
+        hold_id,
+        amount: body.amount_minor,
+        currency,
+        partner_id,
+        commission_bps: bps,
+        now,
+    };
+    let outcome = spend_with_code(&state, &body.code, handle, command).await?;
     Ok(HttpResponse::Created().json(SpendResponse {
-        card_id: row.id,
+        card_id: handle.card_id,
         hold_id: Some(hold_id),
         amount_minor: body.amount_minor,
         currency: outcome.state.currency.code().to_owned(),

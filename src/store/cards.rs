@@ -74,6 +74,116 @@ async fn donor_numbers(
         .collect())
 }
 
+/// The recipient's receipts for spends are one message per run of spends, not one per
+/// spend: a till that charges a card ten times in a minute sends one email and one push
+/// saying what was spent in all. The batch's receipts are merged into one row per channel
+/// covering their events (`seq` to `last_seq` in the payload), and that row into the
+/// channel's receipt that is still waiting to be sent, if any. The outbox claims a row
+/// fenced on its payload, so a merge either lands before the claim or a new row is
+/// written: no spend is told twice or left out.
+async fn coalesce_receipts(
+    tx: &impl ConnectionTrait,
+    card: Uuid,
+    notices: Vec<outbox::ActiveModel>,
+) -> Result<Vec<outbox::ActiveModel>, StoreError> {
+    let is_receipt = |n: &outbox::ActiveModel| {
+        n.kind.as_ref() == RECEIPT_KIND && n.audience.as_ref() == "recipient"
+    };
+    if !notices.iter().any(is_receipt) {
+        return Ok(notices);
+    }
+    let (receipts, mut out): (Vec<_>, Vec<_>) = notices.into_iter().partition(is_receipt);
+    // One row per channel and person (a transfer in the batch changes the person).
+    type Key = (String, Option<Uuid>, Option<String>);
+    let mut by_channel: Vec<(Key, outbox::ActiveModel, i64, i64)> = Vec::new();
+    for n in receipts {
+        let seq = receipt_range(n.payload.as_ref()).map_or(0, |(first, _)| first);
+        let key = (
+            n.channel.as_ref().clone(),
+            *n.user_id.as_ref(),
+            n.email.as_ref().clone(),
+        );
+        match by_channel.iter_mut().find(|(k, ..)| *k == key) {
+            Some((_, _, first, last)) => {
+                *first = (*first).min(seq);
+                *last = (*last).max(seq);
+            }
+            None => by_channel.push((key, n, seq, seq)),
+        }
+    }
+    for ((channel, ..), mut row, first, last) in by_channel {
+        // Only into a receipt for the same person: a transfer changes who hears of spends.
+        let to_user = match row.user_id.as_ref() {
+            Some(u) => outbox::Column::UserId.eq(*u),
+            None => outbox::Column::UserId.is_null(),
+        };
+        let to_email = match row.email.as_ref() {
+            Some(e) => outbox::Column::Email.eq(e.as_str()),
+            None => outbox::Column::Email.is_null(),
+        };
+        let waiting = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .column(outbox::Column::Payload)
+            .filter(outbox::Column::CardId.eq(card))
+            .filter(to_user)
+            .filter(to_email)
+            .filter(outbox::Column::Audience.eq("recipient"))
+            .filter(outbox::Column::Channel.eq(channel.as_str()))
+            .filter(outbox::Column::Kind.eq(RECEIPT_KIND))
+            .filter(outbox::Column::Status.eq("pending"))
+            .into_tuple::<(Uuid, String)>()
+            .one(tx)
+            .await
+            .map_err(store_error)?;
+        if let Some((id, payload)) = waiting
+            && let Some(merged) = with_last_seq(&payload, last)
+        {
+            let res = outbox::Entity::update_many()
+                .col_expr(outbox::Column::Payload, Expr::value(merged))
+                .filter(outbox::Column::Id.eq(id))
+                .filter(outbox::Column::Status.eq("pending"))
+                .filter(outbox::Column::Payload.eq(payload))
+                .exec(tx)
+                .await
+                .map_err(store_error)?;
+            if res.rows_affected == 1 {
+                continue;
+            }
+        }
+        let payload = row.payload.as_ref().clone();
+        let payload = serde_json::from_str::<serde_json::Value>(&payload)
+            .ok()
+            .and_then(|mut v| {
+                v["seq"] = first.into();
+                with_last_seq(&v.to_string(), last)
+            })
+            .unwrap_or(payload);
+        row.payload = Set(payload);
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// The kind of the recipient's receipt for a spend.
+const RECEIPT_KIND: &str = "card_used";
+
+/// `payload` with its `last_seq` set to `last` (`None` if it is not a JSON object).
+fn with_last_seq(payload: &str, last: i64) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(payload).ok()?;
+    v.as_object_mut()?.insert("last_seq".into(), last.into());
+    Some(v.to_string())
+}
+
+/// The card events a receipt row covers: `seq` to `last_seq` (just `seq` for a row
+/// written before receipts were merged).
+pub fn receipt_range(payload: &str) -> Option<(i64, i64)> {
+    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let first = v.get("seq")?.as_i64()?;
+    let last = v.get("last_seq").and_then(|l| l.as_i64()).unwrap_or(first);
+    Some((first, last))
+}
+
 fn kind_name(card: &GiftCard) -> &'static str {
     match card.kind {
         CardKind::Experience { .. } => "experience",
@@ -266,6 +376,7 @@ impl Store<GiftCards> for SqlCardStore {
         for e in c.events {
             notices.extend(crate::giftcards::refund_rows(card.id, e));
         }
+        let notices = coalesce_receipts(&tx, card.id, notices).await?;
         append_events_numbered(
             &tx,
             "card_events",

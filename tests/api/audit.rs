@@ -18,6 +18,7 @@ async fn card_with_history(app: &TestApp) -> uuid::Uuid {
         .send(
             card,
             actors::giftcard::Command::Redeem {
+                code_version: None,
                 amount: 1_000,
                 currency: actors::Currency::Eur,
                 partner_id: uuid::Uuid::now_v7(),
@@ -466,6 +467,7 @@ async fn the_audit_reads_a_consistent_picture_while_cards_are_spent() {
                 .send(
                     card,
                     actors::giftcard::Command::Redeem {
+                        code_version: None,
                         amount: 10,
                         currency: actors::Currency::Eur,
                         partner_id: uuid::Uuid::now_v7(),

@@ -513,6 +513,48 @@ async fn a_transfer_gives_a_new_code_and_the_old_one_stops_working() {
 }
 
 #[tokio::test]
+async fn a_till_that_just_used_a_code_cannot_spend_with_it_after_a_transfer() {
+    let app = spawn_demo_app().await;
+    let donor = app.register("donor@example.com").await;
+    let holder = app.register("remi@example.com").await;
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app.partner_of(&tablet).await;
+    let bought = app
+        .buy_value_card(&donor, 5_000, json!({"currency": "CAD"}))
+        .await;
+    let id = bought["card"]["id"].as_str().unwrap().to_owned();
+    app.wait_for_status(&donor, &id, "delivered").await;
+    let old = app.code_of(&id).await;
+    app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": old}))
+        .await;
+    let spend = |code: &str, path: &str| {
+        let (url, body) = (
+            format!("/api/v1/partners/{partner}/{path}"),
+            json!({"code": code, "amount_minor": 100}),
+        );
+        let (app, tablet) = (&app, &tablet);
+        async move { app.post_as(tablet, &url, &body).await }
+    };
+    // The till has used the code (the node now knows which card it is).
+    assert_eq!(spend(&old, "redemptions").await.status(), 201);
+    let res = app
+        .post_as(
+            &holder,
+            &format!("/api/v1/cards/{id}/transfer"),
+            &json!({"recipient_name": "Ana", "recipient_email": "ana@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_problem(spend(&old, "redemptions").await, 404, "not_found").await;
+    assert_problem(spend(&old, "authorizations").await, 404, "not_found").await;
+    let new = app.code_of(&id).await;
+    let res = spend(&new, "redemptions").await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let card: Value = res.json().await.unwrap();
+    assert_eq!(card["available_minor"], 4_800, "the old code spent nothing");
+}
+
+#[tokio::test]
 async fn the_free_extension_works_once_near_expiry() {
     let app = spawn_app().await;
     let donor = app.register("donor@example.com").await;

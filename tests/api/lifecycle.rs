@@ -96,6 +96,50 @@ fn count(rows: &[(String, String, String)], audience: &str, kind: &str) -> usize
         .count()
 }
 
+/// The card's spending events, by number.
+async fn spend_seqs(app: &TestApp, card: &str) -> Vec<i64> {
+    let id = uuid::Uuid::parse_str(card).unwrap();
+    entities::card_event::Entity::find()
+        .filter(entities::card_event::Column::CardId.eq(id))
+        .filter(
+            entities::card_event::Column::Kind.is_in(["amount_redeemed", "authorization_captured"]),
+        )
+        .order_by_asc(entities::card_event::Column::Seq)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.seq)
+        .collect()
+}
+
+/// The spending events the holder's receipts on `channel` tell of, each as often as it is
+/// told, in order.
+async fn receipted(app: &TestApp, card: &str, channel: &str) -> Vec<i64> {
+    let id = uuid::Uuid::parse_str(card).unwrap();
+    let spends = spend_seqs(app, card).await;
+    let rows = entities::outbox::Entity::find()
+        .filter(entities::outbox::Column::CardId.eq(id))
+        .filter(entities::outbox::Column::Audience.eq("recipient"))
+        .filter(entities::outbox::Column::Kind.eq("card_used"))
+        .filter(entities::outbox::Column::Channel.eq(channel))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    let mut told: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| {
+            let (first, last) = fimy::store::cards::receipt_range(&r.payload).unwrap();
+            spends
+                .iter()
+                .copied()
+                .filter(move |s| (first..=last).contains(s))
+        })
+        .collect();
+    told.sort_unstable();
+    told
+}
+
 /// The kinds on a user's feed (long-poll, at once).
 async fn feed(app: &TestApp, token: &str) -> Vec<String> {
     let me = user_id(app, token).await;
@@ -398,11 +442,12 @@ async fn partial_spends_tell_the_donor_nothing_until_the_one_that_empties_the_ca
     }
     let rows = outbox(&app, &card).await;
     assert_eq!(count(&rows, "donor", "card_used"), 0, "{rows:?}");
-    assert_eq!(
-        count(&rows, "recipient", "card_used"),
-        8,
-        "a receipt each time"
-    );
+    // Each spend is in exactly one receipt per channel (spends made before the last
+    // receipt went out are told together).
+    let spends = spend_seqs(&app, &card).await;
+    assert_eq!(spends.len(), 4);
+    assert_eq!(receipted(&app, &card, "email").await, spends);
+    assert_eq!(receipted(&app, &card, "push").await, spends);
     assert_eq!(redeem().await.status(), 201);
     let rows = outbox(&app, &card).await;
     assert_eq!(count(&rows, "donor", "card_used"), 2, "one email, one push");
@@ -879,4 +924,84 @@ async fn a_donor_told_booked_learns_when_the_booking_is_cancelled_and_booked_aga
     let rows = outbox(&app, &card).await;
     assert_eq!(count(&rows, "donor", "booking_cancelled"), 0, "{rows:?}");
     app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn spends_made_before_a_receipt_goes_out_are_told_in_that_one_receipt() {
+    // The outbox runs only when the test says so.
+    let app = spawn_with(Options {
+        demo_data: true,
+        env: vec![("FIMY_OUTBOX_INTERVAL_MS", "3600000".into())],
+        ..Default::default()
+    })
+    .await;
+    let (_donor, _holder, card, code) = gift(&app, 5_000).await;
+    let tablet = app.demo_token("partner tablet").await;
+    let partner = app.partner_of(&tablet).await;
+    let url = format!("/api/v1/partners/{partner}/redemptions");
+    for amount in [100, 200, 300] {
+        let body = json!({"code": code, "amount_minor": amount});
+        assert_eq!(app.post_as(&tablet, &url, &body).await.status(), 201);
+    }
+    let rows = outbox(&app, &card).await;
+    assert_eq!(
+        count(&rows, "recipient", "card_used"),
+        2,
+        "one email, one push: {rows:?}"
+    );
+    let spends = spend_seqs(&app, &card).await;
+    assert_eq!(receipted(&app, &card, "email").await, spends);
+
+    // Sent, it tells the three spends in all; the next spend gets a receipt of its own.
+    fimy::outbox::run_once(&app.state).await.unwrap();
+    let receipts = || {
+        std::fs::read_dir(app.data_dir.path().join("outbox"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|f| {
+                let name = f.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".eml") && !name.starts_with('.')
+            })
+            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+            .filter(|t| {
+                t.contains("<remi@example.com>")
+                    && t.contains("X-Fimy-Audience: recipient")
+                    && t.contains("X-Fimy-Kind: card_used")
+            })
+            .collect::<Vec<_>>()
+    };
+    let sent = receipts();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].contains("in 3 payments") || sent[0].contains("en 3 fois"),
+        "{}",
+        sent[0]
+    );
+    assert!(
+        sent[0].contains("6.00") || sent[0].contains("6,00"),
+        "the total of the three spends: {}",
+        sent[0]
+    );
+    let body = json!({"code": code, "amount_minor": 400});
+    assert_eq!(app.post_as(&tablet, &url, &body).await.status(), 201);
+    let rows = outbox(&app, &card).await;
+    assert_eq!(count(&rows, "recipient", "card_used"), 4, "{rows:?}");
+    let spends = spend_seqs(&app, &card).await;
+    assert_eq!(spends.len(), 4);
+    assert_eq!(
+        receipted(&app, &card, "email").await,
+        spends,
+        "each told once"
+    );
+    fimy::outbox::run_once(&app.state).await.unwrap();
+    let sent = receipts();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent.iter()
+            .any(|t| (t.contains("4.00") || t.contains("4,00"))
+                && !t.contains("payments")
+                && !t.contains(" fois")),
+        "{sent:?}"
+    );
 }

@@ -54,6 +54,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
             Ok(vec![Event::CardClaimed { user_id: *user_id }])
         }
         Command::Redeem {
+            code_version,
             amount,
             currency,
             partner_id,
@@ -61,6 +62,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
             reference,
             now,
         } => {
+            check_code(card, *code_version)?;
             if matches!(card.kind, CardKind::Experience { .. }) {
                 return Err(DomainError::WrongKind);
             }
@@ -76,6 +78,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
             ))
         }
         Command::Authorize {
+            code_version,
             hold_id,
             amount,
             currency,
@@ -83,6 +86,7 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
             commission_bps,
             now,
         } => {
+            check_code(card, *code_version)?;
             if card.holds.contains_key(hold_id) {
                 return Err(DomainError::DuplicateHold);
             }
@@ -300,6 +304,16 @@ fn record_payment(
 /// Whether `amount` of `currency` may be spent from the card at `partner_id` now. A card
 /// pays only in its own currency: no conversion is made, so a EUR card is refused at a
 /// venue charging in CAD whatever the amount.
+/// A spend presented with a card's code (at a till) names the version of the code it
+/// was read from: once the card is transferred its old code spends nothing, even if the
+/// till looked the code up just before the transfer or keeps it in a cache.
+fn check_code(card: &GiftCard, code_version: Option<u32>) -> Result<(), DomainError> {
+    match code_version {
+        Some(v) if v != card.code_version => Err(DomainError::CodeReplaced),
+        _ => Ok(()),
+    }
+}
+
 fn check_spend(
     card: &GiftCard,
     amount: i64,
@@ -706,6 +720,7 @@ mod tests {
         let (_, mut card) = paid(10_000);
         let partner = Uuid::now_v7();
         let redeem = |amount| Command::Redeem {
+            code_version: None,
             amount,
             currency: Currency::Eur,
             partner_id: partner,
@@ -730,6 +745,7 @@ mod tests {
         let (_, card) = paid(10_000);
         let partner = Uuid::now_v7();
         let redeem = |currency| Command::Redeem {
+            code_version: None,
             amount: 100,
             currency,
             partner_id: partner,
@@ -738,6 +754,7 @@ mod tests {
             now: t0(),
         };
         let hold = |currency| Command::Authorize {
+            code_version: None,
             hold_id: Uuid::now_v7(),
             amount: 100,
             currency,
@@ -783,6 +800,7 @@ mod tests {
             ],
         );
         let elsewhere = Command::Redeem {
+            code_version: None,
             amount: 100,
             currency: Currency::Eur,
             partner_id: Uuid::now_v7(),
@@ -818,6 +836,7 @@ mod tests {
             ],
         );
         let redeem = Command::Redeem {
+            code_version: None,
             amount: 100,
             currency: Currency::Eur,
             partner_id: partner,
@@ -827,6 +846,7 @@ mod tests {
         };
         assert_eq!(decide(Some(&card), &redeem), Err(DomainError::WrongKind));
         let hold = Command::Authorize {
+            code_version: None,
             hold_id: Uuid::now_v7(),
             amount: 9_000,
             currency: Currency::Eur,
@@ -843,6 +863,7 @@ mod tests {
         let partner = Uuid::now_v7();
         let (h1, h2) = (Uuid::now_v7(), Uuid::now_v7());
         let auth = |hold_id, amount| Command::Authorize {
+            code_version: None,
             hold_id,
             amount,
             currency: Currency::Eur,
@@ -886,6 +907,7 @@ mod tests {
         let (_, card) = paid(10_000);
         let later = card.expires_at;
         let redeem = Command::Redeem {
+            code_version: None,
             amount: 1,
             currency: Currency::Eur,
             partner_id: Uuid::now_v7(),
@@ -927,6 +949,45 @@ mod tests {
             step(&extended, Command::Extend { now: near_again }),
             Err(DomainError::ExtensionNotAllowed)
         );
+    }
+
+    #[test]
+    fn a_spend_with_the_code_from_before_a_transfer_spends_nothing() {
+        let (_, card) = paid(10_000);
+        let partner = Uuid::now_v7();
+        let spend = |code_version| Command::Redeem {
+            code_version,
+            amount: 1_000,
+            currency: Currency::Eur,
+            partner_id: partner,
+            commission_bps: 0,
+            reference: Uuid::now_v7(),
+            now: t0(),
+        };
+        let hold = |code_version| Command::Authorize {
+            code_version,
+            hold_id: Uuid::now_v7(),
+            amount: 1_000,
+            currency: Currency::Eur,
+            partner_id: partner,
+            commission_bps: 0,
+            now: t0(),
+        };
+        assert!(step(&card, spend(Some(1))).is_ok());
+        let moved = step(
+            &card,
+            Command::Transfer {
+                name: "Ana".into(),
+                email: "ana@example.com".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(step(&moved, spend(Some(1))), Err(DomainError::CodeReplaced));
+        assert_eq!(step(&moved, hold(Some(1))), Err(DomainError::CodeReplaced));
+        assert!(step(&moved, spend(Some(2))).is_ok());
+        assert!(step(&moved, hold(Some(2))).is_ok());
+        // Named by id (by its holder), no code is involved.
+        assert!(step(&moved, spend(None)).is_ok());
     }
 
     #[test]
@@ -983,6 +1044,7 @@ mod tests {
         card = step(
             &card,
             Command::Redeem {
+                code_version: None,
                 amount: 1_000,
                 currency: Currency::Eur,
                 partner_id: Uuid::now_v7(),
@@ -1107,6 +1169,7 @@ mod tests {
             },
             Command::Open { now: t0() },
             Command::Redeem {
+                code_version: None,
                 amount: 500,
                 currency: Currency::Eur,
                 partner_id: Uuid::now_v7(),
@@ -1148,6 +1211,7 @@ mod tests {
 
     fn redeem_at(partner: Uuid, amount: i64) -> Command {
         Command::Redeem {
+            code_version: None,
             amount,
             currency: Currency::Eur,
             partner_id: partner,
@@ -1179,6 +1243,7 @@ mod tests {
         let partner = Uuid::now_v7();
         let (h1, h2) = (Uuid::now_v7(), Uuid::now_v7());
         let auth = |hold_id, amount| Command::Authorize {
+            code_version: None,
             hold_id,
             amount,
             currency: Currency::Eur,
@@ -1228,6 +1293,7 @@ mod tests {
         let held = step(
             &card,
             Command::Authorize {
+                code_version: None,
                 hold_id: booking,
                 amount: 9_000,
                 currency: Currency::Eur,
@@ -1275,6 +1341,7 @@ mod tests {
             step(
                 card,
                 Command::Authorize {
+                    code_version: None,
                     hold_id: id,
                     amount,
                     currency: Currency::Eur,
@@ -1320,6 +1387,7 @@ mod tests {
         let held = step(
             &card,
             Command::Authorize {
+                code_version: None,
                 hold_id: booking,
                 amount: 9_000,
                 currency: Currency::Eur,

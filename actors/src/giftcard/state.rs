@@ -196,6 +196,9 @@ pub enum Command {
     },
     /// Spend value at a partner (value cards).
     Redeem {
+        /// The version of the code the spend was presented with (`None` when the card
+        /// was named by its id, by its holder): it must be the card's current one.
+        code_version: Option<u32>,
         amount: i64,
         /// The currency the venue charges in: the card's, or the spend is refused.
         currency: Currency,
@@ -205,6 +208,8 @@ pub enum Command {
         now: DateTime<Utc>,
     },
     Authorize {
+        /// As for `Redeem`.
+        code_version: Option<u32>,
         hold_id: Uuid,
         amount: i64,
         /// The currency of the amount (the venue's, or the booked experience's price).
@@ -445,6 +450,9 @@ pub enum DomainError {
     PaymentMismatch,
     #[error("this card holds {card}; it cannot pay an amount in {asked} (no conversion)")]
     CurrencyMismatch { card: Currency, asked: Currency },
+    /// The code presented was this card's before a transfer gave it a new one.
+    #[error("no card matches this code")]
+    CodeReplaced,
     #[error("{0}")]
     Invalid(String),
 }
@@ -452,7 +460,7 @@ pub enum DomainError {
 impl DomainError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound => "card_not_found",
+            Self::NotFound | Self::CodeReplaced => "card_not_found",
             Self::AlreadyExists => "card_exists",
             Self::InvalidAmount => "invalid_amount",
             Self::InsufficientBalance { .. } => "insufficient_balance",

@@ -282,6 +282,7 @@ mod tests {
 
     fn redeem(amount: i64) -> Command {
         Command::Redeem {
+            code_version: None,
             amount,
             currency: crate::money::Currency::Eur,
             partner_id: Uuid::now_v7(),
