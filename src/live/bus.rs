@@ -173,7 +173,12 @@ impl RedisBus {
     }
 
     /// Sends one payload, re-opening the connection once if it failed.
-    async fn send(&self, payload: &str) -> redis::RedisResult<()> {
+    /// Publishes `payloads` in order, in one round trip (a pipeline of `PUBLISH`es).
+    async fn send(&self, payloads: &[String]) -> redis::RedisResult<()> {
+        let mut pipe = redis::pipe();
+        for p in payloads {
+            pipe.cmd("PUBLISH").arg(REDIS_CHANNEL).arg(p).ignore();
+        }
         let mut conn = self.publisher.lock().await;
         let mut last = None;
         for _ in 0..2 {
@@ -187,17 +192,11 @@ impl RedisBus {
                 }
             }
             let Some(c) = conn.as_mut() else { continue };
-            let sent = tokio::time::timeout(
-                COMMAND_TIMEOUT,
-                redis::cmd("PUBLISH")
-                    .arg(REDIS_CHANNEL)
-                    .arg(payload)
-                    .query_async::<i64>(c),
-            )
-            .await
-            .unwrap_or_else(|_| Err(timed_out()));
+            let sent = tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(c))
+                .await
+                .unwrap_or_else(|_| Err(timed_out()));
             match sent {
-                Ok(_) => return Ok(()),
+                Ok(()) => return Ok(()),
                 Err(e) => {
                     *conn = None;
                     last = Some(e);
@@ -309,26 +308,30 @@ async fn subscribe_once(
 #[async_trait::async_trait]
 impl EventBus for RedisBus {
     async fn publish(&self, events: Vec<LiveEvent>) {
-        let mut failed = false;
+        let mut payloads = Vec::with_capacity(events.len());
         for e in events {
-            let payload = serde_json::to_string(&Outgoing {
+            if let Ok(p) = serde_json::to_string(&Outgoing {
                 node: &self.node,
                 event: &e,
-            });
-            let topic = e.topic.clone();
+            }) {
+                payloads.push(p);
+            }
             // This node's subscribers first, whatever Redis does.
             let _ = self.local.send(BusSignal::Event(Arc::new(e)));
-            let Ok(payload) = payload else { continue };
-            if failed {
-                continue; // Redis is away: the re-read asked for later covers the rest
-            }
-            if let Err(err) = self.send(&payload).await {
-                failed = true;
-                self.publish_failed.store(true, Ordering::SeqCst);
-                tracing::warn!(error = %err, topic = %topic,
-                    "event not published to Redis; other nodes will re-read their logs");
-            }
         }
+        // A commit's events go out in one round trip, in order.
+        let failed = match payloads.is_empty() {
+            true => false,
+            false => match self.send(&payloads).await {
+                Ok(()) => false,
+                Err(err) => {
+                    self.publish_failed.store(true, Ordering::SeqCst);
+                    tracing::warn!(error = %err, events = payloads.len(),
+                        "events not published to Redis; other nodes will re-read their logs");
+                    true
+                }
+            },
+        };
         if !failed && self.publish_failed.swap(false, Ordering::SeqCst) {
             // Events this node could not publish: every node re-reads its logs.
             let request = ResyncRequest {
@@ -336,7 +339,7 @@ impl EventBus for RedisBus {
                 resync: true,
             };
             let sent = match serde_json::to_string(&request) {
-                Ok(p) => self.send(&p).await.is_ok(),
+                Ok(p) => self.send(&[p]).await.is_ok(),
                 Err(_) => false,
             };
             if !sent {
