@@ -246,7 +246,10 @@ async fn claim(state: &AppState, row: outbox::Model) -> Result<Option<outbox::Mo
         row.attempts
     };
     let lease_until = now + LEASE;
-    let res = outbox::Entity::update_many()
+    // The row as it is once claimed: a receipt may have had spends merged into it since
+    // it was read (`store::cards::coalesce_receipts` merges only into a pending row, so
+    // what the claim returns is all it will ever say).
+    let mut claimed = outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value("sending"))
         .col_expr(outbox::Column::Attempts, Expr::value(attempts))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(lease_until))
@@ -254,17 +257,9 @@ async fn claim(state: &AppState, row: outbox::Model) -> Result<Option<outbox::Mo
         .filter(outbox::Column::Status.eq(row.status.as_str()))
         .filter(outbox::Column::Attempts.eq(row.attempts))
         .filter(outbox::Column::NextAttemptAt.lte(now))
-        // A receipt may have had spends merged into it since it was read: claim what
-        // it says now, on the next pass (see `store::cards::coalesce_receipts`).
-        .filter(outbox::Column::Payload.eq(row.payload.as_str()))
-        .exec(&state.db)
+        .exec_with_returning(&state.db)
         .await?;
-    Ok((res.rows_affected == 1).then(|| outbox::Model {
-        status: "sending".to_owned(),
-        attempts,
-        next_attempt_at: lease_until,
-        ..row
-    }))
+    Ok(claimed.pop())
 }
 
 /// Records the outcome, fenced on the claim.

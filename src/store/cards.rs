@@ -78,9 +78,10 @@ async fn donor_numbers(
 /// spend: a till that charges a card ten times in a minute sends one email and one push
 /// saying what was spent in all. The batch's receipts are merged into one row per channel
 /// covering their events (`seq` to `last_seq` in the payload), and that row into the
-/// channel's receipt that is still waiting to be sent, if any. The outbox claims a row
-/// fenced on its payload, so a merge either lands before the claim or a new row is
-/// written: no spend is told twice or left out.
+/// channel's receipt that is still waiting to be sent, if any. The merge is fenced on the
+/// row being `pending` and the outbox's claim returns the row as claimed, so a merge
+/// either lands before the claim (and is sent) or finds the row taken and writes a new
+/// one: no spend is told twice or left out.
 async fn coalesce_receipts(
     tx: &impl ConnectionTrait,
     card: Uuid,
