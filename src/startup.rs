@@ -191,6 +191,13 @@ impl Application {
                     ))
                 }))
         })
+        // Live events are small frames written one after another: without TCP_NODELAY,
+        // Nagle holds each frame behind the previous one's delayed ACK (up to ~40 ms).
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .listen(listener)?
         .workers(workers)
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
