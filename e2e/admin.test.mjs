@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { axe, foreignRequests, freePort, launchBrowser, newPage, screenshot, startServer } from './lib/harness.mjs';
+import { axe, foreignRequests, freePort, launchBrowser, login, newPage, screenshot, startServer } from './lib/harness.mjs';
 
 /**
  * A mail relay on 127.0.0.1 that refuses every mailbox (550 to RCPT) while `refuse` is
@@ -61,13 +61,6 @@ async function mailRelay() {
   await new Promise((resolve) => server.listen(relay.port, '127.0.0.1', resolve));
   relay.close = () => new Promise((resolve) => server.close(resolve));
   return relay;
-}
-
-async function login(page, who) {
-  await page.locator('#login-email').fill(who.email);
-  await page.locator('#login-password').fill(who.password);
-  await page.getByRole('button', { name: /Se connecter|Log in/ }).click();
-  await page.locator('#account').getByText(/Connecté|Signed in/).waitFor();
 }
 
 async function until(check, what, ms = 20_000) {

@@ -10,36 +10,8 @@
 // - a value card's recipient sees its balance and history.
 // axe-core checks each new view; screenshots go to e2e/screenshots/.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { axe, foreignRequests, launchBrowser, newPage, screenshot, startServer } from './lib/harness.mjs';
-
-async function login(page, who) {
-  await page.locator('#login-email').fill(who.email);
-  await page.locator('#login-password').fill(who.password);
-  await page.getByRole('button', { name: /Se connecter|Log in/ }).click();
-  await page.locator('#account').getByText(/Connecté|Signed in/).waitFor();
-}
-
-async function emails(dataDir) {
-  return (await readdir(path.join(dataDir, 'outbox')).catch(() => [])).filter((f) => f.endsWith('.eml'));
-}
-
-/** The gift code in a new email (not in `seen`) sent to `to`. */
-async function codeFor(dataDir, to, seen, deadline = Date.now() + 20_000) {
-  for (;;) {
-    const dir = path.join(dataDir, 'outbox');
-    for (const f of (await emails(dataDir)).filter((x) => !seen.includes(x))) {
-      const text = await readFile(path.join(dir, f), 'utf8');
-      if (!text.includes(`<${to}>`)) continue;
-      const m = /[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z*~$=]/.exec(text);
-      if (m) return m[0];
-    }
-    if (Date.now() > deadline) throw new Error(`no email with a code for ${to}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { axe, codeFor, emails, foreignRequests, launchBrowser, login, newPage, screenshot, startServer } from './lib/harness.mjs';
 
 describe('recipient and donor flows', { timeout: 240_000 }, () => {
   let server;

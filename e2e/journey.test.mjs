@@ -5,38 +5,8 @@
 // the venue (donor and recipient see "used" without reload). axe-core checks every page;
 // screenshots of each step go to e2e/screenshots/.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { axe, foreignRequests, launchBrowser, newPage, screenshot, startServer } from './lib/harness.mjs';
-
-async function login(page, who) {
-  await page.locator('#login-email').fill(who.email);
-  await page.locator('#login-password').fill(who.password);
-  await page.getByRole('button', { name: /Se connecter|Log in/ }).click();
-  await page.locator('#account').getByText(/Connecté|Signed in/).waitFor();
-}
-
-/** The emails in the data dir's outbox so far. */
-async function emails(dataDir) {
-  return (await readdir(path.join(dataDir, 'outbox')).catch(() => [])).filter((f) => f.endsWith('.eml'));
-}
-
-/** The gift code in a new email (not in `before`) sent to `to`, from the data dir's outbox. */
-async function codeFor(dataDir, to, before, deadline = Date.now() + 20_000) {
-  for (;;) {
-    const dir = path.join(dataDir, 'outbox');
-    const files = (await emails(dataDir)).filter((f) => !before.includes(f));
-    for (const f of files) {
-      const text = await readFile(path.join(dir, f), 'utf8');
-      if (!text.includes(`<${to}>`)) continue;
-      const m = /[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z*~$=]/.exec(text);
-      if (m) return m[0];
-    }
-    if (Date.now() > deadline) throw new Error(`no email with a code for ${to}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { axe, codeFor, emails, foreignRequests, launchBrowser, login, newPage, screenshot, startServer } from './lib/harness.mjs';
 
 describe('the journey: donor, recipient and tablet, live', { timeout: 240_000 }, () => {
   let server;

@@ -5,11 +5,10 @@
 // on (the app's script blocked on the gift page, so the server's own HTML is what is
 // audited). Screenshots go to e2e/screenshots/.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { foreignRequests, launchBrowser, screenshot, startServer } from './lib/harness.mjs';
+import { codeFor, foreignRequests, launchBrowser, screenshot, startServer } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -41,22 +40,6 @@ async function contextPage(browser, baseURL, options) {
     if (res.status() >= 400) log.httpErrors.push(`${res.status()} ${res.request().method()} ${res.url()}`);
   });
   return { context, page, log };
-}
-
-/** The gift code in the first email sent to `to`, from the data dir's outbox. */
-async function codeFor(dataDir, to, deadline = Date.now() + 20_000) {
-  const dir = path.join(dataDir, 'outbox');
-  for (;;) {
-    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.eml'));
-    for (const f of files) {
-      const text = await readFile(path.join(dir, f), 'utf8');
-      if (!text.includes(`<${to}>`)) continue;
-      const m = /[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z*~$=]/.exec(text);
-      if (m) return m[0];
-    }
-    if (Date.now() > deadline) throw new Error(`no email with a code for ${to}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('pages without JavaScript', { timeout: 180_000 }, () => {

@@ -4,11 +4,10 @@
 // the balance goes down, and an amount above it is refused in plain words, in French and
 // in English. axe-core checks each page; screenshots go to e2e/screenshots/.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { foreignRequests, launchBrowser, newPage, screenshot, startServer } from './lib/harness.mjs';
+import { codeFor, foreignRequests, launchBrowser, login, newPage, screenshot, startServer } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -24,29 +23,6 @@ async function axe(page) {
   return result.violations
     .filter((v) => ['serious', 'critical'].includes(v.impact))
     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-async function login(page, who) {
-  await page.locator('#login-email').fill(who.email);
-  await page.locator('#login-password').fill(who.password);
-  await page.getByRole('button', { name: /Se connecter|Log in/ }).click();
-  await page.locator('#account').getByText(/Connecté|Signed in/).waitFor();
-}
-
-/** The gift code in the first email sent to `to`, from the data dir's outbox. */
-async function codeFor(dataDir, to, deadline = Date.now() + 20_000) {
-  const dir = path.join(dataDir, 'outbox');
-  for (;;) {
-    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.eml'));
-    for (const f of files) {
-      const text = await readFile(path.join(dir, f), 'utf8');
-      if (!text.includes(`<${to}>`)) continue;
-      const m = /[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z*~$=]/.exec(text);
-      if (m) return m[0];
-    }
-    if (Date.now() > deadline) throw new Error(`no email with a code for ${to}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('the partner portal and the tablet keypad', { timeout: 240_000 }, () => {

@@ -4,7 +4,7 @@
 // and records everything a page does (requests, failures, console errors) so that tests can
 // assert nothing went wrong and nothing left 127.0.0.1.
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -210,4 +210,32 @@ export async function axe(page) {
   return result.violations
     .filter((v) => ['serious', 'critical'].includes(v.impact))
     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** Logs `who` ({email, password}) in through the app's sign-in form. */
+export async function login(page, who) {
+  await page.locator('#login-email').fill(who.email);
+  await page.locator('#login-password').fill(who.password);
+  await page.getByRole('button', { name: /Se connecter|Log in/ }).click();
+  await page.locator('#account').getByText(/Connecté|Signed in/).waitFor();
+}
+
+/** The emails in the data dir's outbox so far (file names). */
+export async function emails(dataDir) {
+  return (await readdir(path.join(dataDir, 'outbox')).catch(() => [])).filter((f) => f.endsWith('.eml'));
+}
+
+/** The gift code in an email sent to `to` that is not among `seen` (file names), waiting for it. */
+export async function codeFor(dataDir, to, seen = [], deadline = Date.now() + 20_000) {
+  const dir = path.join(dataDir, 'outbox');
+  for (;;) {
+    for (const f of (await emails(dataDir)).filter((x) => !seen.includes(x))) {
+      const text = await readFile(path.join(dir, f), 'utf8');
+      if (!text.includes(`<${to}>`)) continue;
+      const m = /[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z*~$=]/.exec(text);
+      if (m) return m[0];
+    }
+    if (Date.now() > deadline) throw new Error(`no email with a code for ${to}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
