@@ -437,7 +437,7 @@ pub async fn find_by_code(
         .map_err(|e| ApiError::new(ErrorCode::InvalidCode, e.to_string()).field("code"))?;
     let (limiter, client, signed_in) = match lookup {
         Lookup::Anonymous { client_ip } => (&state.code_limiter, client_ip.to_owned(), false),
-        Lookup::Staff { user_id } => (&state.staff_code_limiter, format!("staff:{user_id}"), true),
+        Lookup::Staff { user_id } => (&state.staff_code_limiter, staff_client(user_id), true),
         Lookup::Admin { user_id } => (&state.staff_code_limiter, format!("admin:{user_id}"), true),
     };
     let client = client.as_str();
@@ -482,7 +482,7 @@ pub async fn handle_for_code(
         // A till over its budget of guesses waits, even with a code it knows.
         state
             .staff_code_limiter
-            .check_guesses(&format!("staff:{user_id}"))
+            .check_guesses(&staff_client(user_id))
             .map_err(|l| too_many_lookups(l.retry_after_secs))?;
         return Ok(handle);
     }
@@ -494,6 +494,11 @@ pub async fn handle_for_code(
     };
     state.caches.card_handles.put(hash, handle);
     Ok(handle)
+}
+
+/// The staff code limiter's key for a staff account.
+fn staff_client(user_id: Uuid) -> String {
+    format!("staff:{user_id}")
 }
 
 fn too_many_lookups(retry_after_secs: u64) -> ApiError {

@@ -519,12 +519,7 @@ async fn a_till_that_just_used_a_code_cannot_spend_with_it_after_a_transfer() {
     let holder = app.register("remi@example.com").await;
     let tablet = app.demo_token("partner tablet").await;
     let partner = app.partner_of(&tablet).await;
-    let bought = app
-        .buy_value_card(&donor, 5_000, json!({"currency": "CAD"}))
-        .await;
-    let id = bought["card"]["id"].as_str().unwrap().to_owned();
-    app.wait_for_status(&donor, &id, "delivered").await;
-    let old = app.code_of(&id).await;
+    let (id, old) = app.delivered_cad_card(&donor, 5_000).await;
     app.post_as(&holder, "/api/v1/cards/claim", &json!({"code": old}))
         .await;
     let spend = |code: &str, path: &str| {

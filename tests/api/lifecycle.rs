@@ -96,6 +96,30 @@ fn count(rows: &[(String, String, String)], audience: &str, kind: &str) -> usize
         .count()
 }
 
+/// The finished `.eml` files in the outbox sent to `to` for `audience` about `kind`. Only
+/// finished messages: a `.name.tmp` being renamed can be listed under both names by one
+/// directory scan.
+fn emails_to(app: &TestApp, to: &str, audience: &str, kind: &str) -> Vec<String> {
+    let (to, audience, kind) = (
+        format!("<{to}>"),
+        format!("X-Fimy-Audience: {audience}"),
+        format!("X-Fimy-Kind: {kind}"),
+    );
+    std::fs::read_dir(app.data_dir.path().join("outbox"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|f| {
+                    let name = f.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".eml") && !name.starts_with('.')
+                })
+                .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+                .filter(|t| t.contains(&to) && t.contains(&audience) && t.contains(&kind))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The card's spending events, by number.
 async fn spend_seqs(app: &TestApp, card: &str) -> Vec<i64> {
     let id = uuid::Uuid::parse_str(card).unwrap();
@@ -463,29 +487,6 @@ async fn partial_spends_tell_the_donor_nothing_until_the_one_that_empties_the_ca
     );
 
     // And exactly one "used" email reaches the donor's mailbox.
-    let outbox_dir = app.data_dir.path().join("outbox");
-    let donor_used = |dir: &std::path::Path| {
-        std::fs::read_dir(dir)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    // Only finished messages: a `.name.tmp` being renamed can be listed
-                    // under both names by one directory scan.
-                    .filter(|f| {
-                        let name = f.file_name();
-                        let name = name.to_string_lossy();
-                        name.ends_with(".eml") && !name.starts_with('.')
-                    })
-                    .filter_map(|f| std::fs::read_to_string(f.path()).ok())
-                    .filter(|t| {
-                        // This test's donor (the demo data has gifts of its own).
-                        t.contains("<donor@example.com>")
-                            && t.contains("X-Fimy-Audience: donor")
-                            && t.contains("X-Fimy-Kind: card_used")
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
-    };
     // Once the row is recorded as sent, its file is in place: count then, not while it is
     // being written.
     let card_id = uuid::Uuid::parse_str(&card).unwrap();
@@ -507,7 +508,11 @@ async fn partial_spends_tell_the_donor_nothing_until_the_one_that_empties_the_ca
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(sent, "the donor's used email goes out");
-    assert_eq!(donor_used(&outbox_dir), 1);
+    // This test's donor (the demo data has gifts of its own).
+    assert_eq!(
+        emails_to(&app, "donor@example.com", "donor", "card_used").len(),
+        1
+    );
     app.assert_audit_clean().await;
 }
 
@@ -954,23 +959,7 @@ async fn spends_made_before_a_receipt_goes_out_are_told_in_that_one_receipt() {
 
     // Sent, it tells the three spends in all; the next spend gets a receipt of its own.
     fimy::outbox::run_once(&app.state).await.unwrap();
-    let receipts = || {
-        std::fs::read_dir(app.data_dir.path().join("outbox"))
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|f| {
-                let name = f.file_name();
-                let name = name.to_string_lossy();
-                name.ends_with(".eml") && !name.starts_with('.')
-            })
-            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
-            .filter(|t| {
-                t.contains("<remi@example.com>")
-                    && t.contains("X-Fimy-Audience: recipient")
-                    && t.contains("X-Fimy-Kind: card_used")
-            })
-            .collect::<Vec<_>>()
-    };
+    let receipts = || emails_to(&app, "remi@example.com", "recipient", "card_used");
     let sent = receipts();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(
