@@ -207,7 +207,8 @@ pub async fn partner_availability(
             );
         }
     }
-    out.sort_by_key(|(_, s)| s.starts_at);
+    // One order whatever order the experiences came in: by time, then by experience.
+    out.sort_by_key(|(experience_id, s)| (s.starts_at, *experience_id));
     Ok((out, last_seq))
 }
 
