@@ -561,7 +561,13 @@ async fn release_everything(
         .await;
     let card = state
         .registry
-        .send(b.card_id, Command::Release { hold_id: b.id })
+        .send(
+            b.card_id,
+            Command::Release {
+                hold_id: b.id,
+                partner_id: b.partner_id,
+            },
+        )
         .await;
     match card {
         Ok(_)
@@ -771,7 +777,13 @@ async fn settle(
     };
     match state
         .registry
-        .send(b.card_id, Command::Capture { hold_id: b.id })
+        .send(
+            b.card_id,
+            Command::Capture {
+                hold_id: b.id,
+                partner_id: b.partner_id,
+            },
+        )
         .await
     {
         Ok(_)

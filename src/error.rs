@@ -409,7 +409,11 @@ impl From<actors::giftcard::DomainError> for ApiError {
         let code = match &e {
             D::NotFound | D::CodeReplaced => ErrorCode::NotFound,
             D::AlreadyExists => ErrorCode::CardStateConflict,
-            D::InvalidAmount | D::Invalid(_) => ErrorCode::InvalidField,
+            D::InvalidAmount | D::AmountOutOfRange { .. } | D::Invalid(_) => {
+                ErrorCode::InvalidField
+            }
+            D::NotCollecting => ErrorCode::CardStateConflict,
+            D::RefundWindowClosed => ErrorCode::Forbidden,
             D::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
             D::InvalidState { .. } => ErrorCode::CardStateConflict,
             D::Expired => ErrorCode::CardExpired,
@@ -425,7 +429,7 @@ impl From<actors::giftcard::DomainError> for ApiError {
         };
         let err = ApiError::new(code, e.to_string());
         match e {
-            D::InvalidAmount => err.field("amount_minor"),
+            D::InvalidAmount | D::AmountOutOfRange { .. } => err.field("amount_minor"),
             _ => err,
         }
     }

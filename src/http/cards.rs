@@ -9,7 +9,7 @@ use crate::giftcards::{self, Lookup, PaymentView};
 use crate::payments::PaymentMethod;
 use crate::state::State;
 use actix_web::{HttpRequest, HttpResponse, web};
-use actors::giftcard::{CardKind, Command, GiftCard, NewCard, Status};
+use actors::giftcard::{CardKind, Command, Event, GiftCard, NewCard, Refunder, Status};
 use actors::{Currency, DisplayName, Email, MessageText, StaffRole};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use entities::{card_event, experience, gift_card, partner};
@@ -351,9 +351,7 @@ pub async fn purchase(
             let amount = b
                 .amount_minor
                 .ok_or_else(|| bad("amount_minor", "a value card needs an amount"))?;
-            if !(500..=500_000).contains(&amount) {
-                return Err(bad("amount_minor", "between 500 and 500000 minor units"));
-            }
+            actors::giftcard::check_value_amount(amount)?;
             let currency = Currency::parse(b.currency.as_deref().unwrap_or_default())
                 .map_err(|e| bad("currency", e.message))?;
             if let Some(p) = b.partner_id
@@ -428,15 +426,7 @@ pub async fn contribute(
     if !card.group && access(Some(&who), &card).is_none() {
         return Err(ApiError::not_found("card"));
     }
-    if !card.group || card.status != Status::Issued {
-        return Err(ApiError::new(
-            ErrorCode::CardStateConflict,
-            "only a group gift not yet delivered takes contributions",
-        ));
-    }
-    if !(100..=500_000).contains(&b.amount_minor) {
-        return Err(bad("amount_minor", "between 100 and 500000 minor units"));
-    }
+    actors::giftcard::check_contribution(&card, b.amount_minor)?;
     let method = b.payment.into_method(&state)?;
     let payment =
         giftcards::start_payment(&state, &card, who.user_id, b.amount_minor, method).await?;
@@ -819,20 +809,16 @@ pub async fn refund(
 ) -> ApiResult<web::Json<CardView>> {
     let id = id.into_inner();
     let (card, access) = load_for(&state, &who, id).await?;
-    let allowed = match access {
-        Access::Admin => true,
-        Access::Donor => {
-            card.purchaser_id == who.user_id
-                && matches!(card.status, Status::Issued | Status::Delivered)
+    // Who asks decides the window (the card's actor applies it on the card as it is
+    // when the refund runs); a contributor or the holder may not ask.
+    let by = match access {
+        Access::Admin => Refunder::Support,
+        Access::Donor if card.purchaser_id == who.user_id => Refunder::Donor,
+        Access::Donor | Access::Holder => {
+            return Err(actors::giftcard::DomainError::RefundWindowClosed.into());
         }
-        Access::Holder => false,
     };
-    if !allowed {
-        return Err(ApiError::forbidden(
-            "the donor can refund a card until it is opened; after that, ask support",
-        ));
-    }
-    let outcome = state.registry.send(id, Command::Refund).await?;
+    let outcome = state.registry.send(id, Command::Refund { by }).await?;
     Ok(web::Json(card_view(&outcome.state, access)))
 }
 
@@ -1054,19 +1040,29 @@ async fn settle(
     capture: bool,
 ) -> ApiResult<SpendResponse> {
     commission_bps(state, who, partner_id).await?;
-    let card = load(state, card_id).await?;
-    let hold = card
-        .holds
-        .get(&hold_id)
-        .filter(|h| h.partner_id == partner_id)
-        .ok_or_else(|| ApiError::new(ErrorCode::UnknownHold, "no such hold of this partner"))?;
-    let amount = hold.amount;
+    // The card's actor refuses another partner's hold (as unknown); the amount is the
+    // hold's as the actor settled it.
     let command = if capture {
-        Command::Capture { hold_id }
+        Command::Capture {
+            hold_id,
+            partner_id,
+        }
     } else {
-        Command::Release { hold_id }
+        Command::Release {
+            hold_id,
+            partner_id,
+        }
     };
     let outcome = state.registry.send(card_id, command).await?;
+    let amount = outcome
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::AuthorizationCaptured { amount, .. }
+            | Event::AuthorizationReleased { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::internal("a settled hold recorded no amount"))?;
     Ok(SpendResponse {
         card_id,
         hold_id: Some(hold_id),

@@ -98,8 +98,11 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
                 commission_bps: *commission_bps,
             }])
         }
-        Command::Capture { hold_id } => {
-            let hold = card.holds.get(hold_id).ok_or(DomainError::UnknownHold)?;
+        Command::Capture {
+            hold_id,
+            partner_id,
+        } => {
+            let hold = held_by(card, hold_id, partner_id)?;
             Ok(with_milestone(
                 card,
                 Event::AuthorizationCaptured {
@@ -110,8 +113,11 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
                 },
             ))
         }
-        Command::Release { hold_id } => {
-            let hold = card.holds.get(hold_id).ok_or(DomainError::UnknownHold)?;
+        Command::Release {
+            hold_id,
+            partner_id,
+        } => {
+            let hold = held_by(card, hold_id, partner_id)?;
             let mut events = vec![Event::AuthorizationReleased {
                 hold_id: *hold_id,
                 amount: hold.amount,
@@ -164,7 +170,13 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
                 to: card.expires_at + Duration::days(EXTENSION_DAYS),
             }])
         }
-        Command::Refund => {
+        Command::Refund { by } => {
+            // Once the recipient has seen the gift, it is theirs: only support may take
+            // it back (a dispute, a fraud).
+            if *by == Refunder::Donor && !matches!(card.status, Status::Issued | Status::Delivered)
+            {
+                return Err(DomainError::RefundWindowClosed);
+            }
             if !card.status.spendable() {
                 return Err(state_error(card));
             }
@@ -230,6 +242,44 @@ pub fn decide(card: Option<&GiftCard>, command: &Command) -> Decision {
     }
 }
 
+/// The hold `hold_id` of `partner_id`: another partner's hold is answered as unknown.
+fn held_by<'a>(
+    card: &'a GiftCard,
+    hold_id: &uuid::Uuid,
+    partner_id: &uuid::Uuid,
+) -> Result<&'a Hold, DomainError> {
+    card.holds
+        .get(hold_id)
+        .filter(|h| h.partner_id == *partner_id)
+        .ok_or(DomainError::UnknownHold)
+}
+
+fn in_range(amount: i64, allowed: &std::ops::RangeInclusive<i64>) -> Result<(), DomainError> {
+    if allowed.contains(&amount) {
+        Ok(())
+    } else {
+        Err(DomainError::AmountOutOfRange {
+            min: *allowed.start(),
+            max: *allowed.end(),
+        })
+    }
+}
+
+/// Whether `amount` may be paid into `card` as a contribution now: a group gift not yet
+/// delivered takes contributions of 1.00 to 5,000.00. Asked before the payment starts
+/// (recording a payment that went through never refuses it for its amount).
+pub fn check_contribution(card: &GiftCard, amount: i64) -> Result<(), DomainError> {
+    if !card.group || card.status != Status::Issued {
+        return Err(DomainError::NotCollecting);
+    }
+    in_range(amount, &CONTRIBUTION_AMOUNT)
+}
+
+/// Whether a value card of `amount` may be bought (the amount a donor loads).
+pub fn check_value_amount(amount: i64) -> Result<(), DomainError> {
+    in_range(amount, &VALUE_CARD_AMOUNT)
+}
+
 fn state_error(card: &GiftCard) -> DomainError {
     DomainError::InvalidState {
         status: card.status.as_str(),
@@ -237,9 +287,11 @@ fn state_error(card: &GiftCard) -> DomainError {
 }
 
 fn create(new: &NewCard, now: chrono::DateTime<chrono::Utc>) -> Decision {
-    if new.face_value <= 0 || new.face_value > 100_000_000 {
-        return Err(DomainError::InvalidAmount);
-    }
+    let allowed = match new.kind {
+        CardKind::Value { .. } => VALUE_CARD_AMOUNT,
+        CardKind::Experience { .. } => FACE_VALUE,
+    };
+    in_range(new.face_value, &allowed)?;
     if let CardKind::Experience { party_size, .. } = new.kind
         && !(1..=50).contains(&party_size)
     {
@@ -879,9 +931,23 @@ mod tests {
             Err(DomainError::InsufficientBalance { available: 0 })
         );
         assert_eq!(step(&card, auth(h1, 1)), Err(DomainError::DuplicateHold));
-        let card = step(&card, Command::Release { hold_id: h1 }).unwrap();
+        let card = step(
+            &card,
+            Command::Release {
+                hold_id: h1,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
         assert_eq!((card.available, card.held), (3_000, 7_000));
-        let events = decide(Some(&card), &Command::Capture { hold_id: h2 }).unwrap();
+        let events = decide(
+            Some(&card),
+            &Command::Capture {
+                hold_id: h2,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
         assert_eq!(
             events,
             vec![Event::AuthorizationCaptured {
@@ -891,13 +957,26 @@ mod tests {
                 commission: 700
             }]
         );
-        let card = step(&card, Command::Capture { hold_id: h2 }).unwrap();
+        let card = step(
+            &card,
+            Command::Capture {
+                hold_id: h2,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
         assert_eq!(
             (card.available, card.held, card.status),
             (3_000, 0, Status::PartlyUsed)
         );
         assert_eq!(
-            step(&card, Command::Capture { hold_id: h2 }),
+            step(
+                &card,
+                Command::Capture {
+                    hold_id: h2,
+                    partner_id: partner
+                }
+            ),
             Err(DomainError::UnknownHold)
         );
     }
@@ -1017,7 +1096,7 @@ mod tests {
     #[test]
     fn refunds_split_pro_rata_and_add_up_exactly() {
         let id = Uuid::now_v7();
-        let mut new = value_card(1, None);
+        let mut new = value_card(1_000, None);
         new.group = true;
         let mut card = run(
             id,
@@ -1054,21 +1133,33 @@ mod tests {
             },
         )
         .unwrap();
-        let events = decide(Some(&card), &Command::Refund).unwrap();
+        let events = decide(
+            Some(&card),
+            &Command::Refund {
+                by: Refunder::Support,
+            },
+        )
+        .unwrap();
         let Event::ValueRefunded { lines } = &events[0] else {
             panic!()
         };
         assert_eq!(lines.iter().map(|l| l.amount).sum::<i64>(), 5_333);
         let amounts: Vec<i64> = lines.iter().map(|l| l.amount).collect();
         assert_eq!(amounts, vec![842, 1_684, 2_807]);
-        let card = step(&card, Command::Refund).unwrap();
+        let card = step(
+            &card,
+            Command::Refund {
+                by: Refunder::Support,
+            },
+        )
+        .unwrap();
         assert_eq!((card.available, card.status), (0, Status::Refunded));
     }
 
     #[test]
     fn group_contributions_are_refundable_until_delivery() {
         let id = Uuid::now_v7();
-        let mut new = value_card(1, None);
+        let mut new = value_card(1_000, None);
         new.group = true;
         let mut card = run(
             id,
@@ -1253,10 +1344,31 @@ mod tests {
         };
         let card = step(&card, auth(h1, 4_000)).unwrap();
         let card = step(&card, auth(h2, 6_000)).unwrap();
-        let first = decide(Some(&card), &Command::Capture { hold_id: h1 }).unwrap();
+        let first = decide(
+            Some(&card),
+            &Command::Capture {
+                hold_id: h1,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
         assert_eq!(kinds(&first), ["authorization_captured"]);
-        let card = step(&card, Command::Capture { hold_id: h1 }).unwrap();
-        let last = decide(Some(&card), &Command::Capture { hold_id: h2 }).unwrap();
+        let card = step(
+            &card,
+            Command::Capture {
+                hold_id: h1,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
+        let last = decide(
+            Some(&card),
+            &Command::Capture {
+                hold_id: h2,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
         assert_eq!(kinds(&last), ["authorization_captured", "card_used"]);
     }
 
@@ -1329,7 +1441,14 @@ mod tests {
             ),
             Err(DomainError::UnknownHold)
         );
-        let events = decide(Some(&booked), &Command::Capture { hold_id: booking }).unwrap();
+        let events = decide(
+            Some(&booked),
+            &Command::Capture {
+                hold_id: booking,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
         assert_eq!(kinds(&events), ["authorization_captured", "card_used"]);
     }
 
@@ -1352,7 +1471,10 @@ mod tests {
             )
             .unwrap()
         };
-        let release = |id: Uuid| Command::Release { hold_id: id };
+        let release = |id: Uuid| Command::Release {
+            hold_id: id,
+            partner_id: partner,
+        };
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         // A hold that was never confirmed lapses quietly.
         let held = hold(&card, a, 4_000);
@@ -1405,7 +1527,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(expired.status, Status::Expired);
-        let events = decide(Some(&expired), &Command::Capture { hold_id: booking }).unwrap();
+        let events = decide(
+            Some(&expired),
+            &Command::Capture {
+                hold_id: booking,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
         assert_eq!(kinds(&events), ["authorization_captured", "card_used"]);
     }
 
@@ -1450,5 +1579,153 @@ mod tests {
         for e in shown {
             assert_eq!(Event::from_parts(e.kind(), e.data()).unwrap(), e);
         }
+    }
+
+    #[test]
+    fn the_donor_refunds_until_the_card_is_opened_and_support_after() {
+        let id = Uuid::now_v7();
+        let card = run(
+            id,
+            &[
+                Command::Create {
+                    card: value_card(5_000, None),
+                    now: t0(),
+                },
+                Command::RecordPayment {
+                    contribution_id: Uuid::now_v7(),
+                    payer_id: Uuid::now_v7(),
+                    payment_id: "p".into(),
+                    amount: 5_000,
+                    now: t0(),
+                },
+                Command::Deliver { now: t0() },
+            ],
+        );
+        let donor = Command::Refund {
+            by: Refunder::Donor,
+        };
+        assert!(decide(Some(&card), &donor).is_ok(), "delivered, not opened");
+        let opened = step(&card, Command::Open { now: t0() }).unwrap();
+        assert_eq!(
+            decide(Some(&opened), &donor),
+            Err(DomainError::RefundWindowClosed)
+        );
+        let support = Command::Refund {
+            by: Refunder::Support,
+        };
+        let refunded = step(&opened, support).unwrap();
+        assert_eq!(refunded.status, Status::Refunded);
+    }
+
+    #[test]
+    fn only_the_partner_holding_a_hold_captures_or_releases_it() {
+        let id = Uuid::now_v7();
+        let (partner, other, hold) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let card = run(
+            id,
+            &[
+                Command::Create {
+                    card: value_card(5_000, None),
+                    now: t0(),
+                },
+                Command::RecordPayment {
+                    contribution_id: Uuid::now_v7(),
+                    payer_id: Uuid::now_v7(),
+                    payment_id: "p".into(),
+                    amount: 5_000,
+                    now: t0(),
+                },
+                Command::Authorize {
+                    code_version: None,
+                    hold_id: hold,
+                    amount: 1_000,
+                    currency: Currency::Eur,
+                    partner_id: partner,
+                    commission_bps: 0,
+                    now: t0(),
+                },
+            ],
+        );
+        for wrong in [
+            Command::Capture {
+                hold_id: hold,
+                partner_id: other,
+            },
+            Command::Release {
+                hold_id: hold,
+                partner_id: other,
+            },
+        ] {
+            assert_eq!(decide(Some(&card), &wrong), Err(DomainError::UnknownHold));
+        }
+        let spent = step(
+            &card,
+            Command::Capture {
+                hold_id: hold,
+                partner_id: partner,
+            },
+        )
+        .unwrap();
+        assert_eq!(spent.available, 4_000);
+    }
+
+    #[test]
+    fn a_value_card_holds_five_to_five_thousand_and_contributions_start_at_one() {
+        assert_eq!(
+            check_value_amount(499),
+            Err(DomainError::AmountOutOfRange {
+                min: 500,
+                max: 500_000
+            })
+        );
+        assert!(check_value_amount(500).is_ok() && check_value_amount(500_000).is_ok());
+        assert!(check_value_amount(500_001).is_err());
+        assert_eq!(
+            decide(
+                None,
+                &Command::Create {
+                    card: value_card(500_001, None),
+                    now: t0()
+                }
+            ),
+            Err(DomainError::AmountOutOfRange {
+                min: 500,
+                max: 500_000
+            })
+        );
+        let id = Uuid::now_v7();
+        let mut new = value_card(1_000, None);
+        new.group = true;
+        let pending = run(
+            id,
+            &[Command::Create {
+                card: new,
+                now: t0(),
+            }],
+        );
+        assert_eq!(
+            check_contribution(&pending, 1_000),
+            Err(DomainError::NotCollecting),
+            "not paid yet"
+        );
+        let issued = step(
+            &pending,
+            Command::RecordPayment {
+                contribution_id: Uuid::now_v7(),
+                payer_id: Uuid::now_v7(),
+                payment_id: "p".into(),
+                amount: 1_000,
+                now: t0(),
+            },
+        )
+        .unwrap();
+        assert!(check_contribution(&issued, 100).is_ok());
+        assert!(check_contribution(&issued, 99).is_err());
+        assert!(check_contribution(&issued, 500_001).is_err());
+        let delivered = step(&issued, Command::Deliver { now: t0() }).unwrap();
+        assert_eq!(
+            check_contribution(&delivered, 1_000),
+            Err(DomainError::NotCollecting)
+        );
     }
 }

@@ -11,7 +11,7 @@ pub mod notify;
 mod state;
 
 pub use access::{Access, access};
-pub use decide::{apply, decide, replay};
+pub use decide::{apply, check_contribution, check_value_amount, decide, replay};
 pub use state::*;
 
 /// The gift card as an entity kind of the actor runtime.

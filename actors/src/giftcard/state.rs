@@ -218,11 +218,16 @@ pub enum Command {
         commission_bps: u32,
         now: DateTime<Utc>,
     },
+    /// Spend what hold `hold_id` reserved: only the partner that holds it may.
     Capture {
         hold_id: Uuid,
+        partner_id: Uuid,
     },
+    /// Give back what hold `hold_id` reserved: only the partner that holds it may (a
+    /// booking's hold is its venue's).
     Release {
         hold_id: Uuid,
+        partner_id: Uuid,
     },
     /// The booking behind hold `booking_id` was confirmed: the card is booked.
     ConfirmBooking {
@@ -235,8 +240,10 @@ pub enum Command {
     Extend {
         now: DateTime<Utc>,
     },
-    /// Unused value back to the payers, pro rata.
-    Refund,
+    /// Unused value back to the payers, pro rata, asked by `by`.
+    Refund {
+        by: Refunder,
+    },
     /// A group contribution back to its payer, before delivery.
     RefundContribution {
         contribution_id: Uuid,
@@ -249,6 +256,21 @@ pub enum Command {
         now: DateTime<Utc>,
     },
 }
+
+/// Who asks for a card's refund: the donor may until the card is opened, support at any
+/// time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refunder {
+    Donor,
+    Support,
+}
+
+/// What a donor may load on a value card, in minor units: 5.00 to 5,000.00.
+pub const VALUE_CARD_AMOUNT: std::ops::RangeInclusive<i64> = 500..=500_000;
+/// What one contribution to a group gift may be, in minor units: 1.00 to 5,000.00.
+pub const CONTRIBUTION_AMOUNT: std::ops::RangeInclusive<i64> = 100..=500_000;
+/// Any card's face value (an experience's price times its party), in minor units.
+pub const FACE_VALUE: std::ops::RangeInclusive<i64> = 1..=100_000_000;
 
 /// One refund to one payer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -426,6 +448,13 @@ pub enum DomainError {
     AlreadyExists,
     #[error("the amount must be a positive number of minor units")]
     InvalidAmount,
+    #[error("between {min} and {max} minor units")]
+    AmountOutOfRange { min: i64, max: i64 },
+    /// Contributions go to a group gift that is not delivered yet.
+    #[error("only a group gift not yet delivered takes contributions")]
+    NotCollecting,
+    #[error("the donor can refund a card until it is opened; after that, ask support")]
+    RefundWindowClosed,
     #[error("the amount is more than the card's available balance ({available})")]
     InsufficientBalance { available: i64 },
     #[error("the card cannot do this while {status}")]
@@ -463,6 +492,9 @@ impl DomainError {
             Self::NotFound | Self::CodeReplaced => "card_not_found",
             Self::AlreadyExists => "card_exists",
             Self::InvalidAmount => "invalid_amount",
+            Self::AmountOutOfRange { .. } => "amount_out_of_range",
+            Self::NotCollecting => "not_collecting",
+            Self::RefundWindowClosed => "refund_window_closed",
             Self::InsufficientBalance { .. } => "insufficient_balance",
             Self::InvalidState { .. } => "card_state_conflict",
             Self::Expired => "card_expired",
