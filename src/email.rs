@@ -28,8 +28,10 @@ pub mod templates;
 
 use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryError};
+use crate::format;
 use crate::outbox::Attempt;
 use crate::state::AppState;
+use actors::Locale;
 use actors::booking::BookingStatus;
 use actors::giftcard::{CardKind, Event, GiftCard, Status};
 use anyhow::{Context, anyhow, bail};
@@ -43,7 +45,7 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use std::path::{Path, PathBuf};
-use templates::{BookingFacts, Envelope, Facts, Lang};
+use templates::{BookingFacts, Envelope, Facts};
 use url::{Host, Url};
 use uuid::Uuid;
 
@@ -465,7 +467,7 @@ async fn partner_name(state: &AppState, id: Uuid) -> Result<Option<String>, Deli
 async fn booking_facts(
     state: &AppState,
     b: &booking::Model,
-    lang: Lang,
+    lang: Locale,
 ) -> Result<(BookingFacts, Option<partner::Model>, String), DeliveryError> {
     let title = experience::Entity::find_by_id(b.experience_id)
         .one(&state.db)
@@ -495,7 +497,7 @@ async fn booking_facts(
         title: title.clone(),
         venue: p.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
         address,
-        when: templates::date_time(lang, &b.starts_at.with_timezone(&tz)),
+        when: format::date_time(lang, &b.starts_at.with_timezone(&tz)),
         party_size: b.party_size,
     };
     Ok((facts, p, title))
@@ -507,50 +509,20 @@ fn booking_ics(
     status: BookingStatus,
     p: Option<&partner::Model>,
     title: &str,
-    lang: Lang,
+    lang: Locale,
     now: DateTime<Utc>,
 ) -> String {
-    let tz: chrono_tz::Tz = p
-        .and_then(|p| p.timezone.parse().ok())
-        .unwrap_or(chrono_tz::UTC);
-    let venue = p.map(|p| p.name.as_str()).unwrap_or_default();
-    let location = p
-        .map(|p| {
-            [p.name.as_str(), p.address.as_str(), p.city.as_str()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let description = match lang {
-        Lang::Fr => format!(
-            "Réservation Fimy pour {} personne(s).\nPrésentez votre carte cadeau à l'arrivée.\nRéférence : {}",
-            b.party_size, b.id
-        ),
-        Lang::En => format!(
-            "Fimy booking for {} people.\nShow your gift card on arrival.\nReference: {}",
-            b.party_size, b.id
-        ),
-    };
+    let event = crate::ical::booking::event(
+        b,
+        status,
+        p,
+        title,
+        crate::ical::booking::Audience::Recipient,
+        lang,
+        now,
+    );
     crate::ical::Calendar {
-        events: vec![crate::ical::Event {
-            uid: format!("{}@fimy", b.id),
-            stamp: now,
-            start: b.starts_at,
-            end: b.ends_at,
-            tz,
-            summary: if venue.is_empty() {
-                title.to_owned()
-            } else {
-                format!("{title} — {venue}")
-            },
-            location,
-            description,
-            status: crate::ical::EventStatus::of_booking(status),
-            sequence: b.version,
-            last_modified: Some(b.updated_at),
-        }],
+        events: vec![event],
         ..Default::default()
     }
     .to_ics()
@@ -564,10 +536,12 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
         .clone()
         .or_else(|| account.as_ref().map(|u| u.email.clone()))
         .ok_or_else(|| invalid("no address to send to"))?;
-    let lang = account.as_ref().map_or(Lang::Fr, |u| Lang::of(&u.locale));
+    let lang = account
+        .as_ref()
+        .map_or(Locale::Fr, |u| Locale::of(&u.locale));
     let now = state.clock.now();
     let app_url = state.config.public_url.to_string();
-    let money = |amount: i64, card: &GiftCard| templates::money(lang, amount, card.currency.code());
+    let money = |amount: i64, card: &GiftCard| format::money(lang, amount, card.currency.code());
     let mut greet_name = account.as_ref().map(|u| u.display_name.clone());
     let mut ics = None;
 
@@ -615,8 +589,8 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                         .map(|e| e.title);
                     let venue = partner_name(state, *partner_id).await?;
                     match (title, venue, lang) {
-                        (Some(t), Some(v), Lang::Fr) => Some(format!("{t} chez {v}")),
-                        (Some(t), Some(v), Lang::En) => Some(format!("{t} at {v}")),
+                        (Some(t), Some(v), Locale::Fr) => Some(format!("{t} chez {v}")),
+                        (Some(t), Some(v), Locale::En) => Some(format!("{t} at {v}")),
                         (Some(t), None, _) => Some(t),
                         _ => None,
                     }
@@ -640,7 +614,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 what,
                 code,
                 link: link.to_string(),
-                expires_on: templates::date(lang, &card.state.expires_at),
+                expires_on: format::date(lang, &card.state.expires_at),
             }
         }
         "card_delivered" | "card_opened" | "card_booked" | "card_used"
@@ -743,7 +717,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 _ => card.state.expires_at,
             };
             Facts::ExpiryExtended {
-                expires_on: templates::date(lang, &to),
+                expires_on: format::date(lang, &to),
             }
         }
         "expiry_reminder" => {
@@ -753,7 +727,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 && card.state.available > 0)
                 .then(|| money(card.state.available, &card.state));
             Facts::ExpiryReminder {
-                expires_on: templates::date(lang, &card.state.expires_at),
+                expires_on: format::date(lang, &card.state.expires_at),
                 remaining,
             }
         }

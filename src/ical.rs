@@ -18,6 +18,8 @@
 //!
 //! It is pure: no I/O, no clock (the caller passes `DTSTAMP`).
 
+pub mod booking;
+
 use actors::booking::BookingStatus;
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,

@@ -15,6 +15,7 @@ pub mod db;
 pub mod delivery;
 pub mod email;
 pub mod error;
+pub mod format;
 pub mod giftcards;
 pub mod http;
 pub mod ical;

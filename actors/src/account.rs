@@ -145,6 +145,23 @@ impl Locale {
             Self::En => "en",
         }
     }
+
+    /// A language tag (`fr`, `en-CA`, `EN_us`, a cookie's or a query's value) as the
+    /// language we speak that it names, if any.
+    pub fn from_tag(raw: &str) -> Option<Self> {
+        let primary = raw.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "fr" => Some(Self::Fr),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    /// A stored locale, read leniently: what does not name English is French, the
+    /// default.
+    pub fn of(stored: &str) -> Self {
+        Self::from_tag(stored).unwrap_or_default()
+    }
 }
 
 /// What kind of account this is. Donor and recipient are the same kind (`Customer`):
@@ -217,6 +234,22 @@ impl StaffRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_language_tag_names_one_of_our_two_languages_or_none() {
+        assert_eq!(Locale::from_tag("en-CA"), Some(Locale::En));
+        assert_eq!(Locale::from_tag(" FR_ca "), Some(Locale::Fr));
+        assert_eq!(Locale::from_tag("de"), None);
+        assert_eq!(Locale::from_tag(""), None);
+        assert_eq!(Locale::of("en"), Locale::En);
+        assert_eq!(Locale::of("EN"), Locale::En);
+        assert_eq!(Locale::of("de"), Locale::Fr);
+        assert_eq!(
+            Locale::parse("en-CA").ok(),
+            None,
+            "what is stored is strict"
+        );
+    }
 
     #[test]
     fn emails_are_normalized_and_checked() {

@@ -8,33 +8,8 @@
 //! cannot inject markup. The donor's emails speak of the card's lifecycle only (delivered,
 //! opened, booked, used), never of amounts or places.
 
-use chrono::{DateTime, Datelike, TimeZone, Timelike, Weekday};
+use actors::Locale;
 use std::fmt::Write;
-
-/// The language of an email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Fr,
-    En,
-}
-
-impl Lang {
-    /// A user's `locale` (`fr` or `en`); French for anything else.
-    pub fn of(locale: &str) -> Self {
-        if locale.eq_ignore_ascii_case("en") {
-            Self::En
-        } else {
-            Self::Fr
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fr => "fr",
-            Self::En => "en",
-        }
-    }
-}
 
 /// A booking, as told to the person who booked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +86,7 @@ pub struct Mail {
 /// Everything an email needs besides its facts.
 #[derive(Debug, Clone)]
 pub struct Envelope<'a> {
-    pub lang: Lang,
+    pub lang: Locale,
     /// The addressee's name, for the greeting.
     pub name: Option<&'a str>,
     /// The web app, for links.
@@ -134,18 +109,18 @@ struct Draft {
 /// Renders `facts` in the envelope's language.
 pub fn render(env: &Envelope<'_>, facts: &Facts) -> Mail {
     let draft = match env.lang {
-        Lang::Fr => french(env, facts),
-        Lang::En => english(env, facts),
+        Locale::Fr => french(env, facts),
+        Locale::En => english(env, facts),
     };
     let greeting = match (env.lang, env.name.map(str::trim).filter(|n| !n.is_empty())) {
-        (Lang::Fr, Some(n)) => format!("Bonjour {n},"),
-        (Lang::Fr, None) => "Bonjour,".to_owned(),
-        (Lang::En, Some(n)) => format!("Hello {n},"),
-        (Lang::En, None) => "Hello,".to_owned(),
+        (Locale::Fr, Some(n)) => format!("Bonjour {n},"),
+        (Locale::Fr, None) => "Bonjour,".to_owned(),
+        (Locale::En, Some(n)) => format!("Hello {n},"),
+        (Locale::En, None) => "Hello,".to_owned(),
     };
     let signature = match env.lang {
-        Lang::Fr => "L'équipe Fimy",
-        Lang::En => "The Fimy team",
+        Locale::Fr => "L'équipe Fimy",
+        Locale::En => "The Fimy team",
     };
     Mail {
         text: text_body(env.lang, &greeting, &draft, signature),
@@ -154,12 +129,12 @@ pub fn render(env: &Envelope<'_>, facts: &Facts) -> Mail {
     }
 }
 
-fn manage_footer(lang: Lang) -> String {
+fn manage_footer(lang: Locale) -> String {
     match lang {
-        Lang::Fr => "Vous recevez cet email au sujet d'une carte cadeau Fimy. Vous pouvez \
+        Locale::Fr => "Vous recevez cet email au sujet d'une carte cadeau Fimy. Vous pouvez \
                      choisir les notifications que vous recevez dans votre compte."
             .to_owned(),
-        Lang::En => "You are receiving this email about a Fimy gift card. You can choose \
+        Locale::En => "You are receiving this email about a Fimy gift card. You can choose \
                      which notifications you get in your account."
             .to_owned(),
     }
@@ -168,7 +143,7 @@ fn manage_footer(lang: Lang) -> String {
 fn french(env: &Envelope<'_>, facts: &Facts) -> Draft {
     let app = env.app_url.to_owned();
     let mut blocks = Vec::new();
-    let mut footer = manage_footer(Lang::Fr);
+    let mut footer = manage_footer(Locale::Fr);
     let subject = match facts {
         Facts::GiftReceived {
             from,
@@ -375,7 +350,7 @@ fn booking_blocks_fr(blocks: &mut Vec<Block>, booking: Option<&BookingFacts>, ic
 fn english(env: &Envelope<'_>, facts: &Facts) -> Draft {
     let app = env.app_url.to_owned();
     let mut blocks = Vec::new();
-    let mut footer = manage_footer(Lang::En);
+    let mut footer = manage_footer(Locale::En);
     let subject = match facts {
         Facts::GiftReceived {
             from,
@@ -577,10 +552,10 @@ fn booking_blocks_en(blocks: &mut Vec<Block>, booking: Option<&BookingFacts>, ic
 
 // ---------------------------------------------------------------- bodies
 
-fn text_body(lang: Lang, greeting: &str, d: &Draft, signature: &str) -> String {
+fn text_body(lang: Locale, greeting: &str, d: &Draft, signature: &str) -> String {
     let colon = match lang {
-        Lang::Fr => "\u{a0}:",
-        Lang::En => ":",
+        Locale::Fr => "\u{a0}:",
+        Locale::En => ":",
     };
     let mut out = String::new();
     out.push_str(greeting);
@@ -616,7 +591,7 @@ fn text_body(lang: Lang, greeting: &str, d: &Draft, signature: &str) -> String {
     out
 }
 
-fn html_body(lang: Lang, greeting: &str, d: &Draft, signature: &str) -> String {
+fn html_body(lang: Locale, greeting: &str, d: &Draft, signature: &str) -> String {
     let mut out = String::with_capacity(2048);
     let _ = write!(
         out,
@@ -704,133 +679,11 @@ pub fn one_line(s: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-// ---------------------------------------------------------------- dates and money
-
-const MONTHS_FR: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-fn weekday(lang: Lang, d: Weekday) -> &'static str {
-    let (fr, en) = match d {
-        Weekday::Mon => ("lundi", "Monday"),
-        Weekday::Tue => ("mardi", "Tuesday"),
-        Weekday::Wed => ("mercredi", "Wednesday"),
-        Weekday::Thu => ("jeudi", "Thursday"),
-        Weekday::Fri => ("vendredi", "Friday"),
-        Weekday::Sat => ("samedi", "Saturday"),
-        Weekday::Sun => ("dimanche", "Sunday"),
-    };
-    match lang {
-        Lang::Fr => fr,
-        Lang::En => en,
-    }
-}
-
-/// A date: `1er décembre 2026` / `December 1, 2026`.
-pub fn date<Tz: TimeZone>(lang: Lang, at: &DateTime<Tz>) -> String {
-    let month = at.month0() as usize % 12;
-    match lang {
-        Lang::Fr => {
-            let day = if at.day() == 1 {
-                "1er".to_owned()
-            } else {
-                at.day().to_string()
-            };
-            format!("{day} {} {}", MONTHS_FR[month], at.year())
-        }
-        Lang::En => format!("{} {}, {}", MONTHS_EN[month], at.day(), at.year()),
-    }
-}
-
-/// A date and time with the weekday: `samedi 28 novembre 2026 à 19 h 30` /
-/// `Saturday, November 28, 2026 at 19:30`.
-pub fn date_time<Tz: TimeZone>(lang: Lang, at: &DateTime<Tz>) -> String {
-    let day = weekday(lang, at.weekday());
-    match lang {
-        Lang::Fr => format!(
-            "{day} {} à {} h {:02}",
-            date(lang, at),
-            at.hour(),
-            at.minute()
-        ),
-        Lang::En => format!(
-            "{day}, {} at {}:{:02}",
-            date(lang, at),
-            at.hour(),
-            at.minute()
-        ),
-    }
-}
-
-/// An amount: `1 234,50 €` / `€1,234.50` (other currencies by their code, or `$ CA`).
-pub fn money(lang: Lang, amount_minor: i64, currency: &str) -> String {
-    let sign = if amount_minor < 0 { "-" } else { "" };
-    let abs = amount_minor.unsigned_abs();
-    let (units, cents) = (abs / 100, abs % 100);
-    let digits = units.to_string();
-    let sep = match lang {
-        Lang::Fr => '\u{202f}',
-        Lang::En => ',',
-    };
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(sep);
-        }
-        grouped.push(c);
-    }
-    match lang {
-        Lang::Fr => {
-            let symbol = match currency {
-                "EUR" => "€",
-                "CAD" => "$\u{a0}CA",
-                "USD" => "$\u{a0}US",
-                "GBP" => "£",
-                other => other,
-            };
-            format!("{sign}{grouped},{cents:02}\u{a0}{symbol}")
-        }
-        Lang::En => match currency {
-            "EUR" => format!("{sign}€{grouped}.{cents:02}"),
-            "CAD" => format!("{sign}CA${grouped}.{cents:02}"),
-            "USD" => format!("{sign}US${grouped}.{cents:02}"),
-            "GBP" => format!("{sign}£{grouped}.{cents:02}"),
-            other => format!("{sign}{other}\u{a0}{grouped}.{cents:02}"),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
 
-    fn env(lang: Lang) -> Envelope<'static> {
+    fn env(lang: Locale) -> Envelope<'static> {
         Envelope {
             lang,
             name: Some("Rémi"),
@@ -851,7 +704,7 @@ mod tests {
 
     #[test]
     fn the_gift_email_carries_the_code_and_escapes_user_text_in_html() {
-        let m = render(&env(Lang::Fr), &gift());
+        let m = render(&env(Locale::Fr), &gift());
         assert_eq!(
             m.subject,
             "Camille <script> vous offre une carte cadeau Fimy"
@@ -876,7 +729,7 @@ mod tests {
 
     #[test]
     fn english_is_english() {
-        let m = render(&env(Lang::En), &gift());
+        let m = render(&env(Locale::En), &gift());
         assert_eq!(m.subject, "Camille <script> sent you a Fimy gift card");
         assert!(m.text.starts_with("Hello Rémi,"));
         assert!(m.text.contains("Your code: ABCD-EFGH-JKMN-PQRS-T"));
@@ -896,7 +749,7 @@ mod tests {
             unreachable!()
         };
         let m = render(
-            &env(Lang::Fr),
+            &env(Locale::Fr),
             &Facts::GiftReceived {
                 from: None,
                 message: None,
@@ -927,7 +780,7 @@ mod tests {
                 recipient: "Rémi".into(),
             },
         ] {
-            for lang in [Lang::Fr, Lang::En] {
+            for lang in [Locale::Fr, Locale::En] {
                 let m = render(&env(lang), &facts);
                 assert!(m.subject.contains("Rémi"), "{}", m.subject);
                 assert!(!m.text.contains('€') && !m.text.contains('$'), "{}", m.text);
@@ -938,7 +791,7 @@ mod tests {
     #[test]
     fn headers_stay_on_one_line() {
         let m = render(
-            &env(Lang::En),
+            &env(Locale::En),
             &Facts::CardOpened {
                 recipient: "Eve\r\nBcc: victim@example.com".into(),
             },
@@ -996,39 +849,11 @@ mod tests {
             },
         ];
         for f in &all {
-            for lang in [Lang::Fr, Lang::En] {
+            for lang in [Locale::Fr, Locale::En] {
                 let m = render(&env(lang), f);
                 assert!(!m.subject.is_empty());
                 assert!(m.text.len() > 40 && m.html.contains("</html>"));
             }
         }
-    }
-
-    #[test]
-    fn dates_and_money_read_naturally() {
-        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
-            .unwrap()
-            .and_hms_opt(19, 5, 0)
-            .unwrap()
-            .and_utc();
-        assert_eq!(date(Lang::Fr, &at), "1er décembre 2026");
-        assert_eq!(date(Lang::En, &at), "December 1, 2026");
-        assert_eq!(
-            date_time(Lang::Fr, &at),
-            "mardi 1er décembre 2026 à 19 h 05"
-        );
-        assert_eq!(
-            date_time(Lang::En, &at.with_timezone(&Utc)),
-            "Tuesday, December 1, 2026 at 19:05"
-        );
-        assert_eq!(money(Lang::Fr, 123_450, "EUR"), "1\u{202f}234,50\u{a0}€");
-        assert_eq!(money(Lang::En, 123_450, "EUR"), "€1,234.50");
-        assert_eq!(money(Lang::En, 5, "CAD"), "CA$0.05");
-        assert_eq!(
-            money(Lang::Fr, 100_000_000, "CHF"),
-            "1\u{202f}000\u{202f}000,00\u{a0}CHF"
-        );
-        assert_eq!(Lang::of("en"), Lang::En);
-        assert_eq!(Lang::of("de"), Lang::Fr);
     }
 }

@@ -15,8 +15,9 @@
 
 use crate::auth::principal::client_ip;
 use crate::auth::{CSRF_COOKIE, MaybePrincipal, SESSION_COOKIE};
-use crate::email::templates::{self, Lang, escape};
+use crate::email::templates::escape;
 use crate::error::{ApiError, ErrorCode};
+use crate::format;
 use crate::http::attachments::OpenedCard;
 use crate::http::catalogue::{ExperienceView, SearchParams};
 use crate::http::webapp::CSP;
@@ -24,6 +25,7 @@ use crate::state::{AppState, State};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actors::Locale;
 use actors::catalogue::GeoPoint;
 use actors::giftcard::{CardKind, GiftCard, Status};
 use entities::{experience, partner, user};
@@ -51,22 +53,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 // ---------------------------------------------------------------- language
 
-/// `fr` or `en` from a `?lang=` value, a cookie value or a language tag.
-fn lang_tag(raw: &str) -> Option<Lang> {
-    let primary = raw.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-    match primary.as_str() {
-        "fr" => Some(Lang::Fr),
-        "en" => Some(Lang::En),
-        _ => None,
-    }
-}
-
 /// The best of French and English in an `Accept-Language` header (by `q`, then by order).
-fn from_accept_language(header: &str) -> Option<Lang> {
-    let mut best: Option<(f32, Lang)> = None;
+fn from_accept_language(header: &str) -> Option<Locale> {
+    let mut best: Option<(f32, Locale)> = None;
     for part in header.split(',').take(32) {
         let mut bits = part.split(';');
-        let Some(lang) = bits.next().and_then(lang_tag) else {
+        let Some(lang) = bits.next().and_then(Locale::from_tag) else {
             continue;
         };
         let q = bits
@@ -82,14 +74,14 @@ fn from_accept_language(header: &str) -> Option<Lang> {
 }
 
 /// The page's language, and whether it was just chosen with `?lang=` (to remember).
-fn negotiate(query: Option<&str>, cookie: Option<&str>, accept: Option<&str>) -> (Lang, bool) {
-    if let Some(l) = query.and_then(lang_tag) {
+fn negotiate(query: Option<&str>, cookie: Option<&str>, accept: Option<&str>) -> (Locale, bool) {
+    if let Some(l) = query.and_then(Locale::from_tag) {
         return (l, true);
     }
     let l = cookie
-        .and_then(lang_tag)
+        .and_then(Locale::from_tag)
         .or_else(|| accept.and_then(from_accept_language))
-        .unwrap_or(Lang::Fr);
+        .unwrap_or(Locale::Fr);
     (l, false)
 }
 
@@ -108,7 +100,7 @@ fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The language of this request, with `extra` standing for a `lang` form field.
-fn request_lang(req: &HttpRequest, extra: Option<&str>) -> (Lang, bool) {
+fn request_lang(req: &HttpRequest, extra: Option<&str>) -> (Locale, bool) {
     let pairs = query_pairs(req);
     let cookie = req.cookie(LANG_COOKIE);
     negotiate(
@@ -120,18 +112,18 @@ fn request_lang(req: &HttpRequest, extra: Option<&str>) -> (Lang, bool) {
     )
 }
 
-fn other(lang: Lang) -> Lang {
+fn other(lang: Locale) -> Locale {
     match lang {
-        Lang::Fr => Lang::En,
-        Lang::En => Lang::Fr,
+        Locale::Fr => Locale::En,
+        Locale::En => Locale::Fr,
     }
 }
 
 /// French or English text.
-fn tr<'a>(lang: Lang, fr: &'a str, en: &'a str) -> &'a str {
+fn tr<'a>(lang: Locale, fr: &'a str, en: &'a str) -> &'a str {
     match lang {
-        Lang::Fr => fr,
-        Lang::En => en,
+        Locale::Fr => fr,
+        Locale::En => en,
     }
 }
 
@@ -196,17 +188,17 @@ const SORTS: &[(&str, &str, &str)] = &[
 ];
 const CURRENCIES: &[&str] = &["EUR", "CAD", "USD", "GBP", "CHF"];
 
-fn name_of<'a>(table: &[(&str, &'a str, &'a str)], slug: &'a str, lang: Lang) -> &'a str {
+fn name_of<'a>(table: &[(&str, &'a str, &'a str)], slug: &'a str, lang: Locale) -> &'a str {
     table
         .iter()
         .find(|(s, _, _)| *s == slug)
         .map_or(slug, |(_, fr, en)| match lang {
-            Lang::Fr => fr,
-            Lang::En => en,
+            Locale::Fr => fr,
+            Locale::En => en,
         })
 }
 
-fn duration(lang: Lang, minutes: i32) -> String {
+fn duration(lang: Locale, minutes: i32) -> String {
     if minutes <= 0 {
         return String::new();
     }
@@ -258,7 +250,7 @@ enum Nav {
 }
 
 struct Layout {
-    lang: Lang,
+    lang: Locale,
     status: StatusCode,
     title: String,
     nav: Nav,
@@ -388,7 +380,7 @@ fn render(l: Layout, main: &str) -> HttpResponse {
 }
 
 /// The current URL with `lang` set to the other language.
-fn switch_href(req: &HttpRequest, lang: Lang) -> String {
+fn switch_href(req: &HttpRequest, lang: Locale) -> String {
     let mut pairs: Vec<(String, String)> = query_pairs(req)
         .into_iter()
         .filter(|(k, _)| k != "lang")
@@ -462,7 +454,7 @@ fn non_empty(pairs: &[(String, String)], name: &str) -> Option<String> {
 fn search_params(
     pairs: &[(String, String)],
     cities: &[(String, GeoPoint)],
-    lang: Lang,
+    lang: Locale,
 ) -> Result<SearchParams, (&'static str, &'static str)> {
     let bad_price = (
         "price",
@@ -583,14 +575,14 @@ fn select(
     out
 }
 
-fn vocab_options(table: &[(&str, &str, &str)], lang: Lang) -> Vec<(String, String)> {
+fn vocab_options(table: &[(&str, &str, &str)], lang: Locale) -> Vec<(String, String)> {
     table
         .iter()
         .map(|(slug, fr, en)| ((*slug).to_owned(), tr(lang, fr, en).to_owned()))
         .collect()
 }
 
-fn search_form(pairs: &[(String, String)], cities: &[(String, GeoPoint)], lang: Lang) -> String {
+fn search_form(pairs: &[(String, String)], cities: &[(String, GeoPoint)], lang: Locale) -> String {
     let v = |name: &str| first(pairs, name).unwrap_or("");
     let all = tr(lang, "Toutes", "All");
     let mut out = format!(
@@ -685,7 +677,7 @@ fn search_form(pairs: &[(String, String)], cities: &[(String, GeoPoint)], lang: 
     out
 }
 
-fn result_card(x: &ExperienceView, lang: Lang) -> String {
+fn result_card(x: &ExperienceView, lang: Locale) -> String {
     let mut out = format!(
         "<li class=\"card\"><article aria-labelledby=\"exp-{id}\">",
         id = x.id
@@ -715,8 +707,8 @@ fn result_card(x: &ExperienceView, lang: Lang) -> String {
             out,
             "<p class=\"muted\">{}</p>",
             match lang {
-                Lang::Fr => format!("à {} km", format!("{km:.1}").replace('.', ",")),
-                Lang::En => format!("{km:.1} km away"),
+                Locale::Fr => format!("à {} km", format!("{km:.1}").replace('.', ",")),
+                Locale::En => format!("{km:.1} km away"),
             }
         );
     }
@@ -726,7 +718,7 @@ fn result_card(x: &ExperienceView, lang: Lang) -> String {
          <dt>{}</dt><dd class=\"card-price\">{}</dd>",
         escape(&x.description),
         tr(lang, "Prix", "Price"),
-        escape(&templates::money(lang, x.price_minor, &x.currency)),
+        escape(&format::money(lang, x.price_minor, &x.currency)),
     );
     let d = duration(lang, x.duration_minutes);
     if !d.is_empty() {
@@ -813,10 +805,10 @@ async fn catalogue_page(state: State, req: HttpRequest) -> HttpResponse {
                         "No experience matches."
                     )
                     .to_owned(),
-                    (1, Lang::Fr) => "1 expérience sur cette page.".to_owned(),
-                    (1, Lang::En) => "1 experience on this page.".to_owned(),
-                    (n, Lang::Fr) => format!("{n} expériences sur cette page."),
-                    (n, Lang::En) => format!("{n} experiences on this page."),
+                    (1, Locale::Fr) => "1 expérience sur cette page.".to_owned(),
+                    (1, Locale::En) => "1 experience on this page.".to_owned(),
+                    (n, Locale::Fr) => format!("{n} expériences sur cette page."),
+                    (n, Locale::En) => format!("{n} experiences on this page."),
                 }
             );
             if n > 0 {
@@ -864,7 +856,7 @@ async fn catalogue_page(state: State, req: HttpRequest) -> HttpResponse {
 }
 
 /// A search the API refused, in plain words.
-fn search_problem(lang: Lang, e: &ApiError) -> String {
+fn search_problem(lang: Locale, e: &ApiError) -> String {
     match (e.code, e.field.as_deref()) {
         (ErrorCode::InvalidCursor, _) => tr(
             lang,
@@ -912,7 +904,7 @@ fn search_problem(lang: Lang, e: &ApiError) -> String {
 }
 
 /// A page for a failure that is not the visitor's (the database is down…).
-fn failure(layout: impl FnOnce(StatusCode) -> Layout, lang: Lang, e: &ApiError) -> HttpResponse {
+fn failure(layout: impl FnOnce(StatusCode) -> Layout, lang: Locale, e: &ApiError) -> HttpResponse {
     let status = e.code.status();
     if status.is_server_error() {
         tracing::warn!(error = %e.detail, cause = ?e.cause, "page failed");
@@ -1025,7 +1017,7 @@ async fn experience_page(state: State, req: HttpRequest, id: web::Path<String>) 
          <dt>{}</dt><dd class=\"card-price\">{} <span class=\"muted\">{}</span></dd>",
         escape(&x.description),
         tr(lang, "Prix", "Price"),
-        escape(&templates::money(lang, x.price_minor, &x.currency)),
+        escape(&format::money(lang, x.price_minor, &x.currency)),
         tr(lang, "par personne", "per person"),
     );
     let d = duration(lang, x.duration_minutes);
@@ -1043,8 +1035,8 @@ async fn experience_page(state: State, req: HttpRequest, id: web::Path<String>) 
             "<dt>{}</dt><dd>{}</dd>",
             tr(lang, "Jusqu’à", "Up to"),
             match lang {
-                Lang::Fr => format!("{} personne(s)", x.capacity),
-                Lang::En => format!("{} people", x.capacity),
+                Locale::Fr => format!("{} personne(s)", x.capacity),
+                Locale::En => format!("{} people", x.capacity),
             }
         );
     }
@@ -1114,7 +1106,7 @@ async fn experience_page(state: State, req: HttpRequest, id: web::Path<String>) 
 // ---------------------------------------------------------------- gift
 
 /// What a code lookup or an opening that failed means, in plain words, with its status.
-fn code_problem(lang: Lang, e: &ApiError) -> (StatusCode, &'static str, String) {
+fn code_problem(lang: Locale, e: &ApiError) -> (StatusCode, &'static str, String) {
     match e.code {
         ErrorCode::InvalidCode => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1142,10 +1134,10 @@ fn code_problem(lang: Lang, e: &ApiError) -> (StatusCode, &'static str, String) 
                 StatusCode::TOO_MANY_REQUESTS,
                 tr(lang, "Trop d’essais", "Too many tries"),
                 match lang {
-                    Lang::Fr => format!(
+                    Locale::Fr => format!(
                         "Trop de codes essayés depuis votre connexion. Réessayez dans {mins} min."
                     ),
-                    Lang::En => format!(
+                    Locale::En => format!(
                         "Too many codes tried from your connection. Try again in {mins} min."
                     ),
                 },
@@ -1174,7 +1166,7 @@ fn code_problem(lang: Lang, e: &ApiError) -> (StatusCode, &'static str, String) 
     }
 }
 
-fn code_form(lang: Lang, code: &str) -> String {
+fn code_form(lang: Locale, code: &str) -> String {
     format!(
         "<form class=\"panel\" method=\"get\" action=\"/gift\" aria-labelledby=\"code-title\">\
          <h2 id=\"code-title\">{}</h2>\
@@ -1211,7 +1203,7 @@ async fn donor_first_name(state: &AppState, card: &GiftCard) -> Result<Option<St
         .and_then(|u| u.display_name.split_whitespace().next().map(str::to_owned)))
 }
 
-fn gift_layout(lang: Lang, status: StatusCode, switch_href: String, set_lang: bool) -> Layout {
+fn gift_layout(lang: Locale, status: StatusCode, switch_href: String, set_lang: bool) -> Layout {
     Layout {
         lang,
         status,
@@ -1227,7 +1219,7 @@ fn gift_layout(lang: Lang, status: StatusCode, switch_href: String, set_lang: bo
 
 /// The page around the gift's content: the heading and the `#app` the app's script takes
 /// over when it runs.
-fn gift_main(lang: Lang, inner: &str) -> String {
+fn gift_main(lang: Locale, inner: &str) -> String {
     format!(
         "<h1 data-t=\"nav_gift\">{}</h1>\
          <p id=\"notice\" role=\"status\" aria-live=\"polite\"></p>\
@@ -1261,8 +1253,8 @@ async fn gift_page(state: State, req: HttpRequest) -> HttpResponse {
         Err(e) => return code_error(lang, switch, set_lang, &code, &e),
     };
     let heading = match (&from, lang) {
-        (Some(f), Lang::Fr) => format!("{f} vous offre un cadeau"),
-        (Some(f), Lang::En) => format!("{f} has sent you a gift"),
+        (Some(f), Locale::Fr) => format!("{f} vous offre un cadeau"),
+        (Some(f), Locale::En) => format!("{f} has sent you a gift"),
         (None, _) => tr(lang, "Un cadeau vous attend", "A gift is waiting for you").to_owned(),
     };
     let mut inner = format!(
@@ -1270,8 +1262,8 @@ async fn gift_page(state: State, req: HttpRequest) -> HttpResponse {
          <h2 id=\"preview-title\">{}</h2><p>{}</p>",
         escape(&heading),
         escape(&match lang {
-            Lang::Fr => format!("Pour {}.", card.recipient.name),
-            Lang::En => format!("For {}.", card.recipient.name),
+            Locale::Fr => format!("Pour {}.", card.recipient.name),
+            Locale::En => format!("For {}.", card.recipient.name),
         }),
     );
     if card.status == Status::PendingPayment {
@@ -1314,7 +1306,7 @@ async fn gift_page(state: State, req: HttpRequest) -> HttpResponse {
 }
 
 fn code_error(
-    lang: Lang,
+    lang: Locale,
     switch: String,
     set_lang: bool,
     code: &str,
@@ -1396,7 +1388,7 @@ async fn viewer(state: &AppState, req: &HttpRequest, csrf: Option<&str>) -> Opti
 /// its theme and attachments, and where to go next.
 async fn reveal(
     state: &AppState,
-    lang: Lang,
+    lang: Locale,
     code: &str,
     opened: &OpenedCard,
 ) -> Result<String, ApiError> {
@@ -1417,8 +1409,8 @@ async fn reveal(
         tr(lang, "Thème", "Theme"),
         escape(name_of(THEME_NAMES, theme, lang)),
         escape(&match lang {
-            Lang::Fr => format!("Pour {}", card.recipient_name),
-            Lang::En => format!("For {}", card.recipient_name),
+            Locale::Fr => format!("Pour {}", card.recipient_name),
+            Locale::En => format!("For {}", card.recipient_name),
         }),
     );
     if let Some(f) = &from {
@@ -1426,8 +1418,8 @@ async fn reveal(
             out,
             "<p>{}</p>",
             escape(&match lang {
-                Lang::Fr => format!("De la part de {f}"),
-                Lang::En => format!("From {f}"),
+                Locale::Fr => format!("De la part de {f}"),
+                Locale::En => format!("From {f}"),
             })
         );
     }
@@ -1465,8 +1457,8 @@ async fn reveal(
                 conditions = e.conditions.clone();
             }
             let what = match (&exp, &venue, lang) {
-                (Some(e), Some(v), Lang::Fr) => format!("{} chez {v}", e.title),
-                (Some(e), Some(v), Lang::En) => format!("{} at {v}", e.title),
+                (Some(e), Some(v), Locale::Fr) => format!("{} chez {v}", e.title),
+                (Some(e), Some(v), Locale::En) => format!("{} at {v}", e.title),
                 (Some(e), None, _) => e.title.clone(),
                 (None, _, _) => tr(lang, "Une expérience", "An experience").to_owned(),
             };
@@ -1477,8 +1469,8 @@ async fn reveal(
                 escape(&what),
                 tr(lang, "Pour", "For"),
                 match lang {
-                    Lang::Fr => format!("{party_size} personne(s)"),
-                    Lang::En => format!("{party_size} people"),
+                    Locale::Fr => format!("{party_size} personne(s)"),
+                    Locale::En => format!("{party_size} people"),
                 }
             );
         }
@@ -1487,11 +1479,7 @@ async fn reveal(
                 out,
                 "<dt>{}</dt><dd class=\"card-price\">{}</dd>",
                 tr(lang, "Valeur", "Value"),
-                escape(&templates::money(
-                    lang,
-                    card.face_value_minor,
-                    &card.currency
-                )),
+                escape(&format::money(lang, card.face_value_minor, &card.currency)),
             );
             if let Some(a) = card.available_minor
                 && a != card.face_value_minor
@@ -1500,7 +1488,7 @@ async fn reveal(
                     out,
                     "<dt>{}</dt><dd>{}</dd>",
                     tr(lang, "Solde", "Balance"),
-                    escape(&templates::money(lang, a, &card.currency)),
+                    escape(&format::money(lang, a, &card.currency)),
                 );
             }
         }
@@ -1509,7 +1497,7 @@ async fn reveal(
         out,
         "<dt>{}</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code></dd></dl>",
         tr(lang, "Valable jusqu’au", "Valid until"),
-        escape(&templates::date(lang, &card.expires_at)),
+        escape(&format::date(lang, &card.expires_at)),
         tr(lang, "Code", "Code"),
         escape(code),
     );
@@ -1551,12 +1539,12 @@ async fn reveal(
             let n = i + 1;
             let url = escape(&a.url);
             let label = match (a.kind.as_str(), lang) {
-                ("photo", Lang::Fr) => format!("Photo {n}"),
-                ("photo", Lang::En) => format!("Photo {n}"),
-                ("video", Lang::Fr) => format!("Vidéo {n}"),
-                ("video", Lang::En) => format!("Video {n}"),
-                (_, Lang::Fr) => format!("Message vocal {n}"),
-                (_, Lang::En) => format!("Voice message {n}"),
+                ("photo", Locale::Fr) => format!("Photo {n}"),
+                ("photo", Locale::En) => format!("Photo {n}"),
+                ("video", Locale::Fr) => format!("Vidéo {n}"),
+                ("video", Locale::En) => format!("Video {n}"),
+                (_, Locale::Fr) => format!("Message vocal {n}"),
+                (_, Locale::En) => format!("Voice message {n}"),
             };
             let media = match a.kind.as_str() {
                 "photo" => format!("<img src=\"{url}\" alt=\"{label}\">"),
@@ -1625,20 +1613,20 @@ mod tests {
     fn the_language_comes_from_the_query_then_the_cookie_then_the_browser() {
         assert_eq!(
             negotiate(Some("en"), Some("fr"), Some("fr")),
-            (Lang::En, true)
+            (Locale::En, true)
         );
-        assert_eq!(negotiate(Some("de"), Some("en"), None), (Lang::En, false));
+        assert_eq!(negotiate(Some("de"), Some("en"), None), (Locale::En, false));
         assert_eq!(
             negotiate(None, None, Some("de-DE,en;q=0.5,fr;q=0.4")).0,
-            Lang::En
+            Locale::En
         );
         assert_eq!(
             negotiate(None, None, Some("en-GB;q=0.3, fr-CA")).0,
-            Lang::Fr
+            Locale::Fr
         );
-        assert_eq!(negotiate(None, None, Some("en;q=0")).0, Lang::Fr);
-        assert_eq!(negotiate(None, None, None).0, Lang::Fr);
-        assert_eq!(negotiate(None, None, Some("garbage;;q=x,,")).0, Lang::Fr);
+        assert_eq!(negotiate(None, None, Some("en;q=0")).0, Locale::Fr);
+        assert_eq!(negotiate(None, None, None).0, Locale::Fr);
+        assert_eq!(negotiate(None, None, Some("garbage;;q=x,,")).0, Locale::Fr);
     }
 
     #[test]
@@ -1699,8 +1687,8 @@ mod tests {
 
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(duration(Lang::Fr, 90), "1 h 30 min");
-        assert_eq!(duration(Lang::En, 1440 + 60), "1 d 1 h");
-        assert_eq!(duration(Lang::En, 0), "");
+        assert_eq!(duration(Locale::Fr, 90), "1 h 30 min");
+        assert_eq!(duration(Locale::En, 1440 + 60), "1 d 1 h");
+        assert_eq!(duration(Locale::En, 0), "");
     }
 }

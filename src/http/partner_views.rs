@@ -24,9 +24,11 @@ use crate::auth::{Principal, constant_time_eq, random_token, token_hash};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::pagination::{self, Cursor, Page};
 use crate::ical;
+use crate::ical::booking::{Audience, venue_zone as partner_tz};
 use crate::state::{AppState, State};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use actors::Locale;
 use actors::StaffRole;
 use actors::booking::BookingStatus;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -120,14 +122,6 @@ async fn find_partner(state: &AppState, id: Uuid) -> ApiResult<partner::Model> {
         .ok_or_else(|| ApiError::not_found("partner"))
 }
 
-/// The partner's time zone (UTC, with a warning, if the stored name is not one).
-fn partner_tz(p: &partner::Model) -> Tz {
-    p.timezone.parse().unwrap_or_else(|_| {
-        tracing::warn!(partner = %p.id, timezone = %p.timezone, "unknown partner time zone");
-        Tz::UTC
-    })
-}
-
 /// Display names of these users.
 async fn display_names(
     state: &AppState,
@@ -174,102 +168,6 @@ async fn experience_titles(
 
 // ---------------------------------------------------------------- iCalendar
 
-/// The language of the words around the booking data in a calendar file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    Fr,
-    En,
-}
-
-impl Lang {
-    fn of(locale: &str) -> Self {
-        if locale == "en" { Self::En } else { Self::Fr }
-    }
-}
-
-fn money(amount: i64, currency: &str) -> String {
-    actors::Currency::parse(currency)
-        .map(|c| actors::Money::new(amount, c).to_string())
-        .unwrap_or_else(|_| format!("{amount} {currency}"))
-}
-
-fn location(p: &partner::Model) -> String {
-    [p.name.as_str(), p.address.as_str(), p.city.as_str()]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Whose calendar the event goes in: the recipient's (what, where) or the partner's
-/// (what, who).
-enum Audience<'a> {
-    Recipient,
-    Partner { customer: &'a str },
-}
-
-fn booking_event(
-    b: &booking::Model,
-    p: &partner::Model,
-    title: &str,
-    audience: Audience<'_>,
-    lang: Lang,
-    now: DateTime<Utc>,
-) -> ApiResult<ical::Event> {
-    let people = match (lang, b.party_size) {
-        (Lang::Fr, 1) => "1 personne".to_owned(),
-        (Lang::Fr, n) => format!("{n} personnes"),
-        (Lang::En, 1) => "1 person".to_owned(),
-        (Lang::En, n) => format!("{n} people"),
-    };
-    let (summary, description) = match audience {
-        Audience::Recipient => (
-            format!("{title} — {}", p.name),
-            match lang {
-                Lang::Fr => format!(
-                    "Réservation Fimy pour {people}.\nPrésentez votre carte cadeau à l'arrivée.\nRéférence : {}",
-                    b.id
-                ),
-                Lang::En => format!(
-                    "Fimy booking for {people}.\nShow your gift card on arrival.\nReference: {}",
-                    b.id
-                ),
-            },
-        ),
-        Audience::Partner { customer } => (
-            format!("{title} — {customer} ({})", b.party_size),
-            match lang {
-                Lang::Fr => format!(
-                    "Client : {customer}\nPersonnes : {}\nMontant : {}\nRéférence : {}",
-                    b.party_size,
-                    money(b.amount, &b.currency),
-                    b.id
-                ),
-                Lang::En => format!(
-                    "Customer: {customer}\nParty: {}\nAmount: {}\nReference: {}",
-                    b.party_size,
-                    money(b.amount, &b.currency),
-                    b.id
-                ),
-            },
-        ),
-    };
-    Ok(ical::Event {
-        uid: format!("{}@fimy", b.id),
-        stamp: now,
-        start: b.starts_at,
-        end: b.ends_at,
-        tz: partner_tz(p),
-        summary,
-        location: location(p),
-        description,
-        status: ical::EventStatus::of_booking(crate::bookings::status_of(b)?),
-        sequence: b.version,
-        last_modified: Some(b.updated_at),
-    })
-}
-
 fn calendar_response(body: String, disposition: String, cache: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
@@ -302,7 +200,7 @@ pub async fn booking_ics(
         .remove(&b.experience_id)
         .unwrap_or_default();
     let caller = user::Entity::find_by_id(who.user_id).one(&state.db).await?;
-    let lang = Lang::of(caller.as_ref().map_or("fr", |u| u.locale.as_str()));
+    let lang = Locale::of(caller.as_ref().map_or("fr", |u| u.locale.as_str()));
     let customer;
     let audience = if access == Access::Holder {
         Audience::Recipient
@@ -316,7 +214,8 @@ pub async fn booking_ics(
         }
     };
     let now = state.clock.now();
-    let event = booking_event(&b, &p, &title, audience, lang, now)?;
+    let status = crate::bookings::status_of(&b)?;
+    let event = ical::booking::event(&b, status, Some(&p), &title, audience, lang, now);
     let body = ical::Calendar {
         events: vec![event],
         ..Default::default()
@@ -470,7 +369,16 @@ pub async fn calendar_feed(
         .map(|b| {
             let title = titles.get(&b.experience_id).map_or("", String::as_str);
             let customer = names.get(&b.holder_user_id).map_or("", String::as_str);
-            booking_event(b, &p, title, Audience::Partner { customer }, Lang::Fr, now)
+            let status = crate::bookings::status_of(b)?;
+            Ok(ical::booking::event(
+                b,
+                status,
+                Some(&p),
+                title,
+                Audience::Partner { customer },
+                Locale::Fr,
+                now,
+            ))
         })
         .collect::<ApiResult<Vec<_>>>()?;
     let body = ical::Calendar {

@@ -17,6 +17,7 @@ pub mod vapid;
 use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryError};
 use crate::state::AppState;
+use actors::Locale;
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -236,85 +237,86 @@ pub struct PushMessage {
 
 /// The title and body of a notice, in French or English. Donors hear what happened to
 /// their gift, never an amount or a place.
-pub fn texts(kind: &str, audience: &str, english: bool) -> (&'static str, &'static str) {
+pub fn texts(kind: &str, audience: &str, lang: Locale) -> (&'static str, &'static str) {
     let donor = audience == "donor";
-    match (kind, donor, english) {
-        ("card_delivered", _, false) => (
+    match (kind, donor, lang) {
+        ("card_delivered", _, Locale::Fr) => (
             "Votre cadeau a été remis",
             "Le destinataire a reçu votre carte cadeau.",
         ),
-        ("card_delivered", _, true) => (
+        ("card_delivered", _, Locale::En) => (
             "Your gift was delivered",
             "The recipient has received your gift card.",
         ),
-        ("card_opened", _, false) => (
+        ("card_opened", _, Locale::Fr) => (
             "Votre cadeau a été ouvert",
             "Le destinataire vient de découvrir votre carte cadeau.",
         ),
-        ("card_opened", _, true) => (
+        ("card_opened", _, Locale::En) => (
             "Your gift was opened",
             "The recipient has just opened your gift card.",
         ),
-        ("card_booked", _, false) => (
+        ("card_booked", _, Locale::Fr) => (
             "Votre cadeau a été réservé",
             "Le destinataire a réservé son expérience.",
         ),
-        ("card_booked", _, true) => (
+        ("card_booked", _, Locale::En) => (
             "Your gift was booked",
             "The recipient has booked their experience.",
         ),
-        ("card_used", true, false) => (
+        ("card_used", true, Locale::Fr) => (
             "Votre cadeau a été utilisé",
             "Le destinataire a profité de son expérience.",
         ),
-        ("card_used", true, true) => (
+        ("card_used", true, Locale::En) => (
             "Your gift was used",
             "The recipient has enjoyed their experience.",
         ),
-        ("card_used", false, false) => (
+        ("card_used", false, Locale::Fr) => (
             "Carte cadeau utilisée",
             "Votre carte cadeau vient d'être utilisée.",
         ),
-        ("card_used", false, true) => ("Gift card used", "Your gift card has just been used."),
-        ("booking_confirmed", _, false) => (
+        ("card_used", false, Locale::En) => {
+            ("Gift card used", "Your gift card has just been used.")
+        }
+        ("booking_confirmed", _, Locale::Fr) => (
             "Réservation confirmée",
             "Votre réservation est confirmée. Retrouvez les détails dans l'application.",
         ),
-        ("booking_confirmed", _, true) => (
+        ("booking_confirmed", _, Locale::En) => (
             "Booking confirmed",
             "Your booking is confirmed. See the details in the app.",
         ),
-        ("validation_requested", _, false) => (
+        ("validation_requested", _, Locale::Fr) => (
             "Validation demandée",
             "Le partenaire attend votre confirmation pour valider votre réservation.",
         ),
-        ("validation_requested", _, true) => (
+        ("validation_requested", _, Locale::En) => (
             "Validation requested",
             "The venue is waiting for you to confirm your booking.",
         ),
-        ("gift_received", _, false) => (
+        ("gift_received", _, Locale::Fr) => (
             "Vous avez reçu un cadeau",
             "Une carte cadeau vous attend : ouvrez-la pour la découvrir.",
         ),
-        ("gift_received", _, true) => (
+        ("gift_received", _, Locale::En) => (
             "You received a gift",
             "A gift card is waiting for you: open it to find out more.",
         ),
-        (_, _, false) => (
+        (_, _, Locale::Fr) => (
             "Du nouveau sur votre carte cadeau",
             "Ouvrez l'application pour en savoir plus.",
         ),
-        (_, _, true) => (
+        (_, _, Locale::En) => (
             "News about your gift card",
             "Open the app to find out more.",
         ),
     }
 }
 
-/// The message for an outbox row, in the user's language (`en…` → English, else French).
-pub fn message_for(row: &outbox::Model, locale: &str, public_url: &Url) -> PushMessage {
-    let english = locale.to_ascii_lowercase().starts_with("en");
-    let (title, body) = texts(&row.kind, &row.audience, english);
+/// The message for an outbox row, in the user's language.
+pub fn message_for(row: &outbox::Model, lang: Locale, public_url: &Url) -> PushMessage {
+    let (title, body) = texts(&row.kind, &row.audience, lang);
     let card_id = row.card_id.or_else(|| {
         serde_json::from_str::<serde_json::Value>(&row.payload)
             .ok()
@@ -406,9 +408,9 @@ pub async fn deliver(state: &AppState, row: &outbox::Model) -> Delivery {
         .one(&state.db)
         .await
         .map_err(db_retry)?
-        .map(|u| u.locale)
+        .map(|u| Locale::of(&u.locale))
         .unwrap_or_default();
-    let message = message_for(row, &locale, &state.config.public_url);
+    let message = message_for(row, locale, &state.config.public_url);
     let plaintext = serde_json::to_vec(&message)
         .map_err(|e| DeliveryError::Invalid(format!("cannot encode the message: {e}")))?;
     let now = state.clock.now();
@@ -580,16 +582,16 @@ mod tests {
             ("gift_received", "recipient"),
             ("something_new", "donor"),
         ] {
-            let (fr, _) = texts(kind, audience, false);
-            let (en, _) = texts(kind, audience, true);
+            let (fr, _) = texts(kind, audience, Locale::Fr);
+            let (en, _) = texts(kind, audience, Locale::En);
             assert_ne!(fr, en, "{kind}");
         }
         assert_eq!(
-            texts("card_opened", "donor", true).0,
+            texts("card_opened", "donor", Locale::En).0,
             "Your gift was opened"
         );
         assert_eq!(
-            texts("card_opened", "donor", false).0,
+            texts("card_opened", "donor", Locale::Fr).0,
             "Votre cadeau a été ouvert"
         );
         let id = Uuid::now_v7();
