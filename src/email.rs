@@ -34,6 +34,7 @@ use crate::state::AppState;
 use actors::Locale;
 use actors::booking::BookingStatus;
 use actors::giftcard::{CardKind, Event, GiftCard, Status};
+use actors::notice::{Audience, NoticeKind};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
 use entities::{booking, card_event, experience, gift_card, outbox, partner, user};
@@ -545,8 +546,11 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
     let mut greet_name = account.as_ref().map(|u| u.display_name.clone());
     let mut ics = None;
 
-    let facts = match row.kind.as_str() {
-        "gift_received" => {
+    let kind = NoticeKind::parse(&row.kind)
+        .ok_or_else(|| invalid(format!("no email template for {:?}", row.kind)))?;
+    let audience = Audience::parse(&row.audience);
+    let facts = match kind {
+        NoticeKind::GiftReceived => {
             let card = load_card(state, row).await?;
             let holder = card.state.recipient.email.trim().to_lowercase();
             if holder != address.trim().to_lowercase() {
@@ -617,19 +621,22 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 expires_on: format::date(lang, &card.state.expires_at),
             }
         }
-        "card_delivered" | "card_opened" | "card_booked" | "card_used"
-            if row.audience == "donor" =>
+        NoticeKind::CardDelivered
+        | NoticeKind::CardOpened
+        | NoticeKind::CardBooked
+        | NoticeKind::CardUsed
+            if audience == Some(Audience::Donor) =>
         {
             let card = load_card(state, row).await?;
             let recipient = card.state.recipient.name.clone();
-            match row.kind.as_str() {
-                "card_delivered" => Facts::CardDelivered { recipient },
-                "card_opened" => Facts::CardOpened { recipient },
-                "card_booked" => Facts::CardBooked { recipient },
+            match kind {
+                NoticeKind::CardDelivered => Facts::CardDelivered { recipient },
+                NoticeKind::CardOpened => Facts::CardOpened { recipient },
+                NoticeKind::CardBooked => Facts::CardBooked { recipient },
                 _ => Facts::CardUsedDonor { recipient },
             }
         }
-        "card_used" => {
+        NoticeKind::CardUsed => {
             let card = load_card(state, row).await?;
             let (spent, venues, count) = spends(state, row).await?;
             let venue = match venues.as_slice() {
@@ -640,7 +647,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
             let remaining = (matches!(card.state.kind, CardKind::Value { .. })
                 && card.state.available > 0)
                 .then(|| money(card.state.available, &card.state));
-            if row.audience == "recipient" {
+            if audience == Some(Audience::Recipient) {
                 greet_name.get_or_insert(card.state.recipient.name.clone());
             }
             Facts::CardUsed {
@@ -650,7 +657,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 spends: count,
             }
         }
-        "booking_confirmed" | "booking_reminder" => {
+        NoticeKind::BookingConfirmed | NoticeKind::BookingReminder => {
             let card = load_card(state, row).await?;
             greet_name.get_or_insert(card.state.recipient.name.clone());
             let booking_id = match payload.booking_id {
@@ -676,7 +683,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 Some(b) => match crate::bookings::status_of(b)
                     .map_err(|_| invalid(format!("booking {} has status {:?}", b.id, b.status)))?
                 {
-                    s if s.is_unconfirmed() && row.kind == "booking_confirmed" => {
+                    s if s.is_unconfirmed() && kind == NoticeKind::BookingConfirmed => {
                         if now - row.created_at > BOOKING_WAIT_LIMIT {
                             return Ok(Composed::Skip(
                                 "the booking was never confirmed".to_owned(),
@@ -694,10 +701,10 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                     }
                 },
                 // A hold made without a booking (by the partner, at the venue).
-                None if row.kind == "booking_confirmed" => None,
+                None if kind == NoticeKind::BookingConfirmed => None,
                 None => return Err(invalid("a booking reminder needs its booking")),
             };
-            if row.kind == "booking_confirmed" {
+            if kind == NoticeKind::BookingConfirmed {
                 Facts::BookingConfirmed {
                     booking,
                     ics: ics.is_some(),
@@ -709,7 +716,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 }
             }
         }
-        "expiry_extended" => {
+        NoticeKind::ExpiryExtended => {
             let card = load_card(state, row).await?;
             greet_name.get_or_insert(card.state.recipient.name.clone());
             let to = match load_event(state, row).await? {
@@ -720,7 +727,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 expires_on: format::date(lang, &to),
             }
         }
-        "expiry_reminder" => {
+        NoticeKind::ExpiryReminder => {
             let card = load_card(state, row).await?;
             greet_name.get_or_insert(card.state.recipient.name.clone());
             let remaining = (matches!(card.state.kind, CardKind::Value { .. })
@@ -731,7 +738,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
                 remaining,
             }
         }
-        "refund_issued" => {
+        NoticeKind::RefundIssued => {
             let card = load_card(state, row).await?;
             let amount = match load_event(state, row).await? {
                 Some(Event::ValueRefunded { lines }) => {
@@ -747,7 +754,17 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
             };
             Facts::RefundIssued { amount }
         }
-        other => return Err(invalid(format!("no email template for {other:?}"))),
+        // The donor's lifecycle is the donor's; a push-only or provider row has no email.
+        NoticeKind::CardDelivered
+        | NoticeKind::CardOpened
+        | NoticeKind::CardBooked
+        | NoticeKind::ValidationRequested
+        | NoticeKind::Refund => {
+            return Err(invalid(format!(
+                "no email template for {:?} to {:?}",
+                row.kind, row.audience
+            )));
+        }
     };
 
     let env = Envelope {

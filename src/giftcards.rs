@@ -11,6 +11,7 @@ use crate::state::AppState;
 use actors::code::CardCode;
 use actors::giftcard::GiftCards;
 use actors::giftcard::{Command, Event, GiftCard, NewCard};
+use actors::notice::{Audience, Channel, NoticeKind};
 use actors::runtime::CodeMaterial;
 
 /// What a card command did.
@@ -322,7 +323,7 @@ async fn payment_succeeded(
 }
 
 /// The outbox channel that sends refunds to the payment provider.
-pub const REFUND_CHANNEL: &str = "refund";
+pub const REFUND_CHANNEL: &str = Channel::Refund.as_str();
 
 /// What a refund row carries to the provider.
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -362,22 +363,18 @@ pub fn refund_rows(
                 amount_minor: line.amount,
                 idempotency_key: format!("fimy-refund-{event_id}"),
             };
-            entities::outbox::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                event_id: Set(event_id),
-                card_id: Set(Some(card_id)),
-                audience: Set("provider".to_owned()),
-                user_id: Set(None),
-                email: Set(None),
-                channel: Set(REFUND_CHANNEL.to_owned()),
-                kind: Set("refund".to_owned()),
-                payload: Set(serde_json::to_string(&payload).unwrap_or_default()),
-                status: Set("pending".to_owned()),
-                attempts: Set(0),
-                next_attempt_at: Set(e.at),
-                last_error: Set(None),
-                created_at: Set(e.at),
+            crate::notify::Outgoing {
+                event_id,
+                card_id: Some(card_id),
+                audience: Audience::Provider,
+                user_id: None,
+                email: None,
+                channel: Channel::Refund,
+                kind: NoticeKind::Refund,
+                payload: serde_json::to_string(&payload).unwrap_or_default(),
+                at: e.at,
             }
+            .row()
         })
         .collect()
 }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod ical;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod outbox;
 pub mod payments;
 pub mod push;

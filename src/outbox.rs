@@ -28,6 +28,7 @@
 
 use crate::delivery::{Delivery, DeliveryError};
 use crate::state::AppState;
+use actors::notice::{Channel, NoticeKind};
 use chrono::{DateTime, Duration, Utc};
 use entities::{notification_preference, outbox};
 use futures_util::StreamExt;
@@ -50,7 +51,11 @@ const BATCH: u64 = 64;
 /// Rows delivered at once per node.
 const CONCURRENCY: usize = 8;
 /// The channels this node delivers.
-pub const CHANNELS: [&str; 3] = ["email", "push", crate::giftcards::REFUND_CHANNEL];
+pub const CHANNELS: [&str; 3] = [
+    Channel::Email.as_str(),
+    Channel::Push.as_str(),
+    Channel::Refund.as_str(),
+];
 /// Every status a row can have.
 pub const STATUSES: [&str; 6] = ["pending", "sending", "sent", "dead", "gone", "skipped"];
 
@@ -302,14 +307,13 @@ async fn finish(
 
 /// Delivers a claimed row on its channel.
 async fn deliver(state: &AppState, row: &outbox::Model) -> Attempt {
-    match row.channel.as_str() {
-        "email" => crate::email::deliver(state, row).await,
-        "push" => Attempt::Done(crate::push::deliver(state, row).await),
-        crate::giftcards::REFUND_CHANNEL => {
-            Attempt::Done(crate::giftcards::deliver_refund(state, row).await)
-        }
-        other => Attempt::Done(Err(DeliveryError::Invalid(format!(
-            "no {other:?} channel on this node"
+    match Channel::parse(&row.channel) {
+        Some(Channel::Email) => crate::email::deliver(state, row).await,
+        Some(Channel::Push) => Attempt::Done(crate::push::deliver(state, row).await),
+        Some(Channel::Refund) => Attempt::Done(crate::giftcards::deliver_refund(state, row).await),
+        None => Attempt::Done(Err(DeliveryError::Invalid(format!(
+            "no {:?} channel on this node",
+            row.channel
         )))),
     }
 }
@@ -317,11 +321,14 @@ async fn deliver(state: &AppState, row: &outbox::Model) -> Attempt {
 /// Whether the row's user wants notifications on its channel (no preferences row: yes).
 /// The gift email is always sent: it is the gift, not a notification about it.
 async fn wanted(state: &AppState, row: &outbox::Model) -> Result<bool, DbErr> {
-    if row.channel == "email" && row.kind == "gift_received" {
+    let channel = Channel::parse(&row.channel);
+    if channel == Some(Channel::Email)
+        && NoticeKind::parse(&row.kind) == Some(NoticeKind::GiftReceived)
+    {
         return Ok(true);
     }
     // A refund is money owed, not a notification: no preference turns it off.
-    if row.channel == crate::giftcards::REFUND_CHANNEL {
+    if channel == Some(Channel::Refund) {
         return Ok(true);
     }
     let user_id = match row.user_id {
@@ -334,10 +341,10 @@ async fn wanted(state: &AppState, row: &outbox::Model) -> Result<bool, DbErr> {
     let prefs = notification_preference::Entity::find_by_id(user_id)
         .one(&state.db)
         .await?;
-    Ok(match (prefs, row.channel.as_str()) {
+    Ok(match (prefs, channel) {
         (None, _) => true,
-        (Some(p), "email") => p.email,
-        (Some(p), "push") => p.push,
+        (Some(p), Some(Channel::Email)) => p.email,
+        (Some(p), Some(Channel::Push)) => p.push,
         (Some(_), _) => true,
     })
 }

@@ -5,10 +5,10 @@
 
 use crate::error::ApiResult;
 use crate::state::AppState;
+use actors::notice::{Audience, Channel, NoticeKind};
 use chrono::{DateTime, Duration, Utc};
-use entities::{booking, gift_card, outbox};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use entities::{booking, gift_card};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 /// Days before expiry at which the holder is reminded, largest first.
@@ -38,45 +38,29 @@ struct Reminder {
     card_id: Option<Uuid>,
     user_id: Option<Uuid>,
     email: Option<String>,
-    kind: &'static str,
+    kind: NoticeKind,
     payload: serde_json::Value,
 }
 
 async fn write(state: &AppState, reminders: Vec<Reminder>, now: DateTime<Utc>) -> ApiResult<usize> {
     let mut written = 0;
     for r in reminders {
-        for channel in ["email", "push"] {
-            if channel == "push" && r.user_id.is_none() {
+        for channel in [Channel::Email, Channel::Push] {
+            if channel == Channel::Push && r.user_id.is_none() {
                 continue;
             }
-            let row = outbox::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                event_id: Set(r.event_id),
-                card_id: Set(r.card_id),
-                audience: Set("recipient".to_owned()),
-                user_id: Set(r.user_id),
-                email: Set(r.email.clone()),
-                channel: Set(channel.to_owned()),
-                kind: Set(r.kind.to_owned()),
-                payload: Set(r.payload.to_string()),
-                status: Set("pending".to_owned()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                last_error: Set(None),
-                created_at: Set(now),
+            let row = crate::notify::Outgoing {
+                event_id: r.event_id,
+                card_id: r.card_id,
+                audience: Audience::Recipient,
+                user_id: r.user_id,
+                email: r.email.clone(),
+                channel,
+                kind: r.kind,
+                payload: r.payload.to_string(),
+                at: now,
             };
-            written += outbox::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::columns([
-                        outbox::Column::EventId,
-                        outbox::Column::Channel,
-                        outbox::Column::Audience,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(&state.db)
-                .await?;
+            written += crate::notify::enqueue(&state.db, vec![row.row()]).await?;
         }
     }
     Ok(usize::try_from(written).unwrap_or(usize::MAX))
@@ -105,7 +89,7 @@ pub async fn run(state: &AppState) -> ApiResult<usize> {
             card_id: Some(c.id),
             user_id: c.recipient_user_id,
             email: Some(c.recipient_email.clone()),
-            kind: "expiry_reminder",
+            kind: NoticeKind::ExpiryReminder,
             payload: serde_json::json!({"card_id": c.id, "days_left": days, "expires_at": c.expires_at}),
         });
     }
@@ -123,7 +107,7 @@ pub async fn run(state: &AppState) -> ApiResult<usize> {
             card_id: Some(b.card_id),
             user_id: Some(b.holder_user_id),
             email: None,
-            kind: "booking_reminder",
+            kind: NoticeKind::BookingReminder,
             payload: serde_json::json!({"booking_id": b.id, "card_id": b.card_id, "starts_at": b.starts_at}),
         });
     }

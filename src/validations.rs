@@ -12,8 +12,9 @@ use crate::auth::constant_time_eq;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use actors::booking::BookingStatus;
+use actors::notice::{Audience, Channel, NoticeKind};
 use chrono::{DateTime, Duration, Utc};
-use entities::{booking, outbox, validation};
+use entities::{booking, validation};
 use hmac::{Hmac, Mac};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::Sha256;
@@ -136,29 +137,23 @@ pub async fn request(
     crate::live::feed::append(
         state,
         b.holder_user_id,
-        "validation_requested",
+        NoticeKind::ValidationRequested.as_str(),
         data.clone(),
         v.id,
     )
     .await?;
-    outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        event_id: Set(v.id),
-        card_id: Set(Some(b.card_id)),
-        audience: Set("recipient".to_owned()),
-        user_id: Set(Some(b.holder_user_id)),
-        email: Set(None),
-        channel: Set("push".to_owned()),
-        kind: Set("validation_requested".to_owned()),
-        payload: Set(data.to_string()),
-        status: Set("pending".to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        last_error: Set(None),
-        created_at: Set(now),
-    }
-    .insert(&state.db)
-    .await?;
+    let push = crate::notify::Outgoing {
+        event_id: v.id,
+        card_id: Some(b.card_id),
+        audience: Audience::Recipient,
+        user_id: Some(b.holder_user_id),
+        email: None,
+        channel: Channel::Push,
+        kind: NoticeKind::ValidationRequested,
+        payload: data.to_string(),
+        at: now,
+    };
+    crate::notify::enqueue(&state.db, vec![push.row()]).await?;
     Ok(v)
 }
 

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod code;
 pub mod giftcard;
 pub mod money;
+pub mod notice;
 pub mod runtime;
 pub mod text;
 

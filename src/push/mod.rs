@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryError};
 use crate::state::AppState;
 use actors::Locale;
+use actors::notice::{Audience, NoticeKind};
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -237,69 +238,73 @@ pub struct PushMessage {
 
 /// The title and body of a notice, in French or English. Donors hear what happened to
 /// their gift, never an amount or a place.
-pub fn texts(kind: &str, audience: &str, lang: Locale) -> (&'static str, &'static str) {
-    let donor = audience == "donor";
+pub fn texts(
+    kind: Option<NoticeKind>,
+    audience: Option<Audience>,
+    lang: Locale,
+) -> (&'static str, &'static str) {
+    let donor = audience == Some(Audience::Donor);
     match (kind, donor, lang) {
-        ("card_delivered", _, Locale::Fr) => (
+        (Some(NoticeKind::CardDelivered), _, Locale::Fr) => (
             "Votre cadeau a été remis",
             "Le destinataire a reçu votre carte cadeau.",
         ),
-        ("card_delivered", _, Locale::En) => (
+        (Some(NoticeKind::CardDelivered), _, Locale::En) => (
             "Your gift was delivered",
             "The recipient has received your gift card.",
         ),
-        ("card_opened", _, Locale::Fr) => (
+        (Some(NoticeKind::CardOpened), _, Locale::Fr) => (
             "Votre cadeau a été ouvert",
             "Le destinataire vient de découvrir votre carte cadeau.",
         ),
-        ("card_opened", _, Locale::En) => (
+        (Some(NoticeKind::CardOpened), _, Locale::En) => (
             "Your gift was opened",
             "The recipient has just opened your gift card.",
         ),
-        ("card_booked", _, Locale::Fr) => (
+        (Some(NoticeKind::CardBooked), _, Locale::Fr) => (
             "Votre cadeau a été réservé",
             "Le destinataire a réservé son expérience.",
         ),
-        ("card_booked", _, Locale::En) => (
+        (Some(NoticeKind::CardBooked), _, Locale::En) => (
             "Your gift was booked",
             "The recipient has booked their experience.",
         ),
-        ("card_used", true, Locale::Fr) => (
+        (Some(NoticeKind::CardUsed), true, Locale::Fr) => (
             "Votre cadeau a été utilisé",
             "Le destinataire a profité de son expérience.",
         ),
-        ("card_used", true, Locale::En) => (
+        (Some(NoticeKind::CardUsed), true, Locale::En) => (
             "Your gift was used",
             "The recipient has enjoyed their experience.",
         ),
-        ("card_used", false, Locale::Fr) => (
+        (Some(NoticeKind::CardUsed), false, Locale::Fr) => (
             "Carte cadeau utilisée",
             "Votre carte cadeau vient d'être utilisée.",
         ),
-        ("card_used", false, Locale::En) => {
+        (Some(NoticeKind::CardUsed), false, Locale::En) => {
             ("Gift card used", "Your gift card has just been used.")
         }
-        ("booking_confirmed", _, Locale::Fr) => (
+        (Some(NoticeKind::BookingConfirmed), _, Locale::Fr) => (
             "Réservation confirmée",
             "Votre réservation est confirmée. Retrouvez les détails dans l'application.",
         ),
-        ("booking_confirmed", _, Locale::En) => (
+        (Some(NoticeKind::BookingConfirmed), _, Locale::En) => (
             "Booking confirmed",
             "Your booking is confirmed. See the details in the app.",
         ),
-        ("validation_requested", _, Locale::Fr) => (
+        (Some(NoticeKind::ValidationRequested), _, Locale::Fr) => (
             "Validation demandée",
             "Le partenaire attend votre confirmation pour valider votre réservation.",
         ),
-        ("validation_requested", _, Locale::En) => (
+        (Some(NoticeKind::ValidationRequested), _, Locale::En) => (
             "Validation requested",
             "The venue is waiting for you to confirm your booking.",
         ),
-        ("gift_received", _, Locale::Fr) => (
+        (Some(NoticeKind::GiftReceived), _, Locale::Fr) => (
             "Vous avez reçu un cadeau",
             "Une carte cadeau vous attend : ouvrez-la pour la découvrir.",
         ),
-        ("gift_received", _, Locale::En) => (
+        (Some(NoticeKind::GiftReceived), _, Locale::En) => (
             "You received a gift",
             "A gift card is waiting for you: open it to find out more.",
         ),
@@ -316,16 +321,17 @@ pub fn texts(kind: &str, audience: &str, lang: Locale) -> (&'static str, &'stati
 
 /// The message for an outbox row, in the user's language.
 pub fn message_for(row: &outbox::Model, lang: Locale, public_url: &Url) -> PushMessage {
-    let (title, body) = texts(&row.kind, &row.audience, lang);
+    let (kind, audience) = (NoticeKind::parse(&row.kind), Audience::parse(&row.audience));
+    let (title, body) = texts(kind, audience, lang);
     let card_id = row.card_id.or_else(|| {
         serde_json::from_str::<serde_json::Value>(&row.payload)
             .ok()
             .and_then(|v| v.get("card_id")?.as_str()?.parse().ok())
     });
     // The page of the web app where this person follows the card.
-    let page = match row.audience.as_str() {
-        "donor" => "wallet",
-        "recipient" => "gift",
+    let page = match audience {
+        Some(Audience::Donor) => "wallet",
+        Some(Audience::Recipient) => "gift",
         _ => "",
     };
     let mut url = public_url.join(page).unwrap_or_else(|_| public_url.clone());
@@ -353,8 +359,8 @@ pub fn topic(event_id: Uuid) -> String {
 }
 
 fn urgency(kind: &str) -> &'static str {
-    match kind {
-        "booking_confirmed" | "validation_requested" => "high",
+    match NoticeKind::parse(kind) {
+        Some(NoticeKind::BookingConfirmed | NoticeKind::ValidationRequested) => "high",
         _ => "normal",
     }
 }
@@ -582,16 +588,27 @@ mod tests {
             ("gift_received", "recipient"),
             ("something_new", "donor"),
         ] {
+            let (kind, audience) = (NoticeKind::parse(kind), Audience::parse(audience));
             let (fr, _) = texts(kind, audience, Locale::Fr);
             let (en, _) = texts(kind, audience, Locale::En);
-            assert_ne!(fr, en, "{kind}");
+            assert_ne!(fr, en, "{kind:?}");
         }
         assert_eq!(
-            texts("card_opened", "donor", Locale::En).0,
+            texts(
+                Some(NoticeKind::CardOpened),
+                Some(Audience::Donor),
+                Locale::En
+            )
+            .0,
             "Your gift was opened"
         );
         assert_eq!(
-            texts("card_opened", "donor", Locale::Fr).0,
+            texts(
+                Some(NoticeKind::CardOpened),
+                Some(Audience::Donor),
+                Locale::Fr
+            )
+            .0,
             "Votre cadeau a été ouvert"
         );
         let id = Uuid::now_v7();

@@ -6,6 +6,7 @@
 use super::{append_events_numbered, store_error};
 use crate::live::{EventBus, LiveEvent};
 use actors::giftcard::{CardKind, GiftCard, GiftCards, ledger, notify};
+use actors::notice::{Audience, NoticeKind};
 use actors::runtime::{Commit, Loaded, Store, StoreError};
 use entities::user_event;
 use entities::{card_event, gift_card, ledger_entry, outbox};
@@ -88,7 +89,7 @@ async fn coalesce_receipts(
     notices: Vec<outbox::ActiveModel>,
 ) -> Result<Vec<outbox::ActiveModel>, StoreError> {
     let is_receipt = |n: &outbox::ActiveModel| {
-        n.kind.as_ref() == RECEIPT_KIND && n.audience.as_ref() == "recipient"
+        n.kind.as_ref() == RECEIPT_KIND && n.audience.as_ref() == Audience::Recipient.as_str()
     };
     if !notices.iter().any(is_receipt) {
         return Ok(notices);
@@ -167,7 +168,7 @@ async fn coalesce_receipts(
 }
 
 /// The kind of the recipient's receipt for a spend.
-const RECEIPT_KIND: &str = "card_used";
+const RECEIPT_KIND: &str = NoticeKind::CardUsed.as_str();
 
 /// `payload` with its `last_seq` set to `last` (`None` if it is not a JSON object).
 fn with_last_seq(payload: &str, last: i64) -> Option<String> {
@@ -304,12 +305,12 @@ impl Store<GiftCards> for SqlCardStore {
         let donor_seqs = donor_numbers(&tx, card.id, c.expected_version == 0, c.events).await?;
         let mut entries = Vec::new();
         let mut notices = Vec::new();
-        let mut seen_notices: Vec<(Uuid, &'static str, &'static str)> = Vec::new();
+        let mut seen_notices: Vec<(Uuid, &'static str, Audience)> = Vec::new();
         // Each user's feed gets one line per event that concerns them, with the event's
         // number as they see the card (the donor's own numbering for the donor).
         let mut feed: Vec<(
             Uuid,
-            &'static str,
+            NoticeKind,
             &actors::runtime::RecordedEvent<actors::giftcard::Event>,
             i64,
         )> = Vec::new();
@@ -333,7 +334,7 @@ impl Store<GiftCards> for SqlCardStore {
                         .any(|(u, k, ev, _)| *u == user && *k == n.kind && ev.id == e.id)
                 {
                     let card_seq = match (n.audience, donor_seq) {
-                        ("donor", Some(s)) => *s,
+                        (Audience::Donor, Some(s)) => *s,
                         _ => e.seq,
                     };
                     feed.push((user, n.kind, e, card_seq));
@@ -342,7 +343,7 @@ impl Store<GiftCards> for SqlCardStore {
                 // refund): each gets their own id, derived from the event's, which is what
                 // receivers deduplicate on and what the outbox's unique index covers.
                 let event_id = match (n.audience, n.user_id) {
-                    ("payer", Some(user)) => Uuid::new_v5(&e.id, user.as_bytes()),
+                    (Audience::Payer, Some(user)) => Uuid::new_v5(&e.id, user.as_bytes()),
                     _ => e.id,
                 };
                 let key = (event_id, n.channel.as_str(), n.audience);
@@ -355,22 +356,20 @@ impl Store<GiftCards> for SqlCardStore {
                     "event": e.event.kind(),
                     "seq": e.seq,
                 });
-                notices.push(outbox::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    event_id: Set(event_id),
-                    card_id: Set(Some(card.id)),
-                    audience: Set(n.audience.to_owned()),
-                    user_id: Set(n.user_id),
-                    email: Set(n.email),
-                    channel: Set(n.channel.as_str().to_owned()),
-                    kind: Set(n.kind.to_owned()),
-                    payload: Set(payload.to_string()),
-                    status: Set("pending".to_owned()),
-                    attempts: Set(0),
-                    next_attempt_at: Set(e.at),
-                    last_error: Set(None),
-                    created_at: Set(e.at),
-                });
+                notices.push(
+                    crate::notify::Outgoing {
+                        event_id,
+                        card_id: Some(card.id),
+                        audience: n.audience,
+                        user_id: n.user_id,
+                        email: n.email,
+                        channel: n.channel,
+                        kind: n.kind,
+                        payload: payload.to_string(),
+                        at: e.at,
+                    }
+                    .row(),
+                );
             }
         }
         // Refunds to send to the payment provider, in the transaction that records them.
@@ -393,12 +392,9 @@ impl Store<GiftCards> for SqlCardStore {
                 .await
                 .map_err(store_error)?;
         }
-        if !notices.is_empty() {
-            outbox::Entity::insert_many(notices)
-                .exec_without_returning(&tx)
-                .await
-                .map_err(store_error)?;
-        }
+        crate::notify::enqueue(&tx, notices)
+            .await
+            .map_err(store_error)?;
         // Per-user sequence numbers: two nodes racing on one user's feed collide on the
         // unique (user_id, seq) index, and the loser's batch is decided again.
         let mut next: HashMap<Uuid, i64> = HashMap::new();
@@ -416,7 +412,7 @@ impl Store<GiftCards> for SqlCardStore {
             lines.push(LiveEvent {
                 topic: format!("user:{user}"),
                 seq,
-                kind: (*kind).to_owned(),
+                kind: kind.as_str().to_owned(),
                 data: data.clone(),
                 at: e.at,
                 donor_seq: None,
@@ -425,7 +421,7 @@ impl Store<GiftCards> for SqlCardStore {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(*user),
                 seq: Set(seq),
-                kind: Set((*kind).to_owned()),
+                kind: Set(kind.as_str().to_owned()),
                 data: Set(data.to_string()),
                 at: Set(e.at),
                 event_id: Set(e.id),

@@ -8,37 +8,21 @@
 //! - A payer hears of their refund.
 
 use super::state::{Event, GiftCard};
+pub use crate::notice::{Audience, Channel, NoticeKind};
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Email,
-    Push,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Push => "push",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    /// `donor`, `recipient` or `payer`.
-    pub audience: &'static str,
+    pub audience: Audience,
     pub user_id: Option<Uuid>,
     pub email: Option<String>,
     pub channel: Channel,
-    /// The message to send, e.g. `gift_received`, `card_opened`.
-    pub kind: &'static str,
+    pub kind: NoticeKind,
 }
 
-fn donor(card: &GiftCard, kind: &'static str) -> [Notice; 2] {
+fn donor(card: &GiftCard, kind: NoticeKind) -> [Notice; 2] {
     [Channel::Email, Channel::Push].map(|channel| Notice {
-        audience: "donor",
+        audience: Audience::Donor,
         user_id: Some(card.purchaser_id),
         email: None,
         channel,
@@ -46,12 +30,12 @@ fn donor(card: &GiftCard, kind: &'static str) -> [Notice; 2] {
     })
 }
 
-fn recipient(card: &GiftCard, kind: &'static str, channels: &[Channel]) -> Vec<Notice> {
+fn recipient(card: &GiftCard, kind: NoticeKind, channels: &[Channel]) -> Vec<Notice> {
     channels
         .iter()
         .filter(|c| **c == Channel::Email || card.recipient.user_id.is_some())
         .map(|channel| Notice {
-            audience: "recipient",
+            audience: Audience::Recipient,
             user_id: card.recipient.user_id,
             email: Some(card.recipient.email.clone()),
             channel: *channel,
@@ -65,38 +49,42 @@ pub fn notices(card: &GiftCard, event: &Event) -> Vec<Notice> {
     let both = [Channel::Email, Channel::Push];
     match event {
         Event::CardDelivered { .. } => {
-            let mut n = recipient(card, "gift_received", &[Channel::Email]);
-            n.extend(donor(card, "card_delivered"));
+            let mut n = recipient(card, NoticeKind::GiftReceived, &[Channel::Email]);
+            n.extend(donor(card, NoticeKind::CardDelivered));
             n
         }
-        Event::CardTransferred { .. } => recipient(card, "gift_received", &[Channel::Email]),
-        Event::CardOpened { .. } => donor(card, "card_opened").to_vec(),
+        Event::CardTransferred { .. } => {
+            recipient(card, NoticeKind::GiftReceived, &[Channel::Email])
+        }
+        Event::CardOpened { .. } => donor(card, NoticeKind::CardOpened).to_vec(),
         Event::CardBooked { .. } => {
-            let mut n = donor(card, "card_booked").to_vec();
-            n.extend(recipient(card, "booking_confirmed", &both));
+            let mut n = donor(card, NoticeKind::CardBooked).to_vec();
+            n.extend(recipient(card, NoticeKind::BookingConfirmed, &both));
             n
         }
         Event::AmountRedeemed { .. } | Event::AuthorizationCaptured { .. } => {
-            recipient(card, "card_used", &both)
+            recipient(card, NoticeKind::CardUsed, &both)
         }
-        Event::CardUsed {} => donor(card, "card_used").to_vec(),
-        Event::ExpiryExtended { .. } => recipient(card, "expiry_extended", &[Channel::Email]),
+        Event::CardUsed {} => donor(card, NoticeKind::CardUsed).to_vec(),
+        Event::ExpiryExtended { .. } => {
+            recipient(card, NoticeKind::ExpiryExtended, &[Channel::Email])
+        }
         Event::ValueRefunded { lines } => lines
             .iter()
             .map(|l| Notice {
-                audience: "payer",
+                audience: Audience::Payer,
                 user_id: Some(l.payer_id),
                 email: None,
                 channel: Channel::Email,
-                kind: "refund_issued",
+                kind: NoticeKind::RefundIssued,
             })
             .collect(),
         Event::ContributionRefunded { line } => vec![Notice {
-            audience: "payer",
+            audience: Audience::Payer,
             user_id: Some(line.payer_id),
             email: None,
             channel: Channel::Email,
-            kind: "refund_issued",
+            kind: NoticeKind::RefundIssued,
         }],
         _ => Vec::new(),
     }
@@ -156,7 +144,7 @@ mod tests {
     fn told(card: &GiftCard, event: &Event) -> Vec<(&'static str, &'static str)> {
         notices(card, event)
             .into_iter()
-            .map(|n| (n.audience, n.kind))
+            .map(|n| (n.audience.as_str(), n.kind.as_str()))
             .collect()
     }
 
