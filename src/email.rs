@@ -26,11 +26,11 @@
 
 pub mod templates;
 
+use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::delivery::Attempt;
 use crate::delivery::{Delivery, DeliveryError};
 use crate::format;
-use crate::outbox::Attempt;
-use crate::state::AppState;
 use actors::Locale;
 use actors::booking::BookingStatus;
 use actors::giftcard::{CardKind, Event, GiftCard, Status};
@@ -44,8 +44,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use templates::{BookingFacts, Envelope, Facts};
 use url::{Host, Url};
 use uuid::Uuid;
@@ -330,8 +331,31 @@ enum Composed {
     Skip(String),
 }
 
+/// The email channel: writes each row's email in its addressee's language and sends it
+/// with the mailer.
+pub struct EmailChannel {
+    pub db: DatabaseConnection,
+    pub clock: SharedClock,
+    /// Where the emails' links point.
+    pub public_url: Url,
+    pub mailer: Arc<Mailer>,
+    /// Decrypts the card's code for the gift email.
+    pub secrets: crate::secrets::SecretKey,
+}
+
+#[async_trait::async_trait]
+impl crate::delivery::Channel for EmailChannel {
+    fn kind(&self) -> actors::notice::Channel {
+        actors::notice::Channel::Email
+    }
+
+    async fn deliver(&self, row: &outbox::Model) -> Attempt {
+        deliver(self, row).await
+    }
+}
+
 /// Delivers one outbox row of the `email` channel.
-pub async fn deliver(state: &AppState, row: &outbox::Model) -> Attempt {
+pub async fn deliver(state: &EmailChannel, row: &outbox::Model) -> Attempt {
     match compose(state, row).await {
         Ok(Composed::Ready(message)) => {
             let sent = state.mailer.send(*message, row.id, state.clock.now()).await;
@@ -363,17 +387,17 @@ struct Payload {
 
 /// The account a row is addressed to: by id, or else by the row's address.
 pub async fn addressee(
-    state: &AppState,
+    db: &DatabaseConnection,
     row: &outbox::Model,
 ) -> Result<Option<user::Model>, DbErr> {
     if let Some(id) = row.user_id {
-        return user::Entity::find_by_id(id).one(&state.db).await;
+        return user::Entity::find_by_id(id).one(db).await;
     }
     match &row.email {
         Some(email) => {
             user::Entity::find()
                 .filter(user::Column::Email.eq(email.trim().to_lowercase()))
-                .one(&state.db)
+                .one(db)
                 .await
         }
         None => Ok(None),
@@ -385,7 +409,7 @@ struct Card {
     state: GiftCard,
 }
 
-async fn load_card(state: &AppState, row: &outbox::Model) -> Result<Card, DeliveryError> {
+async fn load_card(state: &EmailChannel, row: &outbox::Model) -> Result<Card, DeliveryError> {
     let id = row
         .card_id
         .ok_or_else(|| invalid(format!("a {} notification needs a card", row.kind)))?;
@@ -402,7 +426,10 @@ async fn load_card(state: &AppState, row: &outbox::Model) -> Result<Card, Delive
 }
 
 /// The event the row announces, when it is a card event.
-async fn load_event(state: &AppState, row: &outbox::Model) -> Result<Option<Event>, DeliveryError> {
+async fn load_event(
+    state: &EmailChannel,
+    row: &outbox::Model,
+) -> Result<Option<Event>, DeliveryError> {
     let Some(e) = card_event::Entity::find_by_id(row.event_id)
         .one(&state.db)
         .await
@@ -420,7 +447,7 @@ async fn load_event(state: &AppState, row: &outbox::Model) -> Result<Option<Even
 /// payload (several, when spends were merged into one receipt), as the total, the
 /// venues (each once) and how many spends.
 async fn spends(
-    state: &AppState,
+    state: &EmailChannel,
     row: &outbox::Model,
 ) -> Result<(i64, Vec<Uuid>, usize), DeliveryError> {
     let Some((first, last)) = crate::store::cards::receipt_range(&row.payload) else {
@@ -457,7 +484,7 @@ async fn spends(
     Ok((total, venues, count))
 }
 
-async fn partner_name(state: &AppState, id: Uuid) -> Result<Option<String>, DeliveryError> {
+async fn partner_name(state: &EmailChannel, id: Uuid) -> Result<Option<String>, DeliveryError> {
     Ok(partner::Entity::find_by_id(id)
         .one(&state.db)
         .await
@@ -466,7 +493,7 @@ async fn partner_name(state: &AppState, id: Uuid) -> Result<Option<String>, Deli
 }
 
 async fn booking_facts(
-    state: &AppState,
+    state: &EmailChannel,
     b: &booking::Model,
     lang: Locale,
 ) -> Result<(BookingFacts, Option<partner::Model>, String), DeliveryError> {
@@ -529,9 +556,9 @@ fn booking_ics(
     .to_ics()
 }
 
-async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, DeliveryError> {
+async fn compose(state: &EmailChannel, row: &outbox::Model) -> Result<Composed, DeliveryError> {
     let payload: Payload = serde_json::from_str(&row.payload).unwrap_or_default();
-    let account = addressee(state, row).await.map_err(db)?;
+    let account = addressee(&state.db, row).await.map_err(db)?;
     let address = row
         .email
         .clone()
@@ -541,7 +568,7 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
         .as_ref()
         .map_or(Locale::Fr, |u| Locale::of(&u.locale));
     let now = state.clock.now();
-    let app_url = state.config.public_url.to_string();
+    let app_url = state.public_url.to_string();
     let money = |amount: i64, card: &GiftCard| format::money(lang, amount, card.currency.code());
     let mut greet_name = account.as_ref().map(|u| u.display_name.clone());
     let mut ics = None;
@@ -602,10 +629,9 @@ async fn compose(state: &AppState, row: &outbox::Model) -> Result<Composed, Deli
             };
             // The gift's page (server-rendered: it works in any mail client's browser).
             let mut link = state
-                .config
                 .public_url
                 .join("gift")
-                .unwrap_or_else(|_| state.config.public_url.clone());
+                .unwrap_or_else(|_| state.public_url.clone());
             link.query_pairs_mut().append_pair("code", &code);
             greet_name = Some(card.state.recipient.name.clone());
             Facts::GiftReceived {

@@ -383,8 +383,24 @@ pub fn refund_rows(
 /// provider has taken the refund (`succeeded` or `pending` on its side); a provider that
 /// is unavailable, or answers `failed`, is tried again; a request it refuses as invalid
 /// is dead-lettered for an admin.
+/// The refund channel: sends each refund row to the payment provider.
+pub struct RefundChannel {
+    pub payments: std::sync::Arc<dyn crate::payments::PaymentProvider>,
+}
+
+#[async_trait::async_trait]
+impl crate::delivery::Channel for RefundChannel {
+    fn kind(&self) -> Channel {
+        Channel::Refund
+    }
+
+    async fn deliver(&self, row: &entities::outbox::Model) -> crate::delivery::Attempt {
+        crate::delivery::Attempt::Done(deliver_refund(self, row).await)
+    }
+}
+
 pub async fn deliver_refund(
-    state: &AppState,
+    state: &RefundChannel,
     row: &entities::outbox::Model,
 ) -> crate::delivery::Delivery {
     use crate::delivery::DeliveryError;

@@ -26,7 +26,7 @@
 //! row is `sent` once the provider took it). Rows of any other channel stay `pending`
 //! until their adapter is wired in [`CHANNELS`].
 
-use crate::delivery::{Delivery, DeliveryError};
+use crate::delivery::DeliveryError;
 use crate::state::AppState;
 use actors::notice::{Channel, NoticeKind};
 use chrono::{DateTime, Duration, Utc};
@@ -50,26 +50,10 @@ pub const LEASE: Duration = Duration::minutes(5);
 const BATCH: u64 = 64;
 /// Rows delivered at once per node.
 const CONCURRENCY: usize = 8;
-/// The channels this node delivers.
-pub const CHANNELS: [&str; 3] = [
-    Channel::Email.as_str(),
-    Channel::Push.as_str(),
-    Channel::Refund.as_str(),
-];
 /// Every status a row can have.
 pub const STATUSES: [&str; 6] = ["pending", "sending", "sent", "dead", "gone", "skipped"];
 
-/// What a channel made of one row.
-#[derive(Debug)]
-pub enum Attempt {
-    /// Tried: delivered or failed.
-    Done(Delivery),
-    /// Not yet (e.g. the booking is still held): try again then, without counting an
-    /// attempt.
-    Deferred(DateTime<Utc>),
-    /// Nothing to send any more (the card was passed on, the booking lapsed…).
-    Skipped(String),
-}
+pub use crate::delivery::Attempt;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +125,7 @@ pub async fn run_once(state: &AppState) -> Result<Tally, DbErr> {
     let due = outbox::Entity::find()
         .filter(outbox::Column::Status.is_in(["pending", "sending"]))
         .filter(outbox::Column::NextAttemptAt.lte(now))
-        .filter(outbox::Column::Channel.is_in(CHANNELS))
+        .filter(outbox::Column::Channel.is_in(state.channels.names()))
         .order_by_asc(outbox::Column::NextAttemptAt)
         .limit(BATCH)
         .all(&state.db)
@@ -307,10 +291,8 @@ async fn finish(
 
 /// Delivers a claimed row on its channel.
 async fn deliver(state: &AppState, row: &outbox::Model) -> Attempt {
-    match Channel::parse(&row.channel) {
-        Some(Channel::Email) => crate::email::deliver(state, row).await,
-        Some(Channel::Push) => Attempt::Done(crate::push::deliver(state, row).await),
-        Some(Channel::Refund) => Attempt::Done(crate::giftcards::deliver_refund(state, row).await),
+    match state.channels.for_row(&row.channel) {
+        Some(channel) => channel.deliver(row).await,
         None => Attempt::Done(Err(DeliveryError::Invalid(format!(
             "no {:?} channel on this node",
             row.channel
@@ -333,7 +315,7 @@ async fn wanted(state: &AppState, row: &outbox::Model) -> Result<bool, DbErr> {
     }
     let user_id = match row.user_id {
         Some(id) => Some(id),
-        None => crate::email::addressee(state, row).await?.map(|u| u.id),
+        None => crate::email::addressee(&state.db, row).await?.map(|u| u.id),
     };
     let Some(user_id) = user_id else {
         return Ok(true);

@@ -113,9 +113,11 @@ impl Application {
             actor_config,
             workers,
         );
-        let push = crate::push::PushService::new(&config)?;
-        let mailer = crate::email::Mailer::from_config(&config)
-            .context("Failed to set up email (SMTP_URL)")?;
+        let push = Arc::new(crate::push::PushService::new(&config)?);
+        let mailer = Arc::new(
+            crate::email::Mailer::from_config(&config)
+                .context("Failed to set up email (SMTP_URL)")?,
+        );
         let (sandbox_events, sandbox_rx) = tokio::sync::mpsc::unbounded_channel();
         let (payments, sandbox): (Arc<dyn PaymentProvider>, _) = match &config.stripe {
             Some(s) => {
@@ -145,6 +147,24 @@ impl Application {
             let _ = config.public_url.set_port(Some(port));
         }
         let workers = config.workers;
+        let channels = crate::delivery::Channels::new(vec![
+            Arc::new(crate::email::EmailChannel {
+                db: db.clone(),
+                clock: clock.clone(),
+                public_url: config.public_url.clone(),
+                mailer,
+                secrets: secrets.clone(),
+            }),
+            Arc::new(crate::push::PushChannel {
+                db: db.clone(),
+                clock: clock.clone(),
+                public_url: config.public_url.clone(),
+                push: push.clone(),
+            }),
+            Arc::new(crate::giftcards::RefundChannel {
+                payments: payments.clone(),
+            }),
+        ]);
         let state = web::Data::new(AppState {
             db,
             login_limiter: LoginThrottle::new(clock.clone()),
@@ -161,7 +181,7 @@ impl Application {
             slots,
             calendars,
             push,
-            mailer,
+            channels,
             secrets,
             payments,
             sandbox,

@@ -30,9 +30,9 @@ pub struct AppState {
     /// The partner calendar actors of this node.
     pub calendars: actors::runtime::Registry<actors::booking::Calendars>,
     /// Web Push: the VAPID key and the client that sends to push services.
-    pub push: crate::push::PushService,
-    /// Sends the outbox's emails: SMTP (`SMTP_URL`) or `.eml` files in the data dir.
-    pub mailer: crate::email::Mailer,
+    pub push: std::sync::Arc<crate::push::PushService>,
+    /// The channels the outbox delivers on (email, Web Push, refunds).
+    pub channels: crate::delivery::Channels,
     /// The installation's master key: card-code hashing and encryption.
     pub secrets: crate::secrets::SecretKey,
     /// The configured payment provider (sandbox by default).

@@ -14,9 +14,10 @@
 pub mod policy;
 pub mod vapid;
 
+use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::delivery::Attempt;
 use crate::delivery::{Delivery, DeliveryError};
-use crate::state::AppState;
 use actors::Locale;
 use actors::notice::{Audience, NoticeKind};
 use base64::Engine;
@@ -40,6 +41,26 @@ pub const TTL_SECS: u32 = 2 * 24 * 3600;
 pub const MAX_ENDPOINT_LEN: usize = 2048;
 /// Length of the `Topic` header (RFC 8030 allows at most 32 base64url characters).
 const TOPIC_LEN: usize = 22;
+
+/// The Web Push channel: sends each row to its user's subscribed browsers.
+pub struct PushChannel {
+    pub db: sea_orm::DatabaseConnection,
+    pub clock: SharedClock,
+    /// Where a notification's click leads.
+    pub public_url: Url,
+    pub push: std::sync::Arc<PushService>,
+}
+
+#[async_trait::async_trait]
+impl crate::delivery::Channel for PushChannel {
+    fn kind(&self) -> actors::notice::Channel {
+        actors::notice::Channel::Push
+    }
+
+    async fn deliver(&self, row: &outbox::Model) -> Attempt {
+        Attempt::Done(deliver(self, row).await)
+    }
+}
 
 /// The process-wide push sender: the VAPID key, the contact it signs with, the hosts it
 /// may reach and one HTTP client.
@@ -388,7 +409,7 @@ fn db_retry(e: sea_orm::DbErr) -> DeliveryError {
 /// that got it already will see it again, with the same event id and topic; `Gone` when
 /// every subscription is dead (404/410; they are deleted); `Invalid` when the row names
 /// no user or the push services refused the request (another 4xx).
-pub async fn deliver(state: &AppState, row: &outbox::Model) -> Delivery {
+pub async fn deliver(state: &PushChannel, row: &outbox::Model) -> Delivery {
     let Some(user_id) = row.user_id else {
         return Err(DeliveryError::Invalid(
             "a push notice needs a user_id".to_owned(),
@@ -416,7 +437,7 @@ pub async fn deliver(state: &AppState, row: &outbox::Model) -> Delivery {
         .map_err(db_retry)?
         .map(|u| Locale::of(&u.locale))
         .unwrap_or_default();
-    let message = message_for(row, locale, &state.config.public_url);
+    let message = message_for(row, locale, &state.public_url);
     let plaintext = serde_json::to_vec(&message)
         .map_err(|e| DeliveryError::Invalid(format!("cannot encode the message: {e}")))?;
     let now = state.clock.now();
@@ -460,7 +481,7 @@ pub async fn deliver(state: &AppState, row: &outbox::Model) -> Delivery {
 
 /// Encrypts, signs and POSTs the message to one subscription.
 async fn send_one(
-    state: &AppState,
+    state: &PushChannel,
     subscription: &push_subscription::Model,
     plaintext: &[u8],
     row: &outbox::Model,

@@ -117,6 +117,19 @@ pub async fn spawn_with(opts: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// One attempt at `row` on the node's Web Push channel, as the outbox worker makes it.
+    pub async fn push_once(&self, row: &entities::outbox::Model) -> fimy::delivery::Delivery {
+        let channel = self
+            .state
+            .channels
+            .for_row("push")
+            .expect("the node delivers Web Push");
+        match channel.deliver(row).await {
+            fimy::delivery::Attempt::Done(result) => result,
+            other => panic!("a push is sent or fails, never {other:?}"),
+        }
+    }
+
     /// The port the application listens on.
     pub fn port(&self) -> u16 {
         self.address

@@ -346,7 +346,7 @@ async fn an_opened_gift_is_pushed_to_the_donor_encrypted_and_signed() {
 
     let row = opened_card_push_row(&app, &donor).await;
     assert_eq!(row.user_id, Some(donor_id));
-    assert_eq!(fimy::push::deliver(&app.state, &row).await, Ok(()));
+    assert_eq!(app.push_once(&row).await, Ok(()));
     assert!(service.refused().is_empty(), "{:?}", service.refused());
 
     let opened: Vec<Received> = service
@@ -399,10 +399,7 @@ async fn messages_speak_the_users_language() {
         subscribe(&app, &fr, &service.browser("ok")).await.status(),
         201
     );
-    assert_eq!(
-        fimy::push::deliver(&app.state, &addressed_to(&row, fr_id)).await,
-        Ok(())
-    );
+    assert_eq!(app.push_once(&addressed_to(&row, fr_id)).await, Ok(()));
     let got = service.received();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].message["title"], "Votre cadeau a été ouvert");
@@ -419,7 +416,7 @@ async fn a_gone_subscription_is_removed() {
     let (alice, alice_id) = customer(&app, "alice@example.com", "en").await;
     let gone = service.browser("gone");
     assert_eq!(subscribe(&app, &alice, &gone).await.status(), 201);
-    let res = fimy::push::deliver(&app.state, &addressed_to(&row, alice_id)).await;
+    let res = app.push_once(&addressed_to(&row, alice_id)).await;
     assert!(matches!(res, Err(DeliveryError::Gone(_))), "{res:?}");
     assert!(subscriptions_of(&app, alice_id).await.is_empty());
 
@@ -433,10 +430,7 @@ async fn a_gone_subscription_is_removed() {
             .status(),
         201
     );
-    assert_eq!(
-        fimy::push::deliver(&app.state, &addressed_to(&row, bob_id)).await,
-        Ok(())
-    );
+    assert_eq!(app.push_once(&addressed_to(&row, bob_id)).await, Ok(()));
     let left = subscriptions_of(&app, bob_id).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].endpoint, ok["endpoint"].as_str().unwrap());
@@ -444,10 +438,7 @@ async fn a_gone_subscription_is_removed() {
 
     // Nobody subscribed: nothing to do.
     let (_, carol_id) = customer(&app, "carol@example.com", "en").await;
-    assert_eq!(
-        fimy::push::deliver(&app.state, &addressed_to(&row, carol_id)).await,
-        Ok(())
-    );
+    assert_eq!(app.push_once(&addressed_to(&row, carol_id)).await, Ok(()));
 }
 
 #[tokio::test]
@@ -465,7 +456,7 @@ async fn a_busy_push_service_means_retry_and_a_refusal_is_invalid() {
                 .status(),
             201
         );
-        let res = fimy::push::deliver(&app.state, &addressed_to(&row, id)).await;
+        let res = app.push_once(&addressed_to(&row, id)).await;
         assert!(
             matches!(res, Err(DeliveryError::Retry(_))),
             "{mode}: {res:?}"
@@ -480,7 +471,7 @@ async fn a_busy_push_service_means_retry_and_a_refusal_is_invalid() {
             .status(),
         201
     );
-    let res = fimy::push::deliver(&app.state, &addressed_to(&row, id)).await;
+    let res = app.push_once(&addressed_to(&row, id)).await;
     assert!(matches!(res, Err(DeliveryError::Invalid(_))), "{res:?}");
 
     // Nobody listening at all: a network error, retried.
@@ -491,7 +482,7 @@ async fn a_busy_push_service_means_retry_and_a_refusal_is_invalid() {
     let mut offline = service.browser("ok");
     offline["endpoint"] = json!(format!("http://127.0.0.1:{port}/push/ok/x"));
     assert_eq!(subscribe(&app, &token, &offline).await.status(), 201);
-    let res = fimy::push::deliver(&app.state, &addressed_to(&row, id)).await;
+    let res = app.push_once(&addressed_to(&row, id)).await;
     assert!(matches!(res, Err(DeliveryError::Retry(_))), "{res:?}");
     assert!(service.refused().is_empty(), "{:?}", service.refused());
 }
@@ -728,7 +719,7 @@ async fn a_name_that_resolves_to_an_internal_address_is_refused_when_saved_and_n
         .unwrap();
     let donor = app.register("donor@example.com").await;
     let row = opened_card_push_row(&app, &donor).await;
-    let res = fimy::push::deliver(&app.state, &addressed_to(&row, alice_id)).await;
+    let res = app.push_once(&addressed_to(&row, alice_id)).await;
     match &res {
         Err(DeliveryError::Gone(why)) => assert!(why.contains("no public address"), "{why}"),
         other => panic!("{other:?}"),
