@@ -32,3 +32,4 @@ pub mod storage;
 pub mod store;
 pub mod telemetry;
 pub mod validations;
+pub mod workers;
