@@ -82,6 +82,9 @@ pub struct Config {
     pub scheduler_interval: Duration,
     /// How often the outbox worker looks for notifications to send.
     pub outbox_interval: Duration,
+    /// After a stop signal: how long in-flight requests get to finish, and an outbox row
+    /// being delivered gets to be delivered before its lease is released.
+    pub shutdown_grace: Duration,
     /// The `From` of emails (`Name <address>`); by default `Fimy <no-reply@…>` at the
     /// public URL's host.
     pub email_from: Option<String>,
@@ -157,6 +160,7 @@ struct FileConfig {
     actor_idle_secs: Option<u64>,
     scheduler_interval_ms: Option<u64>,
     outbox_interval_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
     email_from: Option<String>,
     vapid_private_key: Option<String>,
     vapid_subject: Option<String>,
@@ -164,7 +168,7 @@ struct FileConfig {
 }
 
 /// The environment variables read, with the TOML key each overrides.
-pub const ENV_KEYS: [(&str, &str); 23] = [
+pub const ENV_KEYS: [(&str, &str); 24] = [
     ("FIMY_LISTEN", "listen"),
     ("FIMY_DATA_DIR", "data_dir"),
     ("DATABASE_URL", "database_url"),
@@ -184,6 +188,7 @@ pub const ENV_KEYS: [(&str, &str); 23] = [
     ("FIMY_ACTOR_IDLE_SECS", "actor_idle_secs"),
     ("FIMY_SCHEDULER_INTERVAL_MS", "scheduler_interval_ms"),
     ("FIMY_OUTBOX_INTERVAL_MS", "outbox_interval_ms"),
+    ("FIMY_SHUTDOWN_GRACE_MS", "shutdown_grace_ms"),
     ("FIMY_EMAIL_FROM", "email_from"),
     ("FIMY_VAPID_PRIVATE_KEY", "vapid_private_key"),
     ("FIMY_VAPID_SUBJECT", "vapid_subject"),
@@ -252,6 +257,10 @@ impl Config {
         raw.set(
             "outbox_interval_ms",
             file_cfg.outbox_interval_ms.map(|v| v.to_string()),
+        );
+        raw.set(
+            "shutdown_grace_ms",
+            file_cfg.shutdown_grace_ms.map(|v| v.to_string()),
         );
         raw.set("email_from", file_cfg.email_from);
         raw.set("vapid_private_key", file_cfg.vapid_private_key);
@@ -489,6 +498,16 @@ impl Raw {
                 )),
             },
         )?;
+        let shutdown_grace = self.parse(
+            "shutdown_grace_ms",
+            Duration::from_secs(10),
+            |v| match v.parse::<u64>() {
+                Ok(n) if n <= 600_000 => Ok(Duration::from_millis(n)),
+                _ => Err(format!(
+                    "{v:?} is not a whole number of milliseconds from 0 to 600000"
+                )),
+            },
+        )?;
         let email_from = self.parse("email_from", None, |v| {
             v.parse::<lettre::message::Mailbox>()
                 .map(|_| Some(v.to_owned()))
@@ -535,6 +554,7 @@ impl Raw {
             actor_idle,
             scheduler_interval,
             outbox_interval,
+            shutdown_grace,
             email_from,
             vapid_private_key,
             vapid_subject,

@@ -34,3 +34,4 @@ pub mod storage;
 pub mod store;
 pub mod telemetry;
 pub mod validations;
+pub mod workers;

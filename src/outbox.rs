@@ -35,6 +35,7 @@ use futures_util::StreamExt;
 use rand::Rng;
 use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio_util::sync::CancellationToken;
 
 /// Failed attempts before a row is dead-lettered (counted since an admin's last retry).
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -68,6 +69,23 @@ pub struct Tally {
     pub deferred: usize,
     /// Due rows another node claimed first.
     pub lost: usize,
+    /// Rows whose delivery was cut short by a stop, handed back to the queue.
+    pub released: usize,
+}
+
+impl Tally {
+    /// Adds another pass's counts to these.
+    pub fn add(&mut self, other: &Tally) {
+        self.due += other.due;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.gone += other.gone;
+        self.skipped += other.skipped;
+        self.deferred += other.deferred;
+        self.lost += other.lost;
+        self.released += other.released;
+    }
 }
 
 /// The random back-off after the `attempts`-th failure: uniform in
@@ -87,26 +105,33 @@ pub fn backoff_window(attempts: i32) -> Duration {
     Duration::milliseconds(ms.min(BACKOFF_CAP.num_milliseconds()))
 }
 
-/// Runs passes every `outbox_interval`, and at once again after a full batch, forever.
-pub async fn run(state: actix_web::web::Data<AppState>) {
+/// Runs passes every `outbox_interval`, and at once again after a full batch, until
+/// `shutdown` fires: then it claims nothing more, gives the rows it is delivering
+/// `shutdown_grace` to finish, and hands back those still unfinished (see [`run_once_until`]).
+pub async fn run(state: actix_web::web::Data<AppState>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(state.config.outbox_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
         loop {
-            match run_once(&state).await {
+            match run_once_until(&state, &shutdown).await {
                 Ok(t) => {
-                    if t.sent + t.retried + t.dead + t.gone + t.skipped > 0 {
+                    if t.sent + t.retried + t.dead + t.gone + t.skipped + t.released > 0 {
                         tracing::info!(
                             sent = t.sent,
                             retried = t.retried,
                             dead = t.dead,
                             gone = t.gone,
                             skipped = t.skipped,
+                            released = t.released,
                             "outbox pass"
                         );
                     }
-                    if t.due < BATCH as usize {
+                    if t.due < BATCH as usize || shutdown.is_cancelled() {
                         break;
                     }
                 }
@@ -121,6 +146,31 @@ pub async fn run(state: actix_web::web::Data<AppState>) {
 
 /// One pass: reads the due rows and delivers those this node claims.
 pub async fn run_once(state: &AppState) -> Result<Tally, DbErr> {
+    run_once_until(state, &CancellationToken::new()).await
+}
+
+/// Passes until one finds no row due (every row due at the clock's time is then sent,
+/// retried later, dead, gone, skipped or deferred — or being sent by another node).
+/// Returns what they did together.
+pub async fn run_until_idle(state: &AppState) -> Result<Tally, DbErr> {
+    let mut total = Tally::default();
+    loop {
+        let t = run_once(state).await?;
+        total.add(&t);
+        if t.due == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// One pass that stops claiming rows once `shutdown` fires. A row being delivered then
+/// gets `shutdown_grace` to finish; if it does not, its lease is released (the row is
+/// `pending` and due at once, `attempts` as claimed), so another node sends it without
+/// waiting for the lease to run out.
+pub async fn run_once_until(
+    state: &AppState,
+    shutdown: &CancellationToken,
+) -> Result<Tally, DbErr> {
     let now = state.clock.now();
     let due = outbox::Entity::find()
         .filter(outbox::Column::Status.is_in(["pending", "sending"]))
@@ -135,7 +185,7 @@ pub async fn run_once(state: &AppState) -> Result<Tally, DbErr> {
         ..Tally::default()
     };
     let outcomes: Vec<Result<Outcome, DbErr>> = futures_util::stream::iter(due)
-        .map(|row| process(state, row))
+        .map(|row| process(state, row, shutdown))
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
@@ -148,6 +198,8 @@ pub async fn run_once(state: &AppState) -> Result<Tally, DbErr> {
             Outcome::Gone => tally.gone += 1,
             Outcome::Skipped => tally.skipped += 1,
             Outcome::Deferred => tally.deferred += 1,
+            Outcome::Released => tally.released += 1,
+            Outcome::Untouched => {}
         }
     }
     Ok(tally)
@@ -161,10 +213,21 @@ enum Outcome {
     Gone,
     Skipped,
     Deferred,
+    /// Claimed, but the node stopped before it was delivered: handed back.
+    Released,
+    /// Not claimed: the node was stopping.
+    Untouched,
 }
 
 /// Claims, delivers and records one row.
-async fn process(state: &AppState, row: outbox::Model) -> Result<Outcome, DbErr> {
+async fn process(
+    state: &AppState,
+    row: outbox::Model,
+    shutdown: &CancellationToken,
+) -> Result<Outcome, DbErr> {
+    if shutdown.is_cancelled() {
+        return Ok(Outcome::Untouched);
+    }
     let Some(row) = claim(state, row).await? else {
         return Ok(Outcome::Lost);
     };
@@ -176,7 +239,17 @@ async fn process(state: &AppState, row: outbox::Model) -> Result<Outcome, DbErr>
         return finish(state, &row, "dead", row.attempts, None, Some(error)).await;
     }
     let attempt = if wanted(state, &row).await? {
-        deliver(state, &row).await
+        let delivery = deliver(state, &row);
+        tokio::pin!(delivery);
+        tokio::select! {
+            attempt = &mut delivery => attempt,
+            () = shutdown.cancelled() => {
+                match tokio::time::timeout(state.config.shutdown_grace, &mut delivery).await {
+                    Ok(attempt) => attempt,
+                    Err(_) => return release(state, &row).await,
+                }
+            }
+        }
     } else {
         Attempt::Skipped(format!("the user turned {} notifications off", row.channel))
     };
@@ -249,6 +322,26 @@ async fn claim(state: &AppState, row: outbox::Model) -> Result<Option<outbox::Mo
         .exec_with_returning(&state.db)
         .await?;
     Ok(claimed.pop())
+}
+
+/// Hands a claimed row back to the queue (`pending`, due now, `attempts` as claimed),
+/// fenced on the claim like an outcome: for a node that stops while delivering it.
+async fn release(state: &AppState, row: &outbox::Model) -> Result<Outcome, DbErr> {
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value("pending"))
+        .col_expr(
+            outbox::Column::NextAttemptAt,
+            Expr::value(state.clock.now()),
+        )
+        .filter(outbox::Column::Id.eq(row.id))
+        .filter(outbox::Column::Status.eq("sending"))
+        .filter(outbox::Column::Attempts.eq(row.attempts))
+        .exec(&state.db)
+        .await?;
+    if res.rows_affected == 1 {
+        tracing::info!(row = %row.id, channel = %row.channel, kind = %row.kind, "stopping: delivery unfinished, row handed back");
+    }
+    Ok(Outcome::Released)
 }
 
 /// Records the outcome, fenced on the claim.

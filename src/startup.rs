@@ -1,5 +1,5 @@
-//! Building the application: connect, migrate, load demo data, bind, and serve until a
-//! signal (SIGTERM, Ctrl-C) asks for a graceful stop.
+//! Building the application: connect, migrate, load demo data, bind, and serve until the
+//! shutdown signal (fired by SIGTERM, Ctrl-C or a test) asks for a graceful stop.
 
 use crate::auth::limiter::Limits;
 use crate::auth::{LoginLimiter, LoginThrottle};
@@ -8,9 +8,7 @@ use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::http;
 use crate::metrics::Metrics;
-use crate::payments::{
-    PaymentProvider, SandboxEvent, SandboxProvider, StripeConfig, StripeProvider,
-};
+use crate::payments::{PaymentProvider, SandboxProvider, StripeConfig, StripeProvider};
 use crate::seed::{self, DemoAccount};
 use crate::state::AppState;
 use crate::store::SqlCardStore;
@@ -21,19 +19,21 @@ use actors::runtime::{Registry, RegistryConfig, Workers};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How often expired sessions and idempotency records are purged.
-const JANITOR_INTERVAL: Duration = Duration::from_secs(3600);
-/// Deliveries of one sandbox webhook before giving up.
-const SANDBOX_WEBHOOK_ATTEMPTS: u32 = 8;
-/// How long in-flight requests get to finish after a stop signal.
-const SHUTDOWN_GRACE_SECS: u64 = 10;
+use tokio_util::sync::CancellationToken;
 
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The one shutdown signal every part of the node listens to.
+    shutdown: CancellationToken,
+    /// The actor threads (stopped last).
+    actors: Arc<Workers>,
+    /// The task handing the sandbox's webhooks to the application.
+    sandbox_webhooks: tokio::task::JoinHandle<()>,
+    /// SIGTERM and Ctrl-C, listened for from the moment the node is built (a signal that
+    /// arrives before it serves still stops it gracefully).
+    signals: Signals,
     /// The demo accounts, when demo data is loaded (printed at start).
     pub demo_accounts: Vec<DemoAccount>,
 }
@@ -111,8 +111,9 @@ impl Application {
             )),
             clock.clone(),
             actor_config,
-            workers,
+            workers.clone(),
         );
+        let actors = workers;
         let push = Arc::new(crate::push::PushService::new(&config)?);
         let mailer = Arc::new(
             crate::email::Mailer::from_config(&config)
@@ -187,7 +188,9 @@ impl Application {
             sandbox,
             config,
         });
-        spawn_sandbox_webhooks(state.clone(), sandbox_rx);
+        let shutdown = CancellationToken::new();
+        let sandbox_webhooks =
+            crate::workers::spawn_sandbox_webhooks(state.clone(), sandbox_rx, shutdown.clone());
         let mut demo_accounts = demo_accounts;
         if state.config.demo_data {
             seed::ensure_demo_availability(&state).await?;
@@ -198,6 +201,8 @@ impl Application {
             }
         }
         let app_state = state.clone();
+        let grace_secs = state.config.shutdown_grace.as_millis().div_ceil(1000);
+        let grace_secs = u64::try_from(grace_secs).unwrap_or(u64::MAX);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -220,12 +225,18 @@ impl Application {
         })
         .listen(listener)?
         .workers(workers)
-        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        // Signals fire the shutdown token (see `run_until_stopped`), which stops the server.
+        .disable_signals()
+        .shutdown_timeout(grace_secs)
         .run();
         Ok(Self {
             port,
             server,
             state,
+            shutdown,
+            actors,
+            sandbox_webhooks,
+            signals: Signals::listen(),
             demo_accounts,
         })
     }
@@ -238,92 +249,100 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server stops (on SIGTERM or Ctrl-C it drains in-flight requests
-    /// first), running periodic housekeeping alongside.
+    /// The node's one shutdown signal. Firing it stops the node as SIGTERM or Ctrl-C
+    /// does: see [`Application::run_until_stopped`].
+    pub fn shutdown_signal(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves, with the background work alongside, until the shutdown signal fires (on
+    /// SIGTERM or Ctrl-C, or when [`Application::shutdown_signal`] is cancelled). Then the
+    /// server takes no new connection and drains the requests in flight, the background
+    /// loops finish their pass (the outbox hands back a row it cannot deliver within
+    /// `shutdown_grace`), and, once nothing can send them a command any more, the actor
+    /// threads are stopped. Returns when all of it has ended.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let janitor = async move {
-            let mut tick = tokio::time::interval(JANITOR_INTERVAL);
-            loop {
-                tick.tick().await;
-                housekeeping(&state).await;
-            }
+        let shutdown = self.shutdown.clone();
+        let signals = tokio::spawn(stop_on_signal(self.signals, shutdown.clone()));
+        let handle = self.server.handle();
+        let stopper = {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                tracing::info!("stopping: draining requests and background work");
+                handle.stop(true).await;
+            })
         };
-        let state = self.state.clone();
-        let scheduler = async move {
-            let mut tick = tokio::time::interval(state.config.scheduler_interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match crate::bookings::sweep(&state).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(expired = n, "lapsed booking holds released"),
-                    Err(e) => tracing::warn!(error = %e, "booking sweep failed"),
-                }
-                match crate::reminders::run(&state).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(reminders = n, "reminders queued"),
-                    Err(e) => tracing::warn!(error = %e, "reminders failed"),
-                }
-                match crate::giftcards::run_due(&state).await {
-                    Ok((0, 0)) => {}
-                    Ok((delivered, expired)) => {
-                        tracing::info!(delivered, expired, "scheduled card work done")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "scheduled card work failed"),
-                }
-            }
-        };
-        let outbox = crate::outbox::run(self.state.clone());
-        tokio::select! {
-            res = self.server => res,
-            () = janitor => Ok(()),
-            () = scheduler => Ok(()),
-            () = outbox => Ok(()),
-        }
+        let mut background = crate::workers::Background::start(self.state.clone(), &shutdown);
+        background.adopt("sandbox webhooks", self.sandbox_webhooks);
+        let served = self.server.await;
+        // The server may also have ended by itself (an I/O error): stop everything else.
+        shutdown.cancel();
+        signals.abort();
+        let _ = stopper.await;
+        background.join().await;
+        self.actors.stop().await;
+        served
     }
 }
 
-/// Purges expired sessions and idempotency records.
-async fn housekeeping(state: &AppState) {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    match http::idempotency::purge_expired(state).await {
-        Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency records purged"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "failed to purge idempotency records"),
-    }
-    let res = entities::session::Entity::delete_many()
-        .filter(entities::session::Column::ExpiresAt.lte(state.clock.now()))
-        .exec(&state.db)
-        .await;
-    if let Err(e) = res {
-        tracing::warn!(error = %e, "failed to purge expired sessions");
+/// The process's stop signals, registered when made: from then on SIGTERM and SIGINT
+/// are ours to handle, not the default action that kills the process.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let register = |kind: SignalKind, name: &str| {
+                signal(kind)
+                    .map_err(|e| tracing::warn!(error = %e, "cannot listen for {name}"))
+                    .ok()
+            };
+            Self {
+                term: register(SignalKind::terminate(), "SIGTERM"),
+                interrupt: register(SignalKind::interrupt(), "Ctrl-C"),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
     }
 }
 
-/// The sandbox announces payment outcomes as signed webhooks; they go through the same
-/// function as webhooks arriving over HTTP.
-fn spawn_sandbox_webhooks(
-    state: web::Data<AppState>,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<SandboxEvent>,
-) {
-    tokio::spawn(async move {
-        while let Some((payload, signature)) = events.recv().await {
-            // Like Stripe, retry a failed delivery with back-off.
-            let mut delay = Duration::from_millis(100);
-            for attempt in 1..=SANDBOX_WEBHOOK_ATTEMPTS {
-                match crate::giftcards::receive_webhook(&state, &payload, &signature).await {
-                    Ok(()) => break,
-                    Err(e) if attempt == SANDBOX_WEBHOOK_ATTEMPTS => {
-                        tracing::error!(error = %e, "sandbox webhook failed for good")
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, attempt, "sandbox webhook failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
-                    }
-                }
-            }
+/// Waits for one of `signal`, or forever when it could not be listened for.
+#[cfg(unix)]
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut s) => {
+            s.recv().await;
         }
-    });
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Fires `shutdown` on SIGTERM or Ctrl-C (SIGINT).
+async fn stop_on_signal(signals: Signals, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    let (term, ctrl_c) = (received(signals.term), received(signals.interrupt));
+    #[cfg(not(unix))]
+    let (term, ctrl_c) = {
+        let _ = signals;
+        (std::future::pending::<()>(), async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received"),
+        () = term => tracing::info!("SIGTERM received"),
+        () = shutdown.cancelled() => return,
+    }
+    shutdown.cancel();
 }

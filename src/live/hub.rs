@@ -97,6 +97,11 @@ impl Hub {
         self.read().topics.len()
     }
 
+    /// Clients of this node following `topic` (for metrics and tests).
+    pub fn followers(&self, topic: &str) -> usize {
+        self.read().topics.get(topic).map_or(0, HashSet::len)
+    }
+
     fn dispatch(&self, event: Arc<LiveEvent>) {
         let inner = self.read();
         if let Some(user) = event

@@ -18,6 +18,7 @@ use crate::payments::{
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
@@ -105,6 +106,9 @@ pub struct SandboxProvider {
     /// each operation (including sending its event) is one critical section, so a retry
     /// racing its first attempt sees that attempt's result and events leave in order.
     state: Mutex<State>,
+    /// Events handed to the application and not yet handled by it (see
+    /// [`SandboxProvider::webhooks_outstanding`]).
+    outstanding: AtomicUsize,
 }
 
 impl std::fmt::Debug for SandboxProvider {
@@ -186,7 +190,22 @@ impl SandboxProvider {
             webhook_secrets: vec![secret],
             clock,
             state: Mutex::new(State::default()),
+            outstanding: AtomicUsize::new(0),
         }
+    }
+
+    /// Events announced and not yet handled: 0 once every payment outcome so far has
+    /// reached the application (which calls [`SandboxProvider::webhook_handled`] after
+    /// each, whatever came of it).
+    pub fn webhooks_outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::SeqCst)
+    }
+
+    /// The application handled one announced event.
+    pub fn webhook_handled(&self) {
+        let _ = self
+            .outstanding
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
 
     /// The secret the sandbox signs its events with.
@@ -256,7 +275,9 @@ impl SandboxProvider {
             }
         };
         let header = webhook_signature::sign(&payload, self.webhook_secret(), now);
+        self.outstanding.fetch_add(1, Ordering::SeqCst);
         if self.events.send((payload, header)).is_err() {
+            self.webhook_handled();
             tracing::warn!(kind, "sandbox webhook receiver is gone; event dropped");
         }
     }

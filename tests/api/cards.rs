@@ -111,7 +111,8 @@ async fn a_declined_payment_issues_nothing() {
         )
         .await;
     assert_problem(res, 402, "payment_declined").await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Whatever the decline announced has been handled, and the workers have run.
+    app.settle().await;
     assert_eq!(
         entities::ledger_entry::Entity::find()
             .count(&app.state.db)
@@ -148,7 +149,7 @@ async fn a_payment_needing_authentication_completes_after_it() {
     assert_eq!(body["payment"]["status"], "requires_action");
     let url = body["payment"]["next_action_url"].as_str().unwrap();
     let id = body["card"]["id"].as_str().unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.settle().await;
     let card: Value = app
         .get_as(&donor, &format!("/api/v1/cards/{id}"))
         .await
@@ -628,7 +629,7 @@ async fn a_scheduled_gift_waits_for_its_time_in_the_recipients_zone() {
         .await;
     let id = bought["card"]["id"].as_str().unwrap();
     app.wait_for_status(&donor, id, "issued").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.settle().await;
     let card: Value = app
         .get_as(&donor, &format!("/api/v1/cards/{id}"))
         .await
@@ -688,19 +689,16 @@ async fn a_group_gift_collects_contributions_refundable_until_delivery() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut card = Value::Null;
-    for _ in 0..100 {
-        card = app
+    let card: Value = eventually("the contribution is counted", PATIENCE, || async {
+        let card: Value = app
             .get_as(&organizer, &format!("/api/v1/cards/{id}"))
             .await
             .json()
             .await
             .unwrap();
-        if card["face_value_minor"] == 5_000 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+        (card["face_value_minor"] == 5_000).then_some(card)
+    })
+    .await;
     assert_eq!(card["face_value_minor"], 5_000);
     let res = app
         .request(
@@ -836,18 +834,16 @@ async fn a_refund_to_several_payers_notifies_each_once() {
         .post_as(&friend, &format!("/api/v1/cards/{id}/contributions"), &json!({"amount_minor": 2_000, "payment": {"method": "test_card", "number": TEST_CARD_OK}}))
         .await;
     assert_eq!(res.status(), 201);
-    for _ in 0..200 {
+    eventually("the contribution is counted", PATIENCE, || async {
         let c: Value = app
             .get_as(&organizer, &format!("/api/v1/cards/{id}"))
             .await
             .json()
             .await
             .unwrap();
-        if c["face_value_minor"] == 5_000 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+        (c["face_value_minor"] == 5_000).then_some(())
+    })
+    .await;
     let res = app
         .post_as(
             &organizer,

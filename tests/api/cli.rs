@@ -174,3 +174,57 @@ fn the_data_dir_is_private_whatever_the_umask_even_for_an_existing_installation(
         .collect();
     assert!(open.is_empty(), "not private: {open:?}");
 }
+
+/// SIGTERM stops the server through its shutdown signal: it drains, stops its background
+/// work and actor threads, and exits successfully, promptly.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    use std::io::BufRead;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = fimy()
+        .arg("serve")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("SMTP_URL")
+        .env("FIMY_DATA_DIR", data.path())
+        .env("FIMY_LISTEN", "127.0.0.1:0")
+        .env("FIMY_DEMO_DATA", "true")
+        .env("FIMY_WORKERS", "1")
+        .env("FIMY_SHUTDOWN_GRACE_MS", "2000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read all it prints (a closed pipe would fail its next line), saying when it serves.
+    let stdout = child.stdout.take().unwrap();
+    let (serving, started) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("Web app:") {
+                let _ = serving.send(());
+            }
+        }
+    });
+    started
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the server starts");
+    let term = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

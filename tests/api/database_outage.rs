@@ -2,7 +2,7 @@
 //! does) while requests run: every answer is a success or a 503 with `Retry-After`,
 //! never a 500. On PostgreSQL only (`FIMY_TEST_DATABASE_URL`); skipped on SQLite.
 
-use crate::helpers::{TEST_CARD_OK, spawn_demo_app};
+use crate::helpers::{PATIENCE, TEST_CARD_OK, spawn_demo_app, within_time};
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::json;
@@ -116,13 +116,12 @@ async fn terminated_database_connections_answer_503_with_retry_after_never_500()
     }
 
     // And the application is back once the database is.
-    let mut last = 0;
-    for _ in 0..100 {
-        last = app.get_as(&donor, "/api/v1/me").await.status().as_u16();
-        if last == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(last, 200);
+    let last = std::sync::atomic::AtomicU16::new(0);
+    within_time(PATIENCE, || async {
+        let status = app.get_as(&donor, "/api/v1/me").await.status().as_u16();
+        last.store(status, Ordering::SeqCst);
+        (status == 200).then_some(())
+    })
+    .await;
+    assert_eq!(last.load(Ordering::SeqCst), 200);
 }

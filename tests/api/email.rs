@@ -64,6 +64,35 @@ struct SmtpServer {
     data_commands: Arc<AtomicUsize>,
     /// Recipients refused with `550`.
     unknown: Arc<Mutex<Vec<String>>>,
+    /// Holds the answer to each message's data until released (a slow relay).
+    hold: Arc<Hold>,
+}
+
+/// A relay that is slow to answer: while `on`, a message's data is read but not answered
+/// until [`Hold::release`].
+struct Hold {
+    on: AtomicBool,
+    /// Messages being held now.
+    held: AtomicUsize,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Default for Hold {
+    fn default() -> Self {
+        Self {
+            on: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
+            permits: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+impl Hold {
+    fn release(&self) {
+        self.on.store(false, Ordering::SeqCst);
+        self.permits
+            .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
 }
 
 impl SmtpServer {
@@ -75,23 +104,26 @@ impl SmtpServer {
             fail_data: Arc::default(),
             data_commands: Arc::default(),
             unknown: Arc::default(),
+            hold: Arc::default(),
         };
-        let (messages, fail, count, unknown) = (
+        let (messages, fail, count, unknown, hold) = (
             server.messages.clone(),
             server.fail_data.clone(),
             server.data_commands.clone(),
             server.unknown.clone(),
+            server.hold.clone(),
         );
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let (messages, fail, count, unknown) = (
+                let (messages, fail, count, unknown, hold) = (
                     messages.clone(),
                     fail.clone(),
                     count.clone(),
                     unknown.clone(),
+                    hold.clone(),
                 );
                 tokio::spawn(async move {
-                    let _ = session(socket, messages, fail, count, unknown).await;
+                    let _ = session(socket, messages, fail, count, unknown, hold).await;
                 });
             }
         });
@@ -108,23 +140,21 @@ impl SmtpServer {
 
     /// Waits for a message to `address` whose `X-Fimy-Kind` is `kind`.
     async fn wait_for(&self, address: &str, kind: &str) -> Received {
-        for _ in 0..400 {
-            if let Some(m) = self
-                .messages()
+        let found = within_time(PATIENCE, || async {
+            self.messages()
                 .into_iter()
                 .find(|m| m.to(address) && m.header("X-Fimy-Kind").as_deref() == Some(kind))
-            {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!(
-            "no {kind} email to {address}; got {:?}",
-            self.messages()
-                .iter()
-                .map(|m| (m.rcpt.clone(), m.header("X-Fimy-Kind")))
-                .collect::<Vec<_>>()
-        );
+        })
+        .await;
+        found.unwrap_or_else(|| {
+            panic!(
+                "no {kind} email to {address}; got {:?}",
+                self.messages()
+                    .iter()
+                    .map(|m| (m.rcpt.clone(), m.header("X-Fimy-Kind")))
+                    .collect::<Vec<_>>()
+            )
+        })
     }
 }
 
@@ -134,6 +164,7 @@ async fn session(
     fail: Arc<AtomicBool>,
     count: Arc<AtomicUsize>,
     unknown: Arc<Mutex<Vec<String>>>,
+    hold: Arc<Hold>,
 ) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
@@ -185,6 +216,12 @@ async fn session(
                     }
                     // Dot-unstuffing (RFC 5321 §4.5.2).
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                }
+                if hold.on.load(Ordering::SeqCst) {
+                    hold.held.fetch_add(1, Ordering::SeqCst);
+                    let permit = hold.permits.acquire().await;
+                    hold.held.fetch_sub(1, Ordering::SeqCst);
+                    drop(permit);
                 }
                 messages.lock().unwrap().push(Received {
                     rcpt: std::mem::take(&mut rcpt),
@@ -347,20 +384,21 @@ async fn wait_row(
     what: &str,
     done: impl Fn(&outbox::Model) -> bool,
 ) -> outbox::Model {
-    let mut last = None;
-    for _ in 0..400 {
+    let last = std::sync::Mutex::new(None);
+    let found = within_time(PATIENCE, || async {
         let row = outbox::Entity::find_by_id(id)
             .one(&app.state.db)
             .await
             .unwrap()
             .unwrap();
         if done(&row) {
-            return row;
+            return Some(row);
         }
-        last = Some(row);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("outbox row never {what}: {last:?}");
+        *last.lock().unwrap() = Some(row);
+        None
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("outbox row never {what}: {:?}", last.lock().unwrap()))
 }
 
 // ---------------------------------------------------------------- the tests
@@ -569,7 +607,7 @@ async fn a_failing_server_means_retries_with_back_off_then_a_dead_letter_an_admi
         }
         previous_due = Some(row.next_attempt_at);
         // Not due yet: nothing happens until the clock gets there.
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        app.drive_outbox().await;
         let same = outbox::Entity::find_by_id(id)
             .one(&app.state.db)
             .await
@@ -814,24 +852,18 @@ async fn two_instances_on_one_database_never_send_a_row_twice() {
     let mut email_rows = Vec::new();
     for card in &cards {
         for kind in ["gift_received", "card_delivered"] {
-            let mut row = None;
-            for _ in 0..400 {
-                if let Some(r) = rows_of(&a, card)
+            let row = eventually(&format!("a {kind} row for {card}"), PATIENCE, || async {
+                rows_of(&a, card)
                     .await
                     .into_iter()
                     .find(|r| r.kind == kind && r.channel == "email")
-                {
-                    row = Some(r);
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            let row = row.unwrap_or_else(|| panic!("no {kind} row for {card}"));
+            })
+            .await;
             email_rows.push(wait_row(&a, row.id, "sent", |r| r.status == "sent").await);
         }
     }
-    // …and was received once: no (event id, audience) twice.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // …and was received once: no (event id, audience) twice. The racers end their
+    // passes, both nodes' own workers finish what they are sending, then count.
     stop.store(true, Ordering::SeqCst);
     for (node, racer) in ["a", "b"].into_iter().zip(racers) {
         let t = racer.await.unwrap();
@@ -840,6 +872,8 @@ async fn two_instances_on_one_database_never_send_a_row_twice() {
             t.sent, t.lost
         );
     }
+    a.drive_outbox().await;
+    b.drive_outbox().await;
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for m in smtp.messages() {
         let key = (
@@ -933,7 +967,7 @@ async fn a_booking_confirmation_is_sent_when_the_booking_is_confirmed_with_the_i
     let booking_id = booking["id"].as_str().unwrap().to_owned();
 
     // A hold is not a booking yet: nobody is told of it.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.settle().await;
     let rows = rows_of(&app, &card).await;
     assert!(
         !rows
@@ -986,4 +1020,136 @@ async fn the_outbox_and_preferences_endpoints_are_documented() {
     assert!(paths["/api/v1/admin/outbox/{id}/retry"]["post"].is_object());
     let codes = doc["components"]["schemas"]["ErrorCode"].to_string();
     assert!(codes.contains("notification_not_retryable"), "{codes}");
+}
+
+// ---------------------------------------------------------------- shutdown
+
+/// Threads of this process named like the actor threads (Linux: `/proc/self/task`).
+fn actor_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|name| name.starts_with("fimy-actors-"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Buys a card on `app` (whose relay holds messages) and waits until its gift email is
+/// being sent and held by the relay; returns the row as claimed.
+async fn gift_email_in_flight(app: &TestApp, smtp: &SmtpServer) -> outbox::Model {
+    smtp.hold.on.store(true, Ordering::SeqCst);
+    let donor = register_as(app, "camille@example.com", "Camille", "fr").await;
+    let bought = app.buy_value_card(&donor, 5_000, json!({})).await;
+    let card = bought["card"]["id"].as_str().unwrap().to_owned();
+    let row = eventually("a gift email row", PATIENCE, || async {
+        rows_of(app, &card)
+            .await
+            .into_iter()
+            .find(|r| r.kind == "gift_received" && r.channel == "email")
+    })
+    .await;
+    eventually("the relay holds a message", PATIENCE, || async {
+        (smtp.hold.held.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
+    let row = outbox::Entity::find_by_id(row.id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "sending", "{row:?}");
+    row
+}
+
+/// Stops `app` and fails the test if it takes longer than `secs`.
+async fn stop_within(app: &mut TestApp, secs: u64) {
+    tokio::time::timeout(Duration::from_secs(secs), app.stop())
+        .await
+        .expect("the application stops in time");
+}
+
+#[tokio::test]
+async fn a_stop_lets_the_email_being_sent_finish() {
+    let smtp = SmtpServer::start().await;
+    let mut app = spawn_with(Options {
+        smtp_url: Some(smtp.url()),
+        env: vec![("FIMY_SHUTDOWN_GRACE_MS", "10000".into())],
+        ..Default::default()
+    })
+    .await;
+    let row = gift_email_in_flight(&app, &smtp).await;
+    if cfg!(target_os = "linux") {
+        assert!(actor_threads() > 0);
+    }
+    // The stop signal first, then the relay answers: within the grace, so it is sent.
+    let relay = async {
+        smtp.hold.release();
+    };
+    tokio::join!(stop_within(&mut app, 20), relay);
+    let row = outbox::Entity::find_by_id(row.id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "sent", "{row:?}");
+    assert!(
+        smtp.messages()
+            .iter()
+            .any(|m| m.header("X-Fimy-Kind").as_deref() == Some("gift_received"))
+    );
+    if cfg!(target_os = "linux") {
+        assert_eq!(actor_threads(), 0, "the actor threads ended");
+    }
+}
+
+#[tokio::test]
+async fn a_stop_hands_back_the_email_it_could_not_finish_and_another_node_sends_it() {
+    let smtp = SmtpServer::start().await;
+    let mut app = spawn_with(Options {
+        smtp_url: Some(smtp.url()),
+        env: vec![("FIMY_SHUTDOWN_GRACE_MS", "300".into())],
+        ..Default::default()
+    })
+    .await;
+    let claimed = gift_email_in_flight(&app, &smtp).await;
+    // The relay never answers in time: the row is handed back, not left leased.
+    stop_within(&mut app, 20).await;
+    let row = outbox::Entity::find_by_id(claimed.id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "pending", "{row:?}");
+    assert_eq!(
+        row.attempts, claimed.attempts,
+        "no attempt counted: {row:?}"
+    );
+    assert!(
+        row.next_attempt_at <= app.state.clock.now(),
+        "due at once, not at the end of the lease: {row:?}"
+    );
+    if cfg!(target_os = "linux") {
+        assert_eq!(actor_threads(), 0, "the actor threads ended");
+    }
+    // Another node on the same database sends it at once.
+    let relay = SmtpServer::start().await;
+    let database_url = app.database_url.clone();
+    let secret_key = Some(app.secret_key.clone());
+    let data_dir = database_url.is_none().then_some(app.data_dir);
+    let b = spawn_with(Options {
+        smtp_url: Some(relay.url()),
+        database_url,
+        secret_key,
+        data_dir,
+        ..Default::default()
+    })
+    .await;
+    let sent = wait_row(&b, claimed.id, "sent by the other node", |r| {
+        r.status == "sent"
+    })
+    .await;
+    assert_eq!(sent.attempts, claimed.attempts);
+    relay.wait_for("remi@example.com", "gift_received").await;
 }

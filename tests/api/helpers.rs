@@ -23,7 +23,21 @@ pub struct TestApp {
     pub database_url: Option<String>,
     /// The master key (instances sharing a database must share it).
     pub secret_key: String,
+    /// The application serving, until [`TestApp::stop`] (or the end of the test).
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Fires the application's shutdown signal when the `TestApp` goes.
+    stop_on_drop: StopOnDrop,
     _pg: Option<PgDatabase>,
+}
+
+/// Fires the shutdown signal when dropped (a guard, so fields can still be moved out of a
+/// `TestApp`).
+struct StopOnDrop(tokio_util::sync::CancellationToken);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 #[derive(Default)]
@@ -99,7 +113,8 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let port = app.port();
     let state = app.state();
     let demo = app.demo_accounts.clone();
-    tokio::spawn(app.run_until_stopped());
+    let shutdown = app.shutdown_signal();
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         clock,
@@ -112,9 +127,47 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         data_dir,
         database_url,
         secret_key,
+        running: Some(running),
+        stop_on_drop: StopOnDrop(shutdown),
         _pg: pg,
     }
 }
+
+/// Waits until `check` gives `Some` (polled every 25 ms) and returns it; fails the test,
+/// naming `what`, if it has not within `within`. The one place tests wait for something
+/// another task does; work the application would do on a timer is driven instead (see
+/// [`TestApp::drive_outbox`], [`TestApp::drive_scheduler`], [`TestApp::settle`]).
+pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    match within_time(within, check).await {
+        Some(found) => found,
+        None => panic!("{what}: not within {within:?}"),
+    }
+}
+
+/// As [`eventually`], but `None` after `within` (for a caller with more to say).
+pub async fn within_time<T, F, Fut>(within: std::time::Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// How long [`eventually`] waits unless told otherwise.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl TestApp {
     /// One attempt at `row` on the node's Web Push channel, as the outbox worker makes it.
@@ -128,6 +181,67 @@ impl TestApp {
             fimy::delivery::Attempt::Done(result) => result,
             other => panic!("a push is sent or fails, never {other:?}"),
         }
+    }
+
+    /// Fires the application's shutdown signal and waits until it has stopped (server
+    /// drained, background work finished or handed back, actor threads ended).
+    pub async fn stop(&mut self) {
+        self.stop_on_drop.0.cancel();
+        if let Some(running) = self.running.take() {
+            running
+                .await
+                .expect("the application task")
+                .expect("the application stops cleanly");
+        }
+    }
+
+    /// Waits until every payment outcome the sandbox announced has been handled.
+    pub async fn settle_webhooks(&self) {
+        if let Some(sandbox) = self.state.sandbox.clone() {
+            eventually("the sandbox's webhooks are handled", PATIENCE, || {
+                let sandbox = sandbox.clone();
+                async move { (sandbox.webhooks_outstanding() == 0).then_some(()) }
+            })
+            .await;
+        }
+    }
+
+    /// Runs outbox passes at the clock's time until no row is due, then waits for the rows
+    /// another worker (this node's own loop, another node) is sending; afterwards every
+    /// row due now has had its delivery attempt. Returns what this call's passes did.
+    pub async fn drive_outbox(&self) -> fimy::outbox::Tally {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let tally = fimy::outbox::run_until_idle(&self.state)
+            .await
+            .expect("outbox passes");
+        let db = self.state.db.clone();
+        eventually("no outbox row is being sent", PATIENCE, || {
+            let db = db.clone();
+            async move {
+                let sending = entities::outbox::Entity::find()
+                    .filter(entities::outbox::Column::Status.eq("sending"))
+                    .count(&db)
+                    .await
+                    .expect("db");
+                (sending == 0).then_some(())
+            }
+        })
+        .await;
+        tally
+    }
+
+    /// One scheduler pass at the clock's time (booking sweep, reminders, scheduled card
+    /// deliveries and expiries), as the application's timer runs it.
+    pub async fn drive_scheduler(&self) -> fimy::workers::SchedulerTally {
+        fimy::workers::scheduler_pass(&self.state).await
+    }
+
+    /// Everything due now done: the sandbox's webhooks handled, a scheduler pass, and
+    /// the outbox driven until idle.
+    pub async fn settle(&self) {
+        self.settle_webhooks().await;
+        self.drive_scheduler().await;
+        self.drive_outbox().await;
     }
 
     /// The port the application listens on.
@@ -261,20 +375,17 @@ impl TestApp {
 
     /// Polls a card (as `token`) until its status is `status`; returns its view.
     pub async fn wait_for_status(&self, token: &str, card: &str, status: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..200 {
-            last = self
+        let what = format!("card {card} reaches {status}");
+        eventually(&what, PATIENCE, || async {
+            let view: Value = self
                 .get_as(token, &format!("/api/v1/cards/{card}"))
                 .await
                 .json()
                 .await
                 .expect("json");
-            if last["status"] == status {
-                return last;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        panic!("card {card} never reached {status}: {last}");
+            (view["status"] == status).then_some(view)
+        })
+        .await
     }
 
     /// A paid, delivered value card: (card id, its code).

@@ -278,7 +278,11 @@ async fn the_long_poll_answers_at_once_or_waits_for_the_next_event() {
                 .unwrap()
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the long-poll follows the topic, the event comes.
+    eventually("the long-poll follows the card", PATIENCE, || async {
+        (app.state.hub.followers(&topic) == 1).then_some(())
+    })
+    .await;
     app.post_json("/api/v1/cards/open", &json!({"code": code}))
         .await;
     let got = tokio::time::timeout(Duration::from_secs(5), waiting)
@@ -490,17 +494,6 @@ async fn reminder_rows(app: &TestApp, kind: &str) -> Vec<entities::outbox::Model
         .unwrap()
 }
 
-async fn wait_for_rows(app: &TestApp, kind: &str, n: usize) -> Vec<entities::outbox::Model> {
-    for _ in 0..100 {
-        let rows = reminder_rows(app, kind).await;
-        if rows.len() >= n {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    reminder_rows(app, kind).await
-}
-
 #[tokio::test]
 async fn expiry_reminders_fire_once_per_threshold() {
     let app = spawn_app().await;
@@ -511,13 +504,17 @@ async fn expiry_reminders_fire_once_per_threshold() {
         .await;
     assert!(reminder_rows(&app, "expiry_reminder").await.is_empty());
     app.clock.advance(chrono::Duration::days(340)); // 25 days left
-    let rows = wait_for_rows(&app, "expiry_reminder", 2).await;
-    tokio::time::sleep(Duration::from_millis(400)).await; // several more scheduler passes
+    app.drive_scheduler().await;
+    let rows = reminder_rows(&app, "expiry_reminder").await;
+    for _ in 0..3 {
+        app.drive_scheduler().await; // several more scheduler passes
+    }
     let rows_after = reminder_rows(&app, "expiry_reminder").await;
     assert_eq!(rows.len(), 2, "one email and one push");
     assert_eq!(rows_after.len(), 2, "and not again");
     app.clock.advance(chrono::Duration::days(20)); // 5 days left
-    assert_eq!(wait_for_rows(&app, "expiry_reminder", 4).await.len(), 4);
+    app.drive_scheduler().await;
+    assert_eq!(reminder_rows(&app, "expiry_reminder").await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -543,8 +540,12 @@ async fn two_schedulers_never_fire_the_same_reminder_twice() {
     // Both instances' clocks move; both schedulers find the same due reminders.
     a.clock.advance(chrono::Duration::days(364));
     b.clock.advance(chrono::Duration::days(364));
-    let rows = wait_for_rows(&a, "expiry_reminder", 5).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Passes of both schedulers at once, besides their own timers.
+    tokio::join!(a.drive_scheduler(), b.drive_scheduler());
+    let rows = reminder_rows(&a, "expiry_reminder").await;
+    for _ in 0..3 {
+        tokio::join!(a.drive_scheduler(), b.drive_scheduler());
+    }
     let rows_after = reminder_rows(&a, "expiry_reminder").await;
     assert_eq!(
         rows.len(),
@@ -826,21 +827,21 @@ struct OwnRedis {
 
 impl OwnRedis {
     /// `None` when this machine has no `redis-server`.
-    fn start() -> Option<Self> {
+    async fn start() -> Option<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let mut redis = Self { port, child: None };
-        redis.up().then_some(redis)
+        redis.up().await.then_some(redis)
     }
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn up(&mut self) -> bool {
+    async fn up(&mut self) -> bool {
         let Ok(child) = std::process::Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -850,13 +851,18 @@ impl OwnRedis {
             return false;
         };
         self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not start");
+        let port = self.port;
+        eventually(
+            "redis-server accepts connections",
+            PATIENCE,
+            || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+                    .map(|_| true)
+            },
+        )
+        .await
     }
 
     fn down(&mut self) {
@@ -887,16 +893,19 @@ impl Drop for OwnRedis {
 
 /// `/health/ready`'s status, polled until it is `want` or `secs` pass.
 async fn readiness_becomes(app: &TestApp, want: u16, secs: u64) -> (u16, Value) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
+    let last = std::sync::Mutex::new((0, Value::Null));
+    let found = within_time(Duration::from_secs(secs), || async {
         let res = app.get("/health/ready").await;
         let status = res.status().as_u16();
         let body: Value = res.json().await.unwrap_or_default();
-        if status == want || tokio::time::Instant::now() > deadline {
-            return (status, body);
+        if status == want {
+            return Some((status, body));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        *last.lock().unwrap() = (status, body);
+        None
+    })
+    .await;
+    found.unwrap_or_else(|| last.into_inner().unwrap())
 }
 
 /// Redis restarted under two nodes (one on SQLite, which cannot share its database):
@@ -905,7 +914,7 @@ async fn readiness_becomes(app: &TestApp, want: u16, secs: u64) -> (u16, Value) 
 /// delivery goes on; a node's own subscribers hear its actions even while Redis is away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn live_delivery_survives_a_redis_restart() {
-    let Some(mut redis) = OwnRedis::start() else {
+    let Some(mut redis) = OwnRedis::start().await else {
         eprintln!("no redis-server on this machine: skipped");
         return;
     };
@@ -990,7 +999,11 @@ async fn live_delivery_survives_a_redis_restart() {
                 .unwrap()
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The websocket and now the long-poll follow the card on the first node.
+    eventually("the long-poll follows the card", PATIENCE, || async {
+        (a.state.hub.followers(&topic) == 2).then_some(())
+    })
+    .await;
     for _ in 0..5 {
         redeem().await;
     }
@@ -1002,7 +1015,7 @@ async fn live_delivery_survives_a_redis_restart() {
 
     // Redis comes back (empty, as after a restart): every node subscribes again within
     // seconds and the other node's subscribers get what they missed, in order.
-    assert!(redis.up());
+    assert!(redis.up().await);
     for n in &nodes {
         let (status, body) = readiness_becomes(n, 200, 10).await;
         assert_eq!(status, 200, "{body}");

@@ -33,15 +33,15 @@ async fn refund_row_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let mut last = Vec::new();
-    for _ in 0..200 {
-        last = refund_rows(app, admin, card).await;
-        if last.len() == 1 && done(&last[0]) {
-            return last[0].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("refund row never {what}: {last:?}");
+    let last = std::sync::Mutex::new(Vec::new());
+    let found = within_time(PATIENCE, || async {
+        let rows = refund_rows(app, admin, card).await;
+        let found = (rows.len() == 1 && done(&rows[0])).then(|| rows[0].clone());
+        *last.lock().unwrap() = rows;
+        found
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("refund row never {what}: {:?}", last.lock().unwrap()))
 }
 
 #[tokio::test]
@@ -521,8 +521,8 @@ async fn story(n: u32) -> (String, Vec<String>) {
         .await;
     assert_eq!(res.status(), 200);
     app.wait_for_status(&holder, &card, "used").await;
-    // Let the outbox send the story's emails and pushes.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The outbox sends the story's emails and pushes.
+    app.settle().await;
 
     let secrets = vec![
         donor_email,

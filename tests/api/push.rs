@@ -3,7 +3,7 @@
 //! decrypts each message (RFC 8291, aes128gcm) with the subscription's private key and
 //! auth secret, records it, and answers with the status its URL asks for.
 
-use crate::helpers::{Options, TestApp, assert_problem, spawn_with};
+use crate::helpers::{Options, PATIENCE, TestApp, assert_problem, eventually, spawn_with};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,7 +16,6 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// An application that may push to this machine (`127.0.0.1`, where the test's push
 /// service listens): never allowed by default.
@@ -275,20 +274,17 @@ async fn opened_card_push_row(app: &TestApp, donor: &str) -> entities::outbox::M
         .await;
     assert_eq!(res.status(), 200);
     let card: uuid::Uuid = card.parse().unwrap();
-    for _ in 0..200 {
-        let row = entities::outbox::Entity::find()
+    let what = format!("a card_opened push row for card {card}");
+    eventually(&what, PATIENCE, || async {
+        entities::outbox::Entity::find()
             .filter(entities::outbox::Column::CardId.eq(card))
             .filter(entities::outbox::Column::Channel.eq("push"))
             .filter(entities::outbox::Column::Kind.eq("card_opened"))
             .one(&app.state.db)
             .await
-            .unwrap();
-        if let Some(row) = row {
-            return row;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no card_opened push row for card {card}");
+            .unwrap()
+    })
+    .await
 }
 
 /// A copy of `row` addressed to `user`. Tests about answers of the push service use a user
@@ -725,7 +721,8 @@ async fn a_name_that_resolves_to_an_internal_address_is_refused_when_saved_and_n
         other => panic!("{other:?}"),
     }
     assert!(subscriptions_of(&app, alice_id).await.is_empty());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Whatever the outbox had to send has been tried.
+    app.drive_outbox().await;
     assert_eq!(
         connections.load(std::sync::atomic::Ordering::SeqCst),
         0,
