@@ -196,6 +196,20 @@ pub const ENV_KEYS: [(&str, &str); 24] = [
 ];
 
 impl Config {
+    /// What the Web Push sender is made from.
+    pub fn push_settings(&self) -> crate::push::PushSettings<'_> {
+        crate::push::PushSettings {
+            data_dir: &self.data_dir,
+            vapid_private_key: self.vapid_private_key.as_ref().map(|s| s.expose()),
+            vapid_subject: self.vapid_subject.clone(),
+            email_from: self.email_from.as_deref(),
+            public_url: &self.public_url,
+            allow_hosts: self.push_allow_hosts.clone(),
+        }
+    }
+}
+
+impl Config {
     /// Defaults, then the file (if any), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_from(file, |k| std::env::var(k).ok())

@@ -12,10 +12,13 @@ pub const DIR_MODE: u32 = 0o700;
 /// The mode of every file Fimy writes in the data dir.
 pub const FILE_MODE: u32 = 0o600;
 
+/// The directory of the data dir that holds the attachments' local store.
+pub const UPLOADS_DIR: &str = "uploads";
+
 /// Creates the data dir (and its `uploads/`) if needed and makes both private.
 pub fn ensure(data_dir: &Path) -> io::Result<()> {
     private_dir(data_dir)?;
-    private_dir(&data_dir.join(crate::storage::UPLOADS_DIR))
+    private_dir(&data_dir.join(UPLOADS_DIR))
 }
 
 /// Creates `dir` and any missing parent, each new one `0700`, and sets `dir` itself

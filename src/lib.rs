@@ -25,6 +25,7 @@ pub mod notify;
 pub mod outbox;
 pub mod payments;
 pub mod push;
+pub mod refunds;
 pub mod reminders;
 pub mod secrets;
 pub mod seed;

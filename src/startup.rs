@@ -114,7 +114,7 @@ impl Application {
             workers.clone(),
         );
         let actors = workers;
-        let push = Arc::new(crate::push::PushService::new(&config)?);
+        let push = Arc::new(crate::push::PushService::new(config.push_settings())?);
         let mailer = Arc::new(
             crate::email::Mailer::from_config(&config)
                 .context("Failed to set up email (SMTP_URL)")?,
@@ -162,7 +162,7 @@ impl Application {
                 public_url: config.public_url.clone(),
                 push: push.clone(),
             }),
-            Arc::new(crate::giftcards::RefundChannel {
+            Arc::new(crate::refunds::RefundChannel {
                 payments: payments.clone(),
             }),
         ]);

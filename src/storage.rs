@@ -10,9 +10,6 @@ use async_trait::async_trait;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-/// The directory of the data dir that holds the local store.
-pub const UPLOADS_DIR: &str = "uploads";
-
 /// Longest key accepted, in bytes.
 const MAX_KEY_LEN: usize = 200;
 /// Most `/`-separated segments in a key.
@@ -43,7 +40,7 @@ impl LocalStore {
 
     /// The store of a data dir: `<data_dir>/uploads`.
     pub fn in_data_dir(data_dir: &Path) -> Self {
-        Self::new(data_dir.join(UPLOADS_DIR))
+        Self::new(data_dir.join(crate::datadir::UPLOADS_DIR))
     }
 
     pub fn root(&self) -> &Path {

@@ -15,7 +15,6 @@ pub mod policy;
 pub mod vapid;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
 use crate::delivery::Attempt;
 use crate::delivery::{Delivery, DeliveryError};
 use actors::Locale;
@@ -85,17 +84,27 @@ impl std::fmt::Debug for PushService {
     }
 }
 
+/// What the push sender is made from (`Config::push_settings`).
+#[derive(Debug, Clone)]
+pub struct PushSettings<'a> {
+    /// Where the VAPID key is kept when none is configured.
+    pub data_dir: &'a std::path::Path,
+    pub vapid_private_key: Option<&'a str>,
+    pub vapid_subject: Option<String>,
+    /// The address emails come from, for the default VAPID contact.
+    pub email_from: Option<&'a str>,
+    pub public_url: &'a Url,
+    pub allow_hosts: PushHosts,
+}
+
 impl PushService {
     /// Loads (or creates) the VAPID key and builds the HTTP client.
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let vapid = VapidKey::load_or_create(
-            &config.data_dir,
-            config.vapid_private_key.as_ref().map(|s| s.expose()),
-        )?;
-        let subject = config
+    pub fn new(settings: PushSettings<'_>) -> anyhow::Result<Self> {
+        let vapid = VapidKey::load_or_create(settings.data_dir, settings.vapid_private_key)?;
+        let subject = settings
             .vapid_subject
             .clone()
-            .unwrap_or_else(|| default_subject(config));
+            .unwrap_or_else(|| default_subject(settings.email_from, settings.public_url));
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(REQUEST_TIMEOUT)
@@ -104,16 +113,14 @@ impl PushService {
             // Every connection's addresses are checked against the allow-list; a proxy
             // would hide them (and is not needed to reach a push service).
             .no_proxy()
-            .dns_resolver(policy::PublicResolver::shared(
-                config.push_allow_hosts.clone(),
-            ))
+            .dns_resolver(policy::PublicResolver::shared(settings.allow_hosts.clone()))
             .user_agent(concat!("fimy/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| anyhow::anyhow!("Failed to build the push HTTP client: {e}"))?;
         Ok(Self {
             vapid,
             subject,
-            hosts: config.push_allow_hosts.clone(),
+            hosts: settings.allow_hosts,
             client,
         })
     }
@@ -122,15 +129,11 @@ impl PushService {
 /// The VAPID contact when none is configured: RFC 8292 asks for a `mailto:` or an
 /// `https:` URI, so not the public URL (often `http://` in development) but the address
 /// emails come from (`email_from`), or `webpush@` the public URL's host.
-pub fn default_subject(config: &Config) -> String {
-    if let Some(address) = config
-        .email_from
-        .as_deref()
-        .and_then(|f| f.parse::<lettre::message::Mailbox>().ok())
-    {
+pub fn default_subject(email_from: Option<&str>, public_url: &Url) -> String {
+    if let Some(address) = email_from.and_then(|f| f.parse::<lettre::message::Mailbox>().ok()) {
         return format!("mailto:{}", address.email);
     }
-    let host = match config.public_url.host() {
+    let host = match public_url.host() {
         Some(url::Host::Domain(d)) => d.to_owned(),
         // An address literal (RFC 5321): `webpush@[127.0.0.1]`.
         Some(url::Host::Ipv4(ip)) => format!("[{ip}]"),
@@ -648,12 +651,12 @@ mod config_tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load(env: &[(&str, &str)]) -> Result<Config, crate::config::ConfigError> {
+    fn load(env: &[(&str, &str)]) -> Result<crate::config::Config, crate::config::ConfigError> {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::load_from(None, |k| env.get(k).cloned())
+        crate::config::Config::load_from(None, |k| env.get(k).cloned())
     }
 
     #[test]
@@ -676,7 +679,7 @@ mod config_tests {
             ("FIMY_VAPID_SUBJECT", "mailto:ops@example.com"),
         ])
         .unwrap();
-        let push = PushService::new(&config).unwrap();
+        let push = PushService::new(config.push_settings()).unwrap();
         assert_eq!(
             push.vapid.public_key(),
             VapidKey::from_base64(&scalar).unwrap().public_key()
@@ -711,7 +714,7 @@ mod config_tests {
         let dir = std::env::temp_dir().join(format!("fimy-push-{}", Uuid::new_v4()));
         let config = load(&[("FIMY_DATA_DIR", dir.to_str().unwrap())]).unwrap();
         assert_eq!(config.push_allow_hosts, PushHosts::default());
-        let push = PushService::new(&config).unwrap();
+        let push = PushService::new(config.push_settings()).unwrap();
         assert_eq!(
             push.subject, "mailto:webpush@[127.0.0.1]",
             "a mailto: at the public host, never the http:// public URL"
@@ -732,7 +735,10 @@ mod config_tests {
                 env.push(("FIMY_EMAIL_FROM", from));
             }
             let config = load(&env).unwrap();
-            assert_eq!(default_subject(&config), subject);
+            assert_eq!(
+                default_subject(config.email_from.as_deref(), &config.public_url),
+                subject
+            );
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

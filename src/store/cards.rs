@@ -374,7 +374,7 @@ impl Store<GiftCards> for SqlCardStore {
         }
         // Refunds to send to the payment provider, in the transaction that records them.
         for e in c.events {
-            notices.extend(crate::giftcards::refund_rows(card.id, e));
+            notices.extend(crate::refunds::refund_rows(card.id, e));
         }
         let notices = coalesce_receipts(&tx, card.id, notices).await?;
         append_events_numbered(
