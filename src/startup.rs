@@ -22,6 +22,8 @@ use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 
 /// How often expired sessions and idempotency records are purged.
 const JANITOR_INTERVAL: Duration = Duration::from_secs(3600);
@@ -179,11 +181,15 @@ impl Application {
         }
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
+            let (app, openapi) = App::new()
+                .into_utoipa_app()
+                .openapi(http::docs::ApiDoc::openapi())
+                .configure(http::configure)
+                .split_for_parts();
+            app.app_data(app_state.clone())
+                .app_data(http::docs::Document::new(openapi))
                 .wrap(ErrorHandlers::new().default_handler(http::middleware::problemize))
                 .wrap(from_fn(http::middleware::observe))
-                .configure(http::configure)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::new(
                         ErrorCode::NotFound,
