@@ -20,6 +20,8 @@ use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 
 pub struct Application {
     port: u16,
@@ -204,11 +206,15 @@ impl Application {
         let grace_secs = state.config.shutdown_grace.as_millis().div_ceil(1000);
         let grace_secs = u64::try_from(grace_secs).unwrap_or(u64::MAX);
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
+            let (app, openapi) = App::new()
+                .into_utoipa_app()
+                .openapi(http::docs::ApiDoc::openapi())
+                .configure(http::configure)
+                .split_for_parts();
+            app.app_data(app_state.clone())
+                .app_data(http::docs::Document::new(openapi))
                 .wrap(ErrorHandlers::new().default_handler(http::middleware::problemize))
                 .wrap(from_fn(http::middleware::observe))
-                .configure(http::configure)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::new(
                         ErrorCode::NotFound,

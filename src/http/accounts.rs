@@ -10,23 +10,25 @@ use crate::state::State;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{delete, get, patch, post};
 use actors::{AccountKind, DisplayName, Email, Locale, Password, StaffRole};
 use chrono::{DateTime, Utc};
 use entities::{partner_staff, session as session_entity, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/register", web::post().to(register))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/device", web::post().to(device_login))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/me", web::get().to(me))
-        .route("/me", web::patch().to(update_me))
-        .route("/me/sessions", web::get().to(list_sessions))
-        .route("/me/sessions/{id}", web::delete().to(revoke_session));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(register)
+        .service(login)
+        .service(device_login)
+        .service(logout)
+        .service(me)
+        .service(update_me)
+        .service(list_sessions)
+        .service(revoke_session);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -168,11 +170,12 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
 }
 
 /// Creates a customer account and logs it in.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     request_body = RegisterRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
     responses((status = 201, body = SessionResponse), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
+#[post("/auth/register")]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: State,
@@ -229,11 +232,12 @@ pub async fn register(
 
 /// Logs in with email and password. Failures lock the account for the address (or known
 /// device) that made them, not for its owner elsewhere; see the README for the limits.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     request_body = LoginRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
     responses((status = 200, body = SessionResponse), (status = 401, body = crate::error::Problem),
               (status = 429, body = crate::error::Problem, description = "See Retry-After")))]
+#[post("/auth/login")]
 #[tracing::instrument(skip_all)]
 pub async fn login(
     state: State,
@@ -329,9 +333,10 @@ pub struct DeviceLoginRequest {
 /// page works with it. Only a live token of a tablet device is accepted; any other token,
 /// a revoked one included, gets the same 401. Tokens are 256 random bits, so there is
 /// nothing to guess.
-#[utoipa::path(post, path = "/api/v1/auth/device", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     request_body = DeviceLoginRequest,
     responses((status = 200, body = SessionResponse), (status = 401, body = crate::error::Problem)))]
+#[post("/auth/device")]
 #[tracing::instrument(skip_all)]
 pub async fn device_login(
     state: State,
@@ -365,9 +370,10 @@ pub async fn device_login(
 }
 
 /// Ends the current session and clears the cookies.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     responses((status = 204), (status = 401, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/auth/logout")]
 pub async fn logout(state: State, who: Principal) -> ApiResult<HttpResponse> {
     session::revoke(&state.db, who.user_id, who.session_id).await?;
     crate::live::access_changed(&state, who.user_id).await;
@@ -394,9 +400,10 @@ async fn load_me(state: &State, who: &Principal) -> ApiResult<UserView> {
 }
 
 /// The logged-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/me")]
 pub async fn me(state: State, who: Principal) -> ApiResult<web::Json<UserView>> {
     Ok(web::Json(load_me(&state, &who).await?))
 }
@@ -410,9 +417,10 @@ pub struct UpdateMeRequest {
 }
 
 /// Changes the logged-in user's display name or language.
-#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", request_body = UpdateMeRequest,
+#[utoipa::path(tag = "accounts", request_body = UpdateMeRequest,
     responses((status = 200, body = UserView), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[patch("/me")]
 pub async fn update_me(
     state: State,
     who: Principal,
@@ -445,9 +453,10 @@ pub struct SessionView {
 }
 
 /// The logged-in user's live sessions.
-#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     responses((status = 200, body = Vec<SessionView>)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/me/sessions")]
 pub async fn list_sessions(state: State, who: Principal) -> ApiResult<web::Json<Vec<SessionView>>> {
     let rows = session_entity::Entity::find()
         .filter(session_entity::Column::UserId.eq(who.user_id))
@@ -469,10 +478,11 @@ pub async fn list_sessions(state: State, who: Principal) -> ApiResult<web::Json<
 }
 
 /// Ends one of the logged-in user's sessions (another device, say).
-#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[delete("/me/sessions/{id}")]
 pub async fn revoke_session(
     state: State,
     who: Principal,

@@ -11,6 +11,7 @@ use crate::http::cards::{Access, CardView, CodeRequest, card_view};
 use crate::http::pagination::{self, Cursor, Page};
 use crate::state::State;
 use actix_web::web;
+use actix_web::{get, post};
 use chrono::{DateTime, Utc};
 use entities::{partner_staff, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
@@ -18,16 +19,17 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 /// Longest search text for accounts.
 const MAX_QUERY_CHARS: usize = 100;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/users", web::get().to(list_users))
-        .route("/admin/cards/lookup", web::post().to(lookup_card))
-        .route("/admin/cards/{id}", web::get().to(get_card))
-        .route("/admin/audit", web::post().to(run_audit));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_users)
+        .service(lookup_card)
+        .service(get_card)
+        .service(run_audit);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -57,10 +59,11 @@ fn like_pattern(text: &str) -> LikeExpr {
 }
 
 /// Every account, oldest first; with `q`, those whose email or name contains it.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(UserParams),
+#[utoipa::path(tag = "admin", params(UserParams),
     responses((status = 200, body = Page<UserView>), (status = 400, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/admin/users")]
 pub async fn list_users(
     state: State,
     who: Principal,
@@ -234,11 +237,12 @@ async fn admin_card(state: &State, id: Uuid) -> ApiResult<AdminCardView> {
 
 /// One card as stored: its chain of events with their hashes, its ledger lines, and what
 /// the audit finds on them (admins only).
-#[utoipa::path(get, path = "/api/v1/admin/cards/{id}", tag = "admin",
+#[utoipa::path(tag = "admin",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = AdminCardView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/admin/cards/{id}")]
 pub async fn get_card(
     state: State,
     who: Principal,
@@ -251,12 +255,13 @@ pub async fn get_card(
 /// Finds a card by its code and shows it as `GET /admin/cards/{id}` does (admins only).
 /// The code travels in the body, never in a URL; unknown codes count against the admin's
 /// lookup budget, as a venue's do.
-#[utoipa::path(post, path = "/api/v1/admin/cards/lookup", tag = "admin",
+#[utoipa::path(tag = "admin",
     request_body = CodeRequest,
     responses((status = 200, body = AdminCardView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
               (status = 429, body = crate::error::Problem, description = "See Retry-After")),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/admin/cards/lookup")]
 pub async fn lookup_card(
     state: State,
     who: Principal,
@@ -294,9 +299,10 @@ pub struct AuditReport {
 /// Runs the audit (`fimy audit verify`): recomputes every hash chain — cards, slots,
 /// partner calendars — and every card balance from the ledger, and names each entity and
 /// event where the stored data disagrees (admins only). It reads everything, in pages.
-#[utoipa::path(post, path = "/api/v1/admin/audit", tag = "admin",
+#[utoipa::path(tag = "admin",
     responses((status = 200, body = AuditReport), (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/admin/audit")]
 pub async fn run_audit(state: State, who: Principal) -> ApiResult<web::Json<AuditReport>> {
     who.require_admin()?;
     let started_at = state.clock.now();

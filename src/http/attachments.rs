@@ -11,11 +11,13 @@
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::cards::{self, CardView};
+use crate::http::routing::Resource;
 use crate::state::{AppState, State};
 use crate::storage::{BlobStore, LocalStore};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{delete, get};
 use actors::giftcard::{GiftCard, Status};
 use chrono::{DateTime, Utc};
 use entities::card_attachment;
@@ -29,6 +31,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 /// Most attachments on one card.
@@ -46,17 +49,10 @@ const URL_KEY_LABEL: &str = "attachment-urls";
 
 type HmacSha256 = Hmac<Sha256>;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/cards/{id}/attachments")
-            .route(web::post().to(upload))
-            .route(web::get().to(list)),
-    )
-    .route(
-        "/cards/{id}/attachments/{attachment_id}",
-        web::delete().to(remove),
-    )
-    .route("/attachments/{attachment_id}", web::get().to(serve));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(Resource::of(__path_upload, upload).and(__path_list, list))
+        .service(remove)
+        .service(serve);
 }
 
 // ---------------------------------------------------------------- types and limits
@@ -442,7 +438,7 @@ async fn insert_row(
 /// (`video/mp4`, `video/webm`, up to 50 MiB) to a card: the raw file as the body, its type
 /// as `Content-Type`. The card's purchaser only, until the recipient opens the card; at
 /// most five per card. The bytes must be of the declared type.
-#[utoipa::path(post, path = "/api/v1/cards/{id}/attachments", tag = "cards",
+#[utoipa::path(post, path = "/cards/{id}/attachments", tag = "cards",
     params(("id" = Uuid, Path)),
     request_body(description = "The file's bytes", content(
         ([u8] = "image/jpeg"), ([u8] = "image/png"), ([u8] = "image/webp"),
@@ -536,7 +532,7 @@ pub async fn upload(
 // ---------------------------------------------------------------- list, remove
 
 /// The card's attachments, for its donors, holder and admins, each with a signed URL.
-#[utoipa::path(get, path = "/api/v1/cards/{id}/attachments", tag = "cards",
+#[utoipa::path(get, path = "/cards/{id}/attachments", tag = "cards",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = AttachmentList), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
@@ -553,11 +549,12 @@ pub async fn list(
 }
 
 /// Removes an attachment (the card's purchaser, until the recipient opens the card).
-#[utoipa::path(delete, path = "/api/v1/cards/{id}/attachments/{attachment_id}", tag = "cards",
+#[utoipa::path(tag = "cards",
     params(("id" = Uuid, Path), ("attachment_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[delete("/cards/{id}/attachments/{attachment_id}")]
 pub async fn remove(
     state: State,
     who: Principal,
@@ -628,11 +625,12 @@ fn byte_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
 /// The bytes of an attachment, by signed URL (from the attachment list or the opened
 /// card): no login needed, so media elements can load it. Answers `Range` requests
 /// (players seek) and `If-None-Match`.
-#[utoipa::path(get, path = "/api/v1/attachments/{attachment_id}", tag = "cards",
+#[utoipa::path(tag = "cards",
     params(("attachment_id" = Uuid, Path), SignedQuery),
     responses((status = 200, description = "The file, with its content type"),
               (status = 206, description = "Part of the file"),
               (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+#[get("/attachments/{attachment_id}")]
 pub async fn serve(
     state: State,
     req: HttpRequest,

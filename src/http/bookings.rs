@@ -5,8 +5,10 @@
 use crate::auth::Principal;
 use crate::bookings::{self, BookRequest, SlotAvailability};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::routing::route;
 use crate::state::State;
 use actix_web::{HttpResponse, web};
+use actix_web::{get, post, put};
 use actors::StaffRole;
 use actors::booking::AvailabilityRules;
 use chrono::{DateTime, Duration, Utc};
@@ -14,48 +16,29 @@ use entities::{booking, calendar_event, experience};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 /// The widest window one availability or calendar query may ask for.
 const MAX_WINDOW_DAYS: i64 = 62;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/experiences/{id}/slots", web::get().to(slots))
-        .route(
-            "/partners/{id}/experiences/{experience_id}/availability",
-            web::put().to(put_rules),
-        )
-        .route(
-            "/partners/{id}/experiences/{experience_id}/availability",
-            web::get().to(get_rules),
-        )
-        .route(
-            "/partners/{id}/experiences/{experience_id}/availability/preview",
-            web::post().to(preview_rules),
-        )
-        .route("/bookings", web::post().to(create))
-        .route("/bookings", web::get().to(mine))
-        .route("/bookings/{id}", web::get().to(get_one))
-        .route("/bookings/{id}/confirm", web::post().to(confirm))
-        .route("/bookings/{id}/cancel", web::post().to(cancel))
-        .route("/bookings/{id}/reschedule", web::post().to(reschedule))
-        .route("/partners/{id}/calendar", web::get().to(calendar))
-        .route(
-            "/partners/{id}/calendar/events",
-            web::get().to(calendar_events),
-        )
-        .route(
-            "/partners/{id}/bookings/{booking_id}/cancel",
-            web::post().to(partner_cancel),
-        )
-        .route(
-            "/partners/{id}/bookings/{booking_id}/check-in",
-            web::post().to(check_in),
-        )
-        .route(
-            "/partners/{id}/bookings/{booking_id}/no-show",
-            web::post().to(no_show),
-        );
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg // Not a route macro: handlers bind `slots` in this module (see `routing::route`).
+        .service(route(__path_slots, slots))
+        .service(put_rules)
+        .service(get_rules)
+        .service(preview_rules)
+        .service(create)
+        .service(mine)
+        .service(get_one)
+        .service(route(__path_confirm, confirm))
+        .service(cancel)
+        .service(reschedule)
+        .service(calendar)
+        .service(calendar_events)
+        .service(partner_cancel)
+        .service(check_in)
+        .service(no_show);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -90,7 +73,7 @@ async fn published(state: &State, id: Uuid) -> ApiResult<experience::Model> {
 }
 
 /// The bookable slots of an experience, with the places left in each.
-#[utoipa::path(get, path = "/api/v1/experiences/{id}/slots", tag = "bookings",
+#[utoipa::path(get, path = "/experiences/{id}/slots", tag = "bookings",
     params(("id" = Uuid, Path), WindowParams),
     responses((status = 200, body = Vec<SlotAvailability>), (status = 404, body = crate::error::Problem)))]
 pub async fn slots(
@@ -121,10 +104,11 @@ async fn own_experience(
 
 /// Sets when an experience can be booked (owner and staff). The time zone is the
 /// partner's, whatever the body says.
-#[utoipa::path(put, path = "/api/v1/partners/{id}/experiences/{experience_id}/availability", tag = "partners",
+#[utoipa::path(tag = "partners",
     request_body = RulesInput, params(("id" = Uuid, Path), ("experience_id" = Uuid, Path)),
     responses((status = 200, body = RulesDoc), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[put("/partners/{id}/experiences/{experience_id}/availability")]
 pub async fn put_rules(
     state: State,
     who: Principal,
@@ -177,11 +161,12 @@ pub struct RulesPreview {
 /// The slots availability rules would open for an experience, without saving them (owner
 /// and staff): the same checks and the same slot times as `PUT …/availability` and the
 /// slot lists. The window defaults to the next 7 days; at most 62.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/experiences/{experience_id}/availability/preview", tag = "partners",
+#[utoipa::path(tag = "partners",
     request_body = RulesInput,
     params(("id" = Uuid, Path), ("experience_id" = Uuid, Path), WindowParams),
     responses((status = 200, body = RulesPreview), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/experiences/{experience_id}/availability/preview")]
 pub async fn preview_rules(
     state: State,
     who: Principal,
@@ -288,10 +273,11 @@ pub struct RulesInput {
 }
 
 /// An experience's availability rules (owner and staff).
-#[utoipa::path(get, path = "/api/v1/partners/{id}/experiences/{experience_id}/availability", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("experience_id" = Uuid, Path)),
     responses((status = 200, body = RulesDoc), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/experiences/{experience_id}/availability")]
 pub async fn get_rules(
     state: State,
     who: Principal,
@@ -358,11 +344,12 @@ impl From<booking::Model> for BookingView {
 
 /// Books a slot with a gift card: places are held and the card's value authorized for
 /// five minutes; confirm within them.
-#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", request_body = BookingRequest,
+#[utoipa::path(tag = "bookings", request_body = BookingRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
     responses((status = 201, body = BookingView), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/bookings")]
 pub async fn create(
     state: State,
     who: Principal,
@@ -384,8 +371,9 @@ pub async fn create(
 }
 
 /// Your bookings, soonest first.
-#[utoipa::path(get, path = "/api/v1/bookings", tag = "bookings",
+#[utoipa::path(tag = "bookings",
     responses((status = 200, body = Vec<BookingView>)), security(("bearer" = []), ("cookie" = [])))]
+#[get("/bookings")]
 pub async fn mine(state: State, who: Principal) -> ApiResult<web::Json<Vec<BookingView>>> {
     let rows = booking::Entity::find()
         .filter(booking::Column::HolderUserId.eq(who.user_id))
@@ -424,9 +412,10 @@ async fn held_by(state: &State, who: &Principal, id: Uuid) -> ApiResult<booking:
 }
 
 /// One booking.
-#[utoipa::path(get, path = "/api/v1/bookings/{id}", tag = "bookings", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "bookings", params(("id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/bookings/{id}")]
 pub async fn get_one(
     state: State,
     who: Principal,
@@ -438,7 +427,7 @@ pub async fn get_one(
 }
 
 /// Confirms a held booking before its hold lapses.
-#[utoipa::path(post, path = "/api/v1/bookings/{id}/confirm", tag = "bookings", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/bookings/{id}/confirm", tag = "bookings", params(("id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
 pub async fn confirm(
@@ -451,9 +440,10 @@ pub async fn confirm(
 }
 
 /// Cancels a booking, until the partner's deadline; the value returns to the card.
-#[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "bookings", params(("id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/bookings/{id}/cancel")]
 pub async fn cancel(
     state: State,
     who: Principal,
@@ -472,10 +462,11 @@ pub struct RescheduleRequest {
 }
 
 /// Moves a confirmed booking to another slot (held before the old one is released).
-#[utoipa::path(post, path = "/api/v1/bookings/{id}/reschedule", tag = "bookings",
+#[utoipa::path(tag = "bookings",
     request_body = RescheduleRequest, params(("id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/bookings/{id}/reschedule")]
 pub async fn reschedule(
     state: State,
     who: Principal,
@@ -511,10 +502,11 @@ pub struct CalendarView {
 
 /// The partner's calendar (day or week): each slot's free / held / booked places and the
 /// bookings (owner, staff and tablets).
-#[utoipa::path(get, path = "/api/v1/partners/{id}/calendar", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), WindowParams),
     responses((status = 200, body = CalendarView), (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/calendar")]
 pub async fn calendar(
     state: State,
     who: Principal,
@@ -574,9 +566,10 @@ pub struct CalendarEventView {
 }
 
 /// The partner calendar's change log in order, from `since` (owner, staff, tablets).
-#[utoipa::path(get, path = "/api/v1/partners/{id}/calendar/events", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), SinceParams),
     responses((status = 200, body = Vec<CalendarEventView>)), security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/calendar/events")]
 pub async fn calendar_events(
     state: State,
     who: Principal,
@@ -630,10 +623,11 @@ async fn partners_booking(
 }
 
 /// The partner cancels a booking; the recipient's value returns to their card.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/bookings/{booking_id}/cancel", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("booking_id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/bookings/{booking_id}/cancel")]
 pub async fn partner_cancel(
     state: State,
     who: Principal,
@@ -649,10 +643,11 @@ pub async fn partner_cancel(
 /// The visit happened: the card's value is captured (staff and tablets). Only in the
 /// booking's check-in window, the same as the QR scan's (from 2 hours before its start to
 /// 2 hours after its end); outside it, 409 `outside_check_in_window` says when it opens.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/bookings/{booking_id}/check-in", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("booking_id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/bookings/{booking_id}/check-in")]
 pub async fn check_in(
     state: State,
     who: Principal,
@@ -671,10 +666,11 @@ pub async fn check_in(
 }
 
 /// The recipient did not come (after the start): the value is captured.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/bookings/{booking_id}/no-show", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("booking_id" = Uuid, Path)),
     responses((status = 200, body = BookingView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/bookings/{booking_id}/no-show")]
 pub async fn no_show(
     state: State,
     who: Principal,

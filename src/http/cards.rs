@@ -6,9 +6,11 @@ use crate::auth::principal::client_ip;
 use crate::auth::{MaybePrincipal, Principal};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::giftcards::{self, Lookup, PaymentView};
+use crate::http::routing::route;
 use crate::payments::PaymentMethod;
 use crate::state::State;
 use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{delete, get, post};
 use actors::giftcard::{CardKind, Command, Event, GiftCard, NewCard, Refunder, Status};
 use actors::{Currency, DisplayName, Email, MessageText, StaffRole};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -16,6 +18,7 @@ use entities::{card_event, experience, gift_card, partner};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 /// The card designs on offer.
@@ -31,34 +34,26 @@ pub const THEMES: &[&str] = &[
 ];
 const MAX_MESSAGE_CHARS: usize = 1000;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/cards", web::post().to(purchase))
-        .route("/cards/open", web::post().to(open_by_code))
-        .route("/cards/claim", web::post().to(claim))
-        .route("/cards/{id}", web::get().to(get_card))
-        .route("/cards/{id}/events", web::get().to(card_events))
-        .route("/cards/{id}/contributions", web::post().to(contribute))
-        .route(
-            "/cards/{id}/contributions/{contribution_id}",
-            web::delete().to(refund_contribution),
-        )
-        .route("/cards/{id}/transfer", web::post().to(transfer))
-        .route("/cards/{id}/extend", web::post().to(extend))
-        .route("/cards/{id}/refund", web::post().to(refund))
-        .route("/wallet", web::get().to(wallet))
-        .route("/partners/{id}/card-balance", web::post().to(card_balance))
-        .route("/partners/{id}/redemptions", web::post().to(redeem))
-        .route("/partners/{id}/authorizations", web::post().to(authorize))
-        .route(
-            "/partners/{id}/authorizations/{hold_id}/capture",
-            web::post().to(capture),
-        )
-        .route(
-            "/partners/{id}/authorizations/{hold_id}/release",
-            web::post().to(release),
-        )
-        .route("/admin/cards/{id}/block", web::post().to(block))
-        .route("/admin/cards/{id}/unblock", web::post().to(unblock));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(purchase)
+        .service(open_by_code)
+        .service(claim)
+        .service(get_card)
+        .service(card_events)
+        .service(contribute)
+        .service(refund_contribution)
+        .service(transfer)
+        .service(extend)
+        .service(refund)
+        .service(wallet)
+        .service(card_balance)
+        .service(redeem)
+        .service(authorize)
+        // Not a route macro: `settle` takes a `capture` flag in this module (see `routing::route`).
+        .service(route(__path_capture, capture))
+        .service(release)
+        .service(block)
+        .service(unblock);
 }
 
 // ---------------------------------------------------------------- views and access
@@ -274,11 +269,12 @@ fn parse_deliver_at(raw: &str, tz: Option<&str>) -> ApiResult<DateTime<Utc>> {
 
 /// Buys a gift card and starts its payment. The card is issued when the payment
 /// succeeds (by the provider's webhook) and delivered then, or at `deliver_at`.
-#[utoipa::path(post, path = "/api/v1/cards", tag = "cards", request_body = PurchaseRequest,
+#[utoipa::path(tag = "cards", request_body = PurchaseRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
     responses((status = 201, body = PurchaseResponse), (status = 402, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/cards")]
 pub async fn purchase(
     state: State,
     who: Principal,
@@ -409,10 +405,11 @@ pub struct ContributionRequest {
 
 /// Chips in to a group gift before it is delivered. Any logged-in user with the card's
 /// id may contribute (the organizer shares it).
-#[utoipa::path(post, path = "/api/v1/cards/{id}/contributions", tag = "cards",
+#[utoipa::path(tag = "cards",
     request_body = ContributionRequest, params(("id" = Uuid, Path)),
     responses((status = 201, body = PaymentView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/cards/{id}/contributions")]
 pub async fn contribute(
     state: State,
     who: Principal,
@@ -434,10 +431,11 @@ pub async fn contribute(
 }
 
 /// Gives a group contribution back to its payer (the payer or an admin), before delivery.
-#[utoipa::path(delete, path = "/api/v1/cards/{id}/contributions/{contribution_id}", tag = "cards",
+#[utoipa::path(tag = "cards",
     params(("id" = Uuid, Path), ("contribution_id" = Uuid, Path)),
     responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[delete("/cards/{id}/contributions/{contribution_id}")]
 pub async fn refund_contribution(
     state: State,
     who: Principal,
@@ -474,10 +472,11 @@ pub struct CodeRequest {
 /// Opens a card with its code (the recipient's first view marks it opened and tells the
 /// donor). Rate-limited per client address; a wrong code and a code of no card get the
 /// same answer.
-#[utoipa::path(post, path = "/api/v1/cards/open", tag = "cards", request_body = CodeRequest,
+#[utoipa::path(tag = "cards", request_body = CodeRequest,
     responses((status = 200, body = crate::http::attachments::OpenedCard), (status = 404, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)),
     security((), ("bearer" = []), ("cookie" = [])))]
+#[post("/cards/open")]
 pub async fn open_by_code(
     state: State,
     req: HttpRequest,
@@ -518,9 +517,10 @@ pub async fn open_with_code(
 }
 
 /// Claims a card into the logged-in account, so it shows in their wallet.
-#[utoipa::path(post, path = "/api/v1/cards/claim", tag = "cards", request_body = CodeRequest,
+#[utoipa::path(tag = "cards", request_body = CodeRequest,
     responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/cards/claim")]
 pub async fn claim(
     state: State,
     req: HttpRequest,
@@ -549,9 +549,10 @@ pub async fn claim(
 // ---------------------------------------------------------------- reading
 
 /// One card, as the caller may see it.
-#[utoipa::path(get, path = "/api/v1/cards/{id}", tag = "cards", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "cards", params(("id" = Uuid, Path)),
     responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/cards/{id}")]
 pub async fn get_card(
     state: State,
     who: Principal,
@@ -592,10 +593,11 @@ pub struct CardEventsPage {
 
 /// A card's history in order. Donors see its lifecycle only (no amounts or places),
 /// numbered in their own view: `seq` and `last_seq` count the events they see.
-#[utoipa::path(get, path = "/api/v1/cards/{id}/events", tag = "cards",
+#[utoipa::path(tag = "cards",
     params(("id" = Uuid, Path), EventsParams),
     responses((status = 200, body = CardEventsPage), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/cards/{id}/events")]
 pub async fn card_events(
     state: State,
     who: Principal,
@@ -663,8 +665,9 @@ pub struct Wallet {
 }
 
 /// The cards the user gave and received.
-#[utoipa::path(get, path = "/api/v1/wallet", tag = "cards",
+#[utoipa::path(tag = "cards",
     responses((status = 200, body = Wallet)), security(("bearer" = []), ("cookie" = [])))]
+#[get("/wallet")]
 pub async fn wallet(state: State, who: Principal) -> ApiResult<web::Json<Wallet>> {
     let decode = |rows: Vec<gift_card::Model>, access: Access| -> ApiResult<Vec<CardView>> {
         rows.iter()
@@ -745,10 +748,11 @@ pub struct TransferRequest {
 
 /// Passes the card to someone else: a new code is sent to them and the old one stops
 /// working. For the card's holder (claimed) or an admin; no bookings may be pending.
-#[utoipa::path(post, path = "/api/v1/cards/{id}/transfer", tag = "cards",
+#[utoipa::path(tag = "cards",
     request_body = TransferRequest, params(("id" = Uuid, Path)),
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/cards/{id}/transfer")]
 pub async fn transfer(
     state: State,
     who: Principal,
@@ -782,9 +786,10 @@ pub async fn transfer(
 }
 
 /// Uses the card's one free extension (within 30 days of expiry; adds 90 days).
-#[utoipa::path(post, path = "/api/v1/cards/{id}/extend", tag = "cards", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "cards", params(("id" = Uuid, Path)),
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/cards/{id}/extend")]
 pub async fn extend(
     state: State,
     who: Principal,
@@ -799,9 +804,10 @@ pub async fn extend(
 
 /// Refunds the card's unused value to its payer(s), pro rata. The donor may do so until
 /// the recipient opens it; an admin at any time.
-#[utoipa::path(post, path = "/api/v1/cards/{id}/refund", tag = "cards", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "cards", params(("id" = Uuid, Path)),
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/cards/{id}/refund")]
 pub async fn refund(
     state: State,
     who: Principal,
@@ -916,11 +922,12 @@ pub struct CardBalance {
 /// the amount is typed in the card's currency and checked against what is left. The same
 /// rate limit on code look-ups as a redemption. A card that is only valid at another
 /// venue answers 403 `wrong_partner`, as spending from it would.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/card-balance", tag = "partners",
+#[utoipa::path(tag = "partners",
     request_body = CodeRequest, params(("id" = Uuid, Path)),
     responses((status = 200, body = CardBalance), (status = 404, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/card-balance")]
 pub async fn card_balance(
     state: State,
     who: Principal,
@@ -957,10 +964,11 @@ pub async fn card_balance(
 }
 
 /// Spends value from a value card at the venue (partner staff and tablets).
-#[utoipa::path(post, path = "/api/v1/partners/{id}/redemptions", tag = "partners",
+#[utoipa::path(tag = "partners",
     request_body = SpendRequest, params(("id" = Uuid, Path)),
     responses((status = 201, body = SpendResponse), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/redemptions")]
 pub async fn redeem(
     state: State,
     who: Principal,
@@ -991,10 +999,11 @@ pub async fn redeem(
 }
 
 /// Holds value on a card for a later capture (partner staff and tablets).
-#[utoipa::path(post, path = "/api/v1/partners/{id}/authorizations", tag = "partners",
+#[utoipa::path(tag = "partners",
     request_body = SpendRequest, params(("id" = Uuid, Path)),
     responses((status = 201, body = SpendResponse), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/authorizations")]
 pub async fn authorize(
     state: State,
     who: Principal,
@@ -1073,7 +1082,7 @@ async fn settle(
 }
 
 /// Captures a hold: the value is spent at the venue.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/authorizations/{hold_id}/capture", tag = "partners",
+#[utoipa::path(post, path = "/partners/{id}/authorizations/{hold_id}/capture", tag = "partners",
     request_body = HoldRequest, params(("id" = Uuid, Path), ("hold_id" = Uuid, Path)),
     responses((status = 200, body = SpendResponse), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
@@ -1090,10 +1099,11 @@ pub async fn capture(
 }
 
 /// Releases a hold: the value goes back to the card.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/authorizations/{hold_id}/release", tag = "partners",
+#[utoipa::path(tag = "partners",
     request_body = HoldRequest, params(("id" = Uuid, Path), ("hold_id" = Uuid, Path)),
     responses((status = 200, body = SpendResponse), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/authorizations/{hold_id}/release")]
 pub async fn release(
     state: State,
     who: Principal,
@@ -1115,10 +1125,11 @@ pub struct BlockRequest {
 }
 
 /// Freezes a card (admins): nothing can be done with it until it is unblocked.
-#[utoipa::path(post, path = "/api/v1/admin/cards/{id}/block", tag = "admin",
+#[utoipa::path(tag = "admin",
     request_body = BlockRequest, params(("id" = Uuid, Path)),
     responses((status = 200, body = CardView), (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/admin/cards/{id}/block")]
 pub async fn block(
     state: State,
     who: Principal,
@@ -1138,10 +1149,11 @@ pub async fn block(
 }
 
 /// Unfreezes a card (admins): it returns to the status it had.
-#[utoipa::path(post, path = "/api/v1/admin/cards/{id}/unblock", tag = "admin",
+#[utoipa::path(tag = "admin",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CardView), (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/admin/cards/{id}/unblock")]
 pub async fn unblock(
     state: State,
     who: Principal,

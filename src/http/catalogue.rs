@@ -6,6 +6,7 @@ use crate::catalogue::{self, Hit, Search, SortOrder, compare};
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::pagination::{self, Cursor, Page};
 use crate::state::{AppState, State};
+use actix_web::get;
 use actix_web::web;
 use actors::catalogue::{self as vocab, GeoPoint};
 use actors::{Currency, StaffRole};
@@ -15,14 +16,15 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/experiences", web::get().to(search_experiences))
-        .route("/experiences/{id}", web::get().to(get_experience))
-        .route("/partners", web::get().to(list_partners))
-        .route("/partners/{id}", web::get().to(get_partner))
-        .route("/partners/{id}/staff", web::get().to(list_staff));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(search_experiences)
+        .service(get_experience)
+        .service(list_partners)
+        .service(get_partner)
+        .service(list_staff);
 }
 
 /// Longest accepted text query.
@@ -224,8 +226,9 @@ fn check_search(p: &SearchParams) -> ApiResult<(Search, SortOrder)> {
 }
 
 /// Searches published experiences.
-#[utoipa::path(get, path = "/api/v1/experiences", tag = "catalogue", params(SearchParams),
+#[utoipa::path(tag = "catalogue", params(SearchParams),
     responses((status = 200, body = Page<ExperienceView>), (status = 400, body = crate::error::Problem)))]
+#[get("/experiences")]
 pub async fn search_experiences(
     state: State,
     params: web::Query<SearchParams>,
@@ -273,10 +276,11 @@ pub async fn search_page(
 }
 
 /// One experience. Unpublished ones are visible only to their partner's staff and admins.
-#[utoipa::path(get, path = "/api/v1/experiences/{id}", tag = "catalogue",
+#[utoipa::path(tag = "catalogue",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = ExperienceView), (status = 404, body = crate::error::Problem)),
     security((), ("bearer" = []), ("cookie" = [])))]
+#[get("/experiences/{id}")]
 pub async fn get_experience(
     state: State,
     who: MaybePrincipal,
@@ -377,8 +381,9 @@ pub struct ListParams {
 }
 
 /// Partners, in the order they joined.
-#[utoipa::path(get, path = "/api/v1/partners", tag = "catalogue", params(ListParams),
+#[utoipa::path(tag = "catalogue", params(ListParams),
     responses((status = 200, body = Page<PartnerView>)))]
+#[get("/partners")]
 pub async fn list_partners(
     state: State,
     params: web::Query<ListParams>,
@@ -397,10 +402,11 @@ pub async fn list_partners(
 }
 
 /// One partner.
-#[utoipa::path(get, path = "/api/v1/partners/{id}", tag = "catalogue",
+#[utoipa::path(tag = "catalogue",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = PartnerView), (status = 404, body = crate::error::Problem)),
     security((), ("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}")]
 pub async fn get_partner(
     state: State,
     who: MaybePrincipal,
@@ -429,10 +435,11 @@ pub struct StaffMemberView {
 }
 
 /// A partner's staff: visible to that partner's owner and staff, and to admins.
-#[utoipa::path(get, path = "/api/v1/partners/{id}/staff", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<StaffMemberView>), (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/staff")]
 pub async fn list_staff(
     state: State,
     who: Principal,

@@ -1,20 +1,19 @@
-//! The OpenAPI 3.1 document (generated from the handlers' annotations), the interactive
-//! API docs page, and the web app's pages, all served by the binary itself: nothing is
-//! loaded from another host.
+//! The OpenAPI 3.1 document (collected from the handlers where they are registered, see
+//! [`crate::http::routing`]), the API explorer (Swagger UI, embedded in the binary at build
+//! time) and the web app's pages, all served by the binary itself: nothing is loaded from
+//! another host.
 
-use crate::http::attachments;
-use crate::http::notifications;
-use crate::http::partner_views;
-use crate::http::portal;
-use crate::http::push;
-use crate::http::{
-    accounts, admin, bookings, cards, catalogue, events, health, payments, validations,
-};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use std::sync::{Arc, LazyLock};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::Config;
 
+/// What the document says besides its operations: those are added by
+/// `utoipa_actix_web` as the handlers are registered, then [`ProblemResponses`] completes
+/// them in [`Document::new`].
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -23,39 +22,8 @@ use utoipa::{Modify, OpenApi};
             Errors are RFC 9457 problem+json with a stable `code`. Mutating requests accept \
             `Idempotency-Key`. Lists are cursor-paginated (`limit`, `cursor`, `next_cursor`).",
     ),
-    paths(
-        accounts::register, accounts::login, accounts::device_login, accounts::logout, accounts::me, accounts::update_me,
-        accounts::list_sessions, accounts::revoke_session,
-        catalogue::search_experiences, catalogue::get_experience, catalogue::list_partners,
-        catalogue::get_partner, catalogue::list_staff,
-        admin::list_users, admin::get_card, admin::lookup_card, admin::run_audit,
-        notifications::get_preferences, notifications::put_preferences,
-        notifications::list_outbox, notifications::retry_outbox,
-        cards::purchase, cards::contribute, cards::refund_contribution, cards::open_by_code,
-        cards::claim, cards::get_card, cards::card_events, cards::wallet, cards::transfer,
-        cards::extend, cards::refund, cards::card_balance, cards::redeem, cards::authorize, cards::capture,
-        cards::release, cards::block, cards::unblock,
-        attachments::upload, attachments::list, attachments::remove, attachments::serve,
-        portal::get_profile, portal::update_profile, portal::list_experiences,
-        portal::create_experience, portal::update_experience, portal::publish_experience,
-        portal::unpublish_experience, portal::invite_staff, portal::remove_staff,
-        portal::create_device, portal::list_devices, portal::revoke_device,
-        payments::webhook, payments::sandbox_authenticate,
-        bookings::slots, bookings::put_rules, bookings::get_rules, bookings::preview_rules, bookings::create, bookings::mine,
-        bookings::get_one, bookings::confirm, bookings::cancel, bookings::reschedule,
-        bookings::calendar, bookings::calendar_events, bookings::partner_cancel,
-        bookings::check_in, bookings::no_show,
-        events::poll,
-        validations::qr, validations::scan, validations::get_one, validations::confirm,
-        validations::decline,
-        partner_views::booking_ics, partner_views::list_messages, partner_views::post_message,
-        partner_views::create_feed, partner_views::revoke_feed, partner_views::calendar_feed,
-        partner_views::dashboard,
-        push::vapid_public_key, push::subscribe, push::unsubscribe,
-        health::live, health::ready, health::metrics,
-    ),
     components(schemas(crate::error::Problem, crate::error::ErrorCode, crate::catalogue::SortOrder)),
-    modifiers(&Security, &ProblemResponses),
+    modifiers(&Security),
     tags(
         (name = "accounts", description = "Registration, login, sessions"),
         (name = "catalogue", description = "Experiences and partners"),
@@ -200,17 +168,29 @@ impl Modify for ProblemResponses {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/docs", web::get().to(docs_page))
         .route("/api/docs/", web::get().to(docs_page))
-        .route("/api/docs/app.js", web::get().to(docs_script))
+        .route("/api/docs/{file}", web::get().to(docs_asset))
         .route("/app.css", web::get().to(stylesheet))
         .route("/", web::get().to(index_page))
         .route("/app.js", web::get().to(index_script));
 }
 
+/// The OpenAPI document, serialized once when the app is built.
+pub struct Document(String);
+
+impl Document {
+    /// The document of the collected operations, each completed with the problems the
+    /// shared layers answer.
+    pub fn new(mut openapi: utoipa::openapi::OpenApi) -> web::Data<Self> {
+        ProblemResponses.modify(&mut openapi);
+        web::Data::new(Self(openapi.to_json().unwrap_or_default()))
+    }
+}
+
 /// Mounted inside the `/api/v1` scope by [`crate::http::configure`].
-pub async fn openapi_json() -> HttpResponse {
+pub async fn openapi_json(doc: web::Data<Document>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(ApiDoc::openapi().to_json().unwrap_or_default())
+        .body(doc.0.clone())
 }
 
 /// Pages may load scripts, styles and data from this origin only.
@@ -225,6 +205,9 @@ fn page(content_type: &str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
+/// The explorer's page: Swagger UI's files (below `/api/docs/`) on the document at
+/// `/api/v1/openapi.json`. Served at `/api/docs` too, so it links to its files by absolute
+/// path.
 async fn docs_page() -> HttpResponse {
     page(
         "text/html; charset=utf-8",
@@ -232,11 +215,28 @@ async fn docs_page() -> HttpResponse {
     )
 }
 
-async fn docs_script() -> HttpResponse {
-    page(
-        "text/javascript; charset=utf-8",
-        include_str!("../../web/api-docs.js"),
+/// How Swagger UI is set up, written into its `swagger-initializer.js`: our document, no
+/// top bar (which would load any URL typed into it), and no validator badge (which is an
+/// image from validator.swagger.io).
+static SWAGGER_UI: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
+    Arc::new(
+        Config::new(["/api/v1/openapi.json"])
+            .use_base_layout()
+            .validator_url("none")
+            .display_request_duration(true),
     )
+});
+
+/// One of Swagger UI's files (its script, styles, initializer), from the binary.
+async fn docs_asset(file: web::Path<String>) -> ApiResult<HttpResponse> {
+    let asset = utoipa_swagger_ui::serve(&file, SWAGGER_UI.clone())
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file of the API explorer"))?;
+    Ok(HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(asset.bytes.into_owned()))
 }
 
 async fn stylesheet() -> HttpResponse {

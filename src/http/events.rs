@@ -8,17 +8,19 @@ use crate::live::LiveEvent;
 use crate::live::hub::Signal;
 use crate::live::topics::{self, Topic};
 use crate::state::State;
+use actix_web::get;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// How long a poll waits by default, and at most.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(25);
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/events", web::get().to(poll));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(poll);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -43,10 +45,11 @@ pub struct PollResponse {
 }
 
 /// Events of a topic after `since`, waiting for the next one if there are none yet.
-#[utoipa::path(get, path = "/api/v1/events", tag = "live", params(PollParams),
+#[utoipa::path(tag = "live", params(PollParams),
     responses((status = 200, body = PollResponse), (status = 400, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/events")]
 pub async fn poll(
     state: State,
     who: Principal,

@@ -1,18 +1,18 @@
 //! Liveness, readiness and metrics for operators and orchestrators.
 
 use crate::state::State;
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
+use actix_web::get;
 use serde::Serialize;
 use std::time::Duration;
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// How long a readiness check waits on one dependency.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health/live", web::get().to(live))
-        .route("/health/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(live).service(ready).service(metrics);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,8 +24,9 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health/live", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, body = Health)))]
+#[get("/health/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -35,8 +36,9 @@ pub async fn live() -> HttpResponse {
 
 /// The database (and Redis, when configured) answer and, on Redis, this node is subscribed
 /// to the event bus; 503 when one of them is not so.
-#[utoipa::path(get, path = "/health/ready", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[get("/health/ready")]
 pub async fn ready(state: State) -> HttpResponse {
     let mut checks = std::collections::BTreeMap::new();
     let db = match tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()).await {
@@ -84,8 +86,9 @@ async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[get("/metrics")]
 pub async fn metrics(state: State) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -8,25 +8,21 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::pagination::{self, Cursor, Page};
 use crate::state::State;
 use actix_web::web;
+use actix_web::{get, post, put};
 use chrono::{DateTime, Utc};
 use entities::{notification_preference, outbox};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/me/notification-preferences",
-        web::get().to(get_preferences),
-    )
-    .route(
-        "/me/notification-preferences",
-        web::put().to(put_preferences),
-    )
-    .route("/admin/outbox", web::get().to(list_outbox))
-    .route("/admin/outbox/{id}/retry", web::post().to(retry_outbox));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(get_preferences)
+        .service(put_preferences)
+        .service(list_outbox)
+        .service(retry_outbox);
 }
 
 /// Which channels a user gets notifications on. The gift email (the card and its code)
@@ -41,9 +37,10 @@ pub struct NotificationPreferences {
 }
 
 /// The logged-in user's notification preferences (both on until changed).
-#[utoipa::path(get, path = "/api/v1/me/notification-preferences", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     responses((status = 200, body = NotificationPreferences), (status = 401, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/me/notification-preferences")]
 pub async fn get_preferences(
     state: State,
     who: Principal,
@@ -64,11 +61,12 @@ pub async fn get_preferences(
 }
 
 /// Sets the logged-in user's notification preferences.
-#[utoipa::path(put, path = "/api/v1/me/notification-preferences", tag = "accounts",
+#[utoipa::path(tag = "accounts",
     request_body = NotificationPreferences,
     responses((status = 200, body = NotificationPreferences), (status = 401, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[put("/me/notification-preferences")]
 pub async fn put_preferences(
     state: State,
     who: Principal,
@@ -152,10 +150,11 @@ pub struct OutboxParams {
 }
 
 /// The notification outbox, newest first (admins only).
-#[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", params(OutboxParams),
+#[utoipa::path(tag = "admin", params(OutboxParams),
     responses((status = 200, body = Page<OutboxView>), (status = 400, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/admin/outbox")]
 pub async fn list_outbox(
     state: State,
     who: Principal,
@@ -194,11 +193,12 @@ pub async fn list_outbox(
 
 /// Puts a dead (or gone) notification back in the queue with a fresh budget of
 /// attempts; `attempts` keeps the real count of failed tries (admins only).
-#[utoipa::path(post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin",
+#[utoipa::path(tag = "admin",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = OutboxView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/admin/outbox/{id}/retry")]
 pub async fn retry_outbox(
     state: State,
     who: Principal,

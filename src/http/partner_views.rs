@@ -28,6 +28,7 @@ use crate::ical::booking::{Audience, venue_zone as partner_tz};
 use crate::state::{AppState, State};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use actix_web::{delete, get, post};
 use actors::Locale;
 use actors::StaffRole;
 use actors::booking::BookingStatus;
@@ -42,6 +43,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 /// The feed covers bookings that started at most this long ago…
@@ -62,20 +64,14 @@ pub const MAX_MESSAGE_CHARS: usize = 2000;
 const ALL_STAFF: &[StaffRole] = &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet];
 const MANAGERS: &[StaffRole] = &[StaffRole::Owner, StaffRole::Staff];
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/bookings/{id}/ics", web::get().to(booking_ics))
-        .route("/bookings/{id}/messages", web::get().to(list_messages))
-        .route("/bookings/{id}/messages", web::post().to(post_message))
-        .route("/partners/{id}/calendar-feed", web::post().to(create_feed))
-        .route(
-            "/partners/{id}/calendar-feed",
-            web::delete().to(revoke_feed),
-        )
-        .route("/partners/{id}/dashboard", web::get().to(dashboard))
-        .route(
-            "/calendar-feeds/{partner_id}/{token}.ics",
-            web::get().to(calendar_feed),
-        );
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(booking_ics)
+        .service(list_messages)
+        .service(post_message)
+        .service(create_feed)
+        .service(revoke_feed)
+        .service(dashboard)
+        .service(calendar_feed);
 }
 
 // ---------------------------------------------------------------- access
@@ -180,7 +176,7 @@ fn calendar_response(body: String, disposition: String, cache: &'static str) -> 
 /// A booking as an iCalendar file (`text/calendar`): one event at the venue's local
 /// time with its `VTIMEZONE`. For the booking's holder, the partner's staff (owner,
 /// staff, tablet) and admins; 404 for anyone else.
-#[utoipa::path(get, path = "/api/v1/bookings/{id}/ics", tag = "bookings",
+#[utoipa::path(tag = "bookings",
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "An iCalendar file (RFC 5545)", content_type = "text/calendar",
@@ -188,6 +184,7 @@ fn calendar_response(body: String, disposition: String, cache: &'static str) -> 
                 description = "attachment; filename=\"fimy-booking-<id>.ics\""))),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/bookings/{id}/ics")]
 pub async fn booking_ics(
     state: State,
     who: Principal,
@@ -256,12 +253,13 @@ fn feed_url(state: &AppState, partner_id: Uuid, token: &str) -> CalendarFeed {
 
 /// Makes a new secret calendar-feed URL for the partner, replacing (and so revoking) any
 /// previous one. Owner or staff (or an admin).
-#[utoipa::path(post, path = "/api/v1/partners/{id}/calendar-feed", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     responses((status = 201, body = CalendarFeed),
         (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/calendar-feed")]
 pub async fn create_feed(
     state: State,
     who: Principal,
@@ -283,12 +281,13 @@ pub async fn create_feed(
 
 /// Revokes the partner's calendar-feed URL (nothing to revoke is fine too). Owner or
 /// staff (or an admin).
-#[utoipa::path(delete, path = "/api/v1/partners/{id}/calendar-feed", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "The feed URL no longer works"),
         (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[delete("/partners/{id}/calendar-feed")]
 pub async fn revoke_feed(
     state: State,
     who: Principal,
@@ -311,12 +310,13 @@ pub async fn revoke_feed(
 /// the URL is the credential. Confirmed, completed and no-show bookings from 30 days ago
 /// to 365 days ahead, plus those cancelled in the last 30 days (`STATUS:CANCELLED`).
 /// Unknown partner, wrong token and revoked token all answer 404.
-#[utoipa::path(get, path = "/api/v1/calendar-feeds/{partner_id}/{token}.ics", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("partner_id" = Uuid, Path), ("token" = String, Path, description = "The feed's secret")),
     responses(
         (status = 200, description = "An iCalendar feed (RFC 5545)", content_type = "text/calendar",
             body = String),
         (status = 404, body = crate::error::Problem)))]
+#[get("/calendar-feeds/{partner_id}/{token}.ics")]
 pub async fn calendar_feed(
     state: State,
     path: web::Path<(String, String)>,
@@ -479,12 +479,13 @@ async fn partner_views(
 
 /// The partner's dashboard: upcoming bookings, today's arrivals, returning customers.
 /// Owner, staff and tablet (and admins).
-#[utoipa::path(get, path = "/api/v1/partners/{id}/dashboard", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Dashboard),
         (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/dashboard")]
 pub async fn dashboard(
     state: State,
     who: Principal,
@@ -660,12 +661,13 @@ fn message_view(m: booking_message::Model, authors: &Authors, who: &Principal) -
 
 /// The booking's messages, oldest first, cursor-paginated. The holder, the partner's
 /// staff (owner, staff, tablet) and admins; 404 for anyone else.
-#[utoipa::path(get, path = "/api/v1/bookings/{id}/messages", tag = "bookings",
+#[utoipa::path(tag = "bookings",
     params(("id" = Uuid, Path), MessageParams),
     responses((status = 200, body = Page<MessageView>),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/bookings/{id}/messages")]
 pub async fn list_messages(
     state: State,
     who: Principal,
@@ -726,13 +728,14 @@ pub async fn list_messages(
 /// Writes a message about the booking: its holder (as `recipient`) or the partner's
 /// owner or staff (as `partner`). Tablets and admins may read the thread but not write
 /// (403); anyone else gets 404.
-#[utoipa::path(post, path = "/api/v1/bookings/{id}/messages", tag = "bookings",
+#[utoipa::path(tag = "bookings",
     params(("id" = Uuid, Path)),
     request_body = NewMessage,
     responses((status = 201, body = MessageView),
         (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/bookings/{id}/messages")]
 pub async fn post_message(
     state: State,
     who: Principal,

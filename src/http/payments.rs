@@ -3,30 +3,28 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::routing::Resource;
 use crate::state::State;
+use actix_web::post;
 use actix_web::{HttpRequest, HttpResponse, web};
 use entities::payment;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Largest webhook body accepted.
 const WEBHOOK_LIMIT: usize = 512 * 1024;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(
-        web::resource("/payments/webhook")
-            .app_data(web::PayloadConfig::new(WEBHOOK_LIMIT))
-            .route(web::post().to(webhook)),
+        Resource::of(__path_webhook, webhook).app_data(web::PayloadConfig::new(WEBHOOK_LIMIT)),
     )
-    .route(
-        "/payments/sandbox/{payment_id}/authenticate",
-        web::post().to(sandbox_authenticate),
-    );
+    .service(sandbox_authenticate);
 }
 
 /// Receives the payment provider's events (signed with `Stripe-Signature`).
-#[utoipa::path(post, path = "/api/v1/payments/webhook", tag = "payments",
+#[utoipa::path(post, path = "/payments/webhook", tag = "payments",
     request_body(content = String, content_type = "application/json"),
     responses((status = 200), (status = 400, body = crate::error::Problem)))]
 pub async fn webhook(state: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
@@ -52,10 +50,11 @@ pub struct AuthenticateRequest {
 }
 
 /// Sandbox only: completes the 3-D Secure step of a payment that required it.
-#[utoipa::path(post, path = "/api/v1/payments/sandbox/{payment_id}/authenticate", tag = "payments",
+#[utoipa::path(tag = "payments",
     request_body = AuthenticateRequest, params(("payment_id" = String, Path)),
     responses((status = 200), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/payments/sandbox/{payment_id}/authenticate")]
 pub async fn sandbox_authenticate(
     state: State,
     who: Principal,

@@ -30,6 +30,7 @@ use crate::http::pagination::{self, Cursor, Page};
 use crate::state::State;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use actix_web::{delete, get, patch, post};
 use actors::catalogue::{self as vocab, GeoPoint};
 use actors::{AccountKind, Currency, DisplayName, Email, Money, Password, StaffRole};
 use chrono::{DateTime, Utc};
@@ -42,42 +43,22 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/partners/{id}", web::patch().to(update_profile))
-        .route("/partners/{id}/profile", web::get().to(get_profile))
-        .route(
-            "/partners/{id}/experiences",
-            web::get().to(list_experiences),
-        )
-        .route(
-            "/partners/{id}/experiences",
-            web::post().to(create_experience),
-        )
-        .route(
-            "/partners/{id}/experiences/{eid}",
-            web::patch().to(update_experience),
-        )
-        .route(
-            "/partners/{id}/experiences/{eid}/publish",
-            web::post().to(publish_experience),
-        )
-        .route(
-            "/partners/{id}/experiences/{eid}/unpublish",
-            web::post().to(unpublish_experience),
-        )
-        .route("/partners/{id}/staff", web::post().to(invite_staff))
-        .route(
-            "/partners/{id}/staff/{user_id}",
-            web::delete().to(remove_staff),
-        )
-        .route("/partners/{id}/devices", web::post().to(create_device))
-        .route("/partners/{id}/devices", web::get().to(list_devices))
-        .route(
-            "/partners/{id}/devices/{device_id}",
-            web::delete().to(revoke_device),
-        );
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(update_profile)
+        .service(get_profile)
+        .service(list_experiences)
+        .service(create_experience)
+        .service(update_experience)
+        .service(publish_experience)
+        .service(unpublish_experience)
+        .service(invite_staff)
+        .service(remove_staff)
+        .service(create_device)
+        .service(list_devices)
+        .service(revoke_device);
 }
 
 /// Roles that manage the venue's content.
@@ -314,11 +295,12 @@ async fn lock_partner(tx: &impl ConnectionTrait, id: Uuid) -> ApiResult<partner:
 }
 
 /// The partner's full profile, commission included: for its owner and staff, and admins.
-#[utoipa::path(get, path = "/api/v1/partners/{id}/profile", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = PartnerProfileView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/profile")]
 pub async fn get_profile(
     state: State,
     who: Principal,
@@ -355,12 +337,13 @@ pub struct ProfilePatch {
 
 /// Changes the partner's profile (owner only). Name, city and address are searchable,
 /// so a change to them reindexes the partner's experiences.
-#[utoipa::path(patch, path = "/api/v1/partners/{id}", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     request_body = ProfilePatch,
     responses((status = 200, body = PartnerProfileView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[patch("/partners/{id}")]
 #[tracing::instrument(skip_all, fields(partner = %id))]
 pub async fn update_profile(
     state: State,
@@ -581,13 +564,14 @@ async fn find_experience(
 }
 
 /// Adds an experience (a draft unless `published` is true). Owner or staff.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/experiences", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
     request_body = NewExperience,
     responses((status = 201, body = ExperienceView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/experiences")]
 #[tracing::instrument(skip_all, fields(partner = %id))]
 pub async fn create_experience(
     state: State,
@@ -645,12 +629,13 @@ pub async fn create_experience(
 }
 
 /// Changes an experience of the partner. Owner or staff.
-#[utoipa::path(patch, path = "/api/v1/partners/{id}/experiences/{eid}", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("eid" = Uuid, Path)),
     request_body = ExperiencePatch,
     responses((status = 200, body = ExperienceView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[patch("/partners/{id}/experiences/{eid}")]
 #[tracing::instrument(skip_all, fields(partner = %path.0, experience = %path.1))]
 pub async fn update_experience(
     state: State,
@@ -742,11 +727,12 @@ async fn set_published(
 }
 
 /// Publishes an experience: it shows in the public catalogue. Owner or staff.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/experiences/{eid}/publish", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("eid" = Uuid, Path)),
     responses((status = 200, body = ExperienceView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/experiences/{eid}/publish")]
 pub async fn publish_experience(
     state: State,
     who: Principal,
@@ -758,11 +744,12 @@ pub async fn publish_experience(
 
 /// Withdraws an experience from the public catalogue (cards already sold stay valid).
 /// Owner or staff.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/experiences/{eid}/unpublish", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("eid" = Uuid, Path)),
     responses((status = 200, body = ExperienceView), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/experiences/{eid}/unpublish")]
 pub async fn unpublish_experience(
     state: State,
     who: Principal,
@@ -785,11 +772,12 @@ pub struct ExperienceListParams {
 
 /// The partner's experiences, drafts included, in the order they were added. Owner or
 /// staff.
-#[utoipa::path(get, path = "/api/v1/partners/{id}/experiences", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ExperienceListParams),
     responses((status = 200, body = Page<ExperienceView>), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/experiences")]
 pub async fn list_experiences(
     state: State,
     who: Principal,
@@ -845,7 +833,7 @@ pub struct InviteStaff {
 
 /// Adds a registered customer to the partner's staff (owner only). The account becomes a
 /// `partner_staff` account at once. The invitee must have registered first.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/staff", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "Replay protection")),
     request_body = InviteStaff,
@@ -854,6 +842,7 @@ pub struct InviteStaff {
               (status = 409, body = crate::error::Problem, description = "Already staff, or not a customer account"),
               (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/staff")]
 #[tracing::instrument(skip_all, fields(partner = %id))]
 pub async fn invite_staff(
     state: State,
@@ -938,12 +927,13 @@ pub async fn invite_staff(
 /// Removes someone from the partner's staff (owner only): their sessions end at once and
 /// their account becomes a customer account again. The last owner cannot be removed.
 /// Tablet devices are revoked with `DELETE …/devices/{device_id}` instead.
-#[utoipa::path(delete, path = "/api/v1/partners/{id}/staff/{user_id}", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem, description = "The last owner")),
     security(("bearer" = []), ("cookie" = [])))]
+#[delete("/partners/{id}/staff/{user_id}")]
 #[tracing::instrument(skip_all, fields(partner = %path.0, user = %path.1))]
 pub async fn remove_staff(
     state: State,
@@ -1035,12 +1025,13 @@ pub struct DeviceView {
 
 /// Creates a tablet device for the venue (owner only) and returns its token, once.
 /// The device can see the calendar and validate cards; it manages nothing.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/devices", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     request_body = NewDevice,
     responses((status = 201, body = DeviceCreated), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/devices")]
 #[tracing::instrument(skip_all, fields(partner = %id))]
 pub async fn create_device(
     state: State,
@@ -1104,10 +1095,11 @@ pub async fn create_device(
 }
 
 /// The venue's tablet devices (never their tokens). Owner or staff.
-#[utoipa::path(get, path = "/api/v1/partners/{id}/devices", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<DeviceView>), (status = 403, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/partners/{id}/devices")]
 pub async fn list_devices(
     state: State,
     who: Principal,
@@ -1158,11 +1150,12 @@ pub async fn list_devices(
 /// Revokes a tablet device (owner only): its sessions are deleted, so its token stops
 /// working at once, and it leaves the staff. The account row is kept, inert, so that
 /// what the device did stays attributed.
-#[utoipa::path(delete, path = "/api/v1/partners/{id}/devices/{device_id}", tag = "partners",
+#[utoipa::path(tag = "partners",
     params(("id" = Uuid, Path), ("device_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[delete("/partners/{id}/devices/{device_id}")]
 #[tracing::instrument(skip_all, fields(partner = %path.0, device = %path.1))]
 pub async fn revoke_device(
     state: State,

@@ -4,8 +4,10 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::routing::Resource;
 use crate::push::{self, InvalidSubscription};
 use crate::state::State;
+use actix_web::get;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -14,6 +16,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 /// Most subscriptions kept per user; subscribing one more drops the oldest.
@@ -21,13 +24,9 @@ pub const MAX_SUBSCRIPTIONS_PER_USER: usize = 20;
 /// The part of the `User-Agent` kept with a subscription.
 const USER_AGENT_LEN: usize = 512;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/push/vapid-public-key", web::get().to(vapid_public_key))
-        .service(
-            web::resource("/push/subscriptions")
-                .route(web::post().to(subscribe))
-                .route(web::delete().to(unsubscribe)),
-        );
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(vapid_public_key)
+        .service(Resource::of(__path_subscribe, subscribe).and(__path_unsubscribe, unsubscribe));
 }
 
 /// The server's VAPID public key.
@@ -88,8 +87,9 @@ fn field_error(e: InvalidSubscription) -> ApiError {
 }
 
 /// The VAPID public key to subscribe with.
-#[utoipa::path(get, path = "/api/v1/push/vapid-public-key", tag = "push",
+#[utoipa::path(tag = "push",
     responses((status = 200, body = VapidPublicKey)))]
+#[get("/push/vapid-public-key")]
 pub async fn vapid_public_key(state: State) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -101,7 +101,7 @@ pub async fn vapid_public_key(state: State) -> HttpResponse {
 /// Saves a browser subscription for the logged-in user (201). Subscribing an endpoint
 /// that is saved already updates it (200), and moves it to this user if another had it:
 /// the browser now belongs to whoever subscribed last.
-#[utoipa::path(post, path = "/api/v1/push/subscriptions", tag = "push",
+#[utoipa::path(post, path = "/push/subscriptions", tag = "push",
     request_body = NewSubscription,
     responses((status = 201, body = SubscriptionView), (status = 200, body = SubscriptionView),
               (status = 401, body = crate::error::Problem),
@@ -197,7 +197,7 @@ pub async fn subscribe(
 
 /// Removes one of the logged-in user's subscriptions (204); 404 when the user has no
 /// subscription with this endpoint.
-#[utoipa::path(delete, path = "/api/v1/push/subscriptions", tag = "push",
+#[utoipa::path(delete, path = "/push/subscriptions", tag = "push",
     request_body = SubscriptionRef,
     responses((status = 204), (status = 401, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem)),

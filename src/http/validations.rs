@@ -3,9 +3,11 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
+use crate::http::routing::route;
 use crate::state::State;
 use crate::validations::{self, QR_ROTATION_SECS};
 use actix_web::{HttpResponse, web};
+use actix_web::{get, post};
 use actors::StaffRole;
 use actors::booking::BookingStatus;
 use chrono::{DateTime, Utc};
@@ -13,14 +15,16 @@ use entities::{booking, validation};
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/bookings/{id}/qr", web::get().to(qr))
-        .route("/partners/{id}/validations", web::post().to(scan))
-        .route("/validations/{id}", web::get().to(get_one))
-        .route("/validations/{id}/confirm", web::post().to(confirm))
-        .route("/validations/{id}/decline", web::post().to(decline));
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(qr)
+        .service(scan)
+        .service(get_one)
+        // Not a route macro: `answer` takes a `confirm` flag in this module (see `routing::route`).
+        .service(route(__path_confirm, confirm))
+        .service(decline);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,9 +51,10 @@ fn qr_svg(token: &str) -> ApiResult<String> {
 }
 
 /// The booking's QR code for the venue, changing every 30 seconds (its holder only).
-#[utoipa::path(get, path = "/api/v1/bookings/{id}/qr", tag = "bookings", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "bookings", params(("id" = Uuid, Path)),
     responses((status = 200, body = QrCode), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/bookings/{id}/qr")]
 pub async fn qr(state: State, who: Principal, id: web::Path<Uuid>) -> ApiResult<web::Json<QrCode>> {
     let b = booking::Entity::find_by_id(id.into_inner())
         .one(&state.db)
@@ -108,11 +113,12 @@ pub struct ScanRequest {
 /// recipient to confirm. Scanning the same code again returns the same request. Only in
 /// the booking's check-in window (from 2 hours before its start to 2 hours after its
 /// end); outside it, 409 `outside_check_in_window` says when it opens or closed.
-#[utoipa::path(post, path = "/api/v1/partners/{id}/validations", tag = "partners",
+#[utoipa::path(tag = "partners",
     request_body = ScanRequest, params(("id" = Uuid, Path)),
     responses((status = 201, body = ValidationView), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/partners/{id}/validations")]
 pub async fn scan(
     state: State,
     who: Principal,
@@ -153,9 +159,10 @@ async fn visible(state: &State, who: &Principal, id: Uuid) -> ApiResult<(validat
 }
 
 /// A validation request (its recipient and the partner's staff).
-#[utoipa::path(get, path = "/api/v1/validations/{id}", tag = "bookings", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "bookings", params(("id" = Uuid, Path)),
     responses((status = 200, body = ValidationView), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[get("/validations/{id}")]
 pub async fn get_one(
     state: State,
     who: Principal,
@@ -184,7 +191,7 @@ async fn answer(
 }
 
 /// Step two (the recipient): confirms; the booking's value is captured.
-#[utoipa::path(post, path = "/api/v1/validations/{id}/confirm", tag = "bookings", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/validations/{id}/confirm", tag = "bookings", params(("id" = Uuid, Path)),
     responses((status = 200, body = ValidationView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
 pub async fn confirm(
@@ -196,9 +203,10 @@ pub async fn confirm(
 }
 
 /// The recipient declines a request they did not expect.
-#[utoipa::path(post, path = "/api/v1/validations/{id}/decline", tag = "bookings", params(("id" = Uuid, Path)),
+#[utoipa::path(tag = "bookings", params(("id" = Uuid, Path)),
     responses((status = 200, body = ValidationView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []), ("cookie" = [])))]
+#[post("/validations/{id}/decline")]
 pub async fn decline(
     state: State,
     who: Principal,
