@@ -163,7 +163,9 @@ async fn a_recipient_books_confirms_and_cancels_and_the_partner_sees_it_live() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["starts_at"] == slot["starts_at"] && s["experience_id"] == v.experience.as_str())
+        .find(|s| {
+            s["starts_at"] == slot["starts_at"] && s["experience_id"] == v.experience.as_str()
+        })
         .unwrap();
     assert_eq!(
         (mine["booked"].as_u64(), mine["free"].as_u64()),
