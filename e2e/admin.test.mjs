@@ -3,8 +3,9 @@
 //   and unblocks it; a gift email the mail relay refused shows among the failed
 //   notifications, and once the relay takes mail again the admin's retry delivers it; the
 //   audit runs and finds everything consistent;
-// - a person changes the language (kept on the account), turns email notifications off,
-//   and ends their session in another browser, which finds itself logged out.
+// - a person changes the language (kept on the account; a new browser they log in on takes
+//   it), turns email notifications off, and ends their session in another browser, which
+//   finds itself logged out.
 // axe-core checks each page; screenshots go to e2e/screenshots/.
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -202,6 +203,25 @@ describe('the admin page and the account settings', { timeout: 180_000 }, () => 
     assert.equal(await here.page.getAttribute('html', 'lang'), 'en');
     const meNow = await here.page.evaluate(async () => (await fetch('/api/v1/me')).json());
     assert.equal(meNow.locale, 'en');
+
+    // A browser that never chose a language (a French one) takes the account's on logging
+    // in, and keeps it.
+    const fresh = await open();
+    await fresh.page.goto('/wallet');
+    await fresh.page.locator('#login-form').waitFor();
+    assert.equal(await fresh.page.getAttribute('html', 'lang'), 'fr');
+    await login(fresh.page, donor);
+    await fresh.page.locator('h1').filter({ hasText: 'Gifts I gave' }).waitFor();
+    assert.equal(await fresh.page.getAttribute('html', 'lang'), 'en');
+    assert.equal(await fresh.page.evaluate(() => localStorage.getItem('fimy.lang')), 'en');
+    await fresh.page.goto('/account');
+    await fresh.page.locator('h1').filter({ hasText: 'My account' }).waitFor();
+    assert.ok(await fresh.page.locator('#locale-en').isChecked());
+    await screenshot(fresh.page, 'account-04-new-browser-en');
+    // It logs out again (its session is not among those ended below).
+    await fresh.page.locator('#account').getByRole('button', { name: 'Log out' }).click();
+    await fresh.page.locator('#login-form').waitFor();
+    assert.equal(await fresh.page.getAttribute('html', 'lang'), 'en');
 
     // No more emails about the gifts.
     await here.page.locator('#channel-email').uncheck();

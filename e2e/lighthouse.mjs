@@ -21,12 +21,34 @@ const browser = await chromium.launch({
     `--remote-debugging-port=${port}`],
 });
 
-async function sessionOf(role) {
-  const res = await fetch(`${server.baseURL}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(server.accounts[role]),
-  });
-  return (await res.json()).token;
+// The session is put in the measured browser as the login leaves it: its cookies (session
+// and CSRF), so that every request of the page — its API calls and its live connection —
+// carries it, as in a browser that logged in; none for the home page. (Through a DevTools
+// connection that is closed again before Lighthouse measures.)
+async function signIn(role) {
+  const cdp = await chromium.connectOverCDP(`http://127.0.0.1:${port}`);
+  try {
+    const jar = cdp.contexts()[0];
+    await jar.clearCookies();
+    if (!role) return;
+    const res = await fetch(`${server.baseURL}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(server.accounts[role]),
+    });
+    if (!res.ok) throw new Error(`login ${role}: ${res.status}`);
+    await jar.addCookies(res.headers.getSetCookie().map((c) => {
+      const [pair, ...attrs] = c.split(';').map((p) => p.trim());
+      const [name, ...value] = pair.split('=');
+      const same = attrs.find((a) => /^samesite=/i.test(a))?.split('=')[1];
+      return {
+        name, value: value.join('='), url: server.baseURL,
+        httpOnly: attrs.some((a) => /^httponly$/i.test(a)),
+        sameSite: same ? same[0].toUpperCase() + same.slice(1).toLowerCase() : 'Lax',
+      };
+    }));
+  } finally {
+    await cdp.close();
+  }
 }
 
 const pages = [
@@ -38,9 +60,9 @@ const pages = [
 const scores = [];
 try {
   for (const [name, url, role] of pages) {
-    const headers = role ? { Cookie: `fimy_session=${await sessionOf(role)}` } : undefined;
+    await signIn(role);
     const result = await lighthouse(server.baseURL + url, {
-      port, output: 'json', logLevel: 'error', extraHeaders: headers,
+      port, output: 'json', logLevel: 'error',
       onlyCategories: ['performance', 'accessibility', 'best-practices', 'seo'],
       formFactor: 'mobile',
     });

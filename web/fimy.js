@@ -180,12 +180,44 @@ const DICT = {
   },
 };
 
+// The first view's data, put in the page by the server for this request's session
+// (`src/http/webapp.rs`, `boot`): the signed-in user, the tablet's venue and calendar. Each
+// is used once, by the first view; everything after it asks the API.
+const BOOT = (() => {
+  try {
+    return JSON.parse(document.getElementById('fimy-boot')?.textContent || 'null');
+  } catch {
+    return null;
+  }
+})();
+
+/** The server's first-view value for `key`, once (`undefined` when it gave none). */
+export function fromBoot(key) {
+  if (!BOOT || !Object.hasOwn(BOOT, key)) return undefined;
+  const value = BOOT[key];
+  delete BOOT[key];
+  return value;
+}
+
 export const LANG_KEY = 'fimy.lang';
 // The server-rendered pages (catalogue, experience, gift) keep the same choice in a cookie.
 const LANG_COOKIE = 'fimy_lang';
-export let lang = localStorage.getItem(LANG_KEY) ||
-  (['fr', 'en'].includes(cookie(LANG_COOKIE)) ? cookie(LANG_COOKIE) : '') ||
+/** The language chosen in this browser ('' when none was: the browser's own is used). */
+const chosenLang = () => localStorage.getItem(LANG_KEY) ||
+  (['fr', 'en'].includes(cookie(LANG_COOKIE)) ? cookie(LANG_COOKIE) : '');
+// A browser with no language of its own takes the signed-in account's (kept by
+// `PATCH /me`), and keeps it; else the browser's.
+const accountLang = ['fr', 'en'].includes(BOOT?.me?.locale) ? BOOT.me.locale : '';
+export let lang = chosenLang() || accountLang ||
   ((navigator.language || 'fr').toLowerCase().startsWith('fr') ? 'fr' : 'en');
+if (!chosenLang() && accountLang) keepLang(accountLang);
+
+/** Keeps `choice` as this browser's language, for the app and the server-rendered pages. */
+export function keepLang(choice) {
+  localStorage.setItem(LANG_KEY, choice);
+  document.cookie = `${LANG_COOKIE}=${choice}; path=/; max-age=31536000; samesite=lax`;
+}
+
 export const t = (key) => DICT[lang][key] ?? DICT.fr[key] ?? key;
 
 /** Adds a page module's strings (`{ fr: {...}, en: {...} }`) to the dictionary. */
@@ -269,6 +301,11 @@ export function when(iso) {
 /** Shows times in the partner's own time zone, as its guests and staff read them. */
 export async function useVenueZone(partnerId) {
   if (!partnerId) return;
+  const known = fromBoot('partner');
+  if (known && known.id === partnerId) {
+    venueZone = known.timezone || undefined;
+    return;
+  }
   try {
     venueZone = (await api('GET', `/partners/${partnerId}`)).timezone || undefined;
   } catch { /* the browser's zone, then */ }
@@ -366,6 +403,8 @@ export const liveConnection = () => live;
 // ------------------------------------------------------------------ shell
 
 export async function me() {
+  const first = fromBoot('me'); // null: the server saw nobody signed in
+  if (first !== undefined) return first;
   try {
     return await api('GET', '/me');
   } catch (e) {
@@ -382,8 +421,7 @@ function shell() {
   sw.setAttribute('lang', lang === 'fr' ? 'en' : 'fr');
   sw.addEventListener('click', (ev) => {
     ev.preventDefault(); // on the server-rendered /gift, the switch is also a link
-    localStorage.setItem(LANG_KEY, lang === 'fr' ? 'en' : 'fr');
-    document.cookie = `${LANG_COOKIE}=${lang === 'fr' ? 'en' : 'fr'}; path=/; max-age=31536000; samesite=lax`;
+    keepLang(lang === 'fr' ? 'en' : 'fr');
     location.reload();
   });
 }
@@ -393,6 +431,15 @@ export async function signedIn(extra) {
   const who = await me();
   const box = $('account');
   if (who) {
+    // Signed in on this page (or on a page the server could not tell who for), in a
+    // browser with no language of its own: as above, the page drawn again in it if needed.
+    if (!chosenLang() && ['fr', 'en'].includes(who.locale)) {
+      keepLang(who.locale);
+      if (who.locale !== lang) {
+        location.reload();
+        return new Promise(() => {});
+      }
+    }
     box.replaceChildren(
       el('span', { text: t('signed_in_as') + who.display_name }),
       el('button', {
@@ -1387,29 +1434,34 @@ async function tabletPage() {
   }
   app.replaceChildren(el('section', { class: 'panel', 'aria-labelledby': 'cal-title' },
     el('h2', { id: 'cal-title', text: t('tablet_title') }), list), form);
-  // Value cards are spent by amount, on a keypad (its own module; offline before it was
-  // ever kept, the calendar still shows).
-  try {
-    app.append((await import('/pages/tablet-redeem.js')).default(partner));
-  } catch { /* no keypad without the network: nothing could be redeemed anyway */ }
+  // Value cards are spent by amount, on a keypad: its own module (preloaded by the page),
+  // added under the calendar when it is there. Offline before it was ever kept, the
+  // calendar still shows; there is no keypad, and nothing could be redeemed anyway.
+  import('/pages/tablet-redeem.js')
+    .then((keypad) => app.append(keypad.default(partner)))
+    .catch(() => {});
   let pending = null;
+  const show = (cal) => {
+    const titles = new Map(cal.slots.map((s) => [s.experience_id, s.experience_title]));
+    const active = cal.bookings.filter((b) => ['held', 'confirmed', 'completed'].includes(b.status));
+    list.replaceChildren(...(active.length ? active.map((b) => el('li', {
+      'data-booking': b.id, 'data-status': b.status,
+    }, el('strong', { text: when(b.starts_at) }), ' ',
+    el('span', { text: `${titles.get(b.experience_id) || ''} · ${b.party_size}${t('party')} · ` }),
+    el('span', { class: 'status', text: t('status_' + b.status) }))) : [el('li', { text: t('no_bookings') })]));
+    return cal.last_seq;
+  };
   const load = async () => {
     try {
-      const cal = await api('GET', `/partners/${partner}/calendar`);
-      const titles = new Map(cal.slots.map((s) => [s.experience_id, s.experience_title]));
-      const active = cal.bookings.filter((b) => ['held', 'confirmed', 'completed'].includes(b.status));
-      list.replaceChildren(...(active.length ? active.map((b) => el('li', {
-        'data-booking': b.id, 'data-status': b.status,
-      }, el('strong', { text: when(b.starts_at) }), ' ',
-      el('span', { text: `${titles.get(b.experience_id) || ''} · ${b.party_size}${t('party')} · ` }),
-      el('span', { class: 'status', text: t('status_' + b.status) }))) : [el('li', { text: t('no_bookings') })]));
-      return cal.last_seq;
+      return show(await api('GET', `/partners/${partner}/calendar`));
     } catch (e) {
       // Offline: the last calendar stays on screen.
       return null;
     }
   };
-  const since = await load();
+  // The first calendar came with the page; the live feed goes on from its sequence.
+  const first = fromBoot('calendar');
+  const since = first && first.partner_id === partner ? show(first) : await load();
   live.follow(`partner:${partner}:calendar`, since, () => {
     clearTimeout(pending);
     pending = setTimeout(load, 50);

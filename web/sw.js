@@ -2,12 +2,28 @@
 // the last visit, with a page that says it is offline when nothing is cached), and Web
 // Push notifications shown once per event (`tag` is the event id, so a redelivery
 // replaces rather than repeats) and opening the right page on click.
-const CACHE = 'fimy-shell-v2';
+const CACHE = 'fimy-shell-v3';
 const SHELL = ['/', '/wallet', '/gift', '/tablet', '/app.css', '/fimy.js', '/offline',
   '/portal', '/pages/portal.js', '/pages/tablet-redeem.js', '/pages/gift-card.js'];
 
+// A page is kept without the data of the session the server put in it for its first view
+// (`<script id="fimy-boot">`, whose JSON has no `<`): offline, the kept page asks the API
+// like any other, and nobody's account or calendar stays in this cache.
+async function keep(cache, path, res) {
+  if (!(res.headers.get('content-type') || '').startsWith('text/html')) return cache.put(path, res);
+  const html = (await res.text())
+    .replace(/\n?[ ]*<script type="application\/json" id="fimy-boot">[^<]*<\/script>/, '');
+  return cache.put(path, new Response(html, { status: res.status, headers: res.headers }));
+}
+
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(caches.open(CACHE)
+    .then((c) => Promise.all(SHELL.map(async (path) => {
+      const res = await fetch(path);
+      if (!res.ok) throw new Error(`${path}: ${res.status}`);
+      return keep(c, path, res);
+    })))
+    .then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
@@ -25,7 +41,7 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(fetch(event.request).then((res) => {
     if (res.ok && SHELL.includes(url.pathname)) {
       const copy = res.clone();
-      caches.open(CACHE).then((c) => c.put(url.pathname, copy));
+      caches.open(CACHE).then((c) => keep(c, url.pathname, copy));
     }
     return res;
   }).catch(async () => (await caches.match(url.pathname)) ||

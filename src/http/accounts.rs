@@ -387,7 +387,7 @@ pub async fn logout(state: State, who: Principal) -> ApiResult<HttpResponse> {
         .finish())
 }
 
-async fn load_me(state: &State, who: &Principal) -> ApiResult<UserView> {
+pub(crate) async fn load_me(state: &State, who: &Principal) -> ApiResult<UserView> {
     let user = user::Entity::find_by_id(who.user_id)
         .one(&state.db)
         .await?

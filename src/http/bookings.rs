@@ -513,12 +513,23 @@ pub async fn calendar(
     id: web::Path<Uuid>,
     params: web::Query<WindowParams>,
 ) -> ApiResult<web::Json<CalendarView>> {
-    let partner_id = id.into_inner();
+    Ok(web::Json(
+        calendar_view(&state, &who, id.into_inner(), &params).await?,
+    ))
+}
+
+/// The partner's calendar over `params`'s window, for its owner, staff and tablets.
+pub(crate) async fn calendar_view(
+    state: &State,
+    who: &Principal,
+    partner_id: Uuid,
+    params: &WindowParams,
+) -> ApiResult<CalendarView> {
     who.require_partner(
         partner_id,
         &[StaffRole::Owner, StaffRole::Staff, StaffRole::Tablet],
     )?;
-    let (from, to) = window(&state, &params)?;
+    let (from, to) = window(state, params)?;
     let exps = experience::Entity::find()
         .filter(experience::Column::PartnerId.eq(partner_id))
         .all(&state.db)
@@ -527,7 +538,7 @@ pub async fn calendar(
         exps.iter().map(|e| (e.id, e.title.clone())).collect();
     // The log position is read with the rules: the view is at least this fresh.
     let (offered, last_seq) =
-        bookings::partner_availability(&state, partner_id, &exps, from, to).await?;
+        bookings::partner_availability(state, partner_id, &exps, from, to).await?;
     let slots = offered
         .into_iter()
         .map(|(experience_id, slot)| CalendarSlot {
@@ -536,15 +547,15 @@ pub async fn calendar(
             experience_title: titles.get(&experience_id).cloned().unwrap_or_default(),
         })
         .collect();
-    let list = bookings::partner_bookings(&state, partner_id, from, to).await?;
-    Ok(web::Json(CalendarView {
+    let list = bookings::partner_bookings(state, partner_id, from, to).await?;
+    Ok(CalendarView {
         partner_id,
         from,
         to,
         slots,
         bookings: list.into_iter().map(BookingView::from).collect(),
         last_seq,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

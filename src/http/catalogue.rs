@@ -412,7 +412,15 @@ pub async fn get_partner(
     who: MaybePrincipal,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<PartnerView>> {
-    let id = id.into_inner();
+    Ok(web::Json(partner_of(&state, &who, id.into_inner()).await?))
+}
+
+/// A partner as `who` may see it (its staff see more).
+pub(crate) async fn partner_of(
+    state: &State,
+    who: &MaybePrincipal,
+    id: Uuid,
+) -> ApiResult<PartnerView> {
     let p = partner::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -421,7 +429,7 @@ pub async fn get_partner(
         w.require_partner(id, &[StaffRole::Owner, StaffRole::Staff])
             .is_ok()
     });
-    Ok(web::Json(partner_view(p, insider)))
+    Ok(partner_view(p, insider))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

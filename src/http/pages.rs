@@ -263,6 +263,8 @@ struct Layout {
     /// The page shows a card's code or message: never cached.
     private: bool,
     retry_after: Option<u64>,
+    /// The app's first view (`webapp::first_view`), when `app`.
+    first: crate::http::webapp::FirstView,
 }
 
 fn render(l: Layout, main: &str) -> HttpResponse {
@@ -318,7 +320,7 @@ fn render(l: Layout, main: &str) -> HttpResponse {
   <meta name="theme-color" content="#0f5e54">
   <link rel="manifest" href="/manifest.webmanifest">
   <link rel="icon" href="/icon.svg" type="image/svg+xml">
-  <link rel="stylesheet" href="/app.css">{head_script}
+  <link rel="stylesheet" href="/app.css">{head_script}{boot}
 </head>
 <body{body_attrs}>
   <a class="skip-link" href="#main" data-t="skip">{skip}</a>
@@ -329,7 +331,7 @@ fn render(l: Layout, main: &str) -> HttpResponse {
         {nav}
         <a id="lang-switch" class="link" href="{switch}" lang="{to}" hreflang="{to}">{switch_label}</a>{app_bits}
       </nav>
-      <div id="account" class="account"></div>
+      <div id="account" class="account">{account}</div>
     </div>
   </header>
   <main id="main" class="container">
@@ -353,6 +355,8 @@ fn render(l: Layout, main: &str) -> HttpResponse {
         to = to.as_str(),
         switch_label = tr(lang, "English", "Français"),
         api_docs = tr(lang, "Documentation de l’API", "API documentation"),
+        boot = if l.app { l.first.boot.as_str() } else { "" },
+        account = if l.app { l.first.account.as_str() } else { "" },
     );
     let mut res = HttpResponse::build(l.status);
     res.content_type("text/html; charset=utf-8")
@@ -754,6 +758,7 @@ async fn catalogue_page(state: State, req: HttpRequest) -> HttpResponse {
         set_lang,
         private: false,
         retry_after: None,
+        first: Default::default(),
     };
     let cities = match cities(&state).await {
         Ok(c) => c,
@@ -946,6 +951,7 @@ async fn experience_page(state: State, req: HttpRequest, id: web::Path<String>) 
         set_lang,
         private: false,
         retry_after: None,
+        first: Default::default(),
     };
     // Staff see their own unpublished experiences, as with the API; a session that ended is
     // simply a visitor here.
@@ -1214,6 +1220,7 @@ fn gift_layout(lang: Locale, status: StatusCode, switch_href: String, set_lang: 
         set_lang,
         private: true,
         retry_after: None,
+        first: Default::default(),
     }
 }
 
@@ -1232,8 +1239,12 @@ async fn gift_page(state: State, req: HttpRequest) -> HttpResponse {
     let (lang, set_lang) = request_lang(&req, None);
     let pairs = query_pairs(&req);
     let switch = switch_href(&req, lang);
+    let first = crate::http::webapp::first_view(&state, &req, "gift").await;
     let Some(code) = non_empty(&pairs, "code") else {
-        let l = gift_layout(lang, StatusCode::OK, switch, set_lang);
+        let l = Layout {
+            first,
+            ..gift_layout(lang, StatusCode::OK, switch, set_lang)
+        };
         return render(l, &gift_main(lang, &code_form(lang, "")));
     };
     let ip = client_ip(&req, state.config.trust_forwarded_for);
@@ -1273,7 +1284,10 @@ async fn gift_page(state: State, req: HttpRequest) -> HttpResponse {
         );
         inner.push_str(&alert(title, &why));
         inner.push_str("</section>");
-        let l = gift_layout(lang, StatusCode::CONFLICT, switch, set_lang);
+        let l = Layout {
+            first,
+            ..gift_layout(lang, StatusCode::CONFLICT, switch, set_lang)
+        };
         return render(l, &gift_main(lang, &inner));
     }
     let csrf = req
@@ -1301,7 +1315,10 @@ async fn gift_page(state: State, req: HttpRequest) -> HttpResponse {
         lang.as_str(),
         tr(lang, "Ouvrir mon cadeau", "Open my gift"),
     );
-    let l = gift_layout(lang, StatusCode::OK, switch, set_lang);
+    let l = Layout {
+        first,
+        ..gift_layout(lang, StatusCode::OK, switch, set_lang)
+    };
     render(l, &gift_main(lang, &inner))
 }
 

@@ -2,8 +2,14 @@
 //! wallet, the recipient's gift, the partner's tablet) and the ES module that drives them
 //! (`web/fimy.js`). No build step, nothing from another host.
 
+use crate::auth::{MaybePrincipal, Principal};
+use crate::email::templates::escape;
+use crate::http::pages::LANG_COOKIE;
+use crate::http::{accounts, bookings, catalogue};
+use crate::state::State;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Serialize;
 
 /// Scripts, styles, data and websockets from this origin only; no inline code. Images and
 /// media may also be `blob:` URLs, which only this page's own script can make: the donor's
@@ -46,7 +52,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/offline", web::get().to(offline))
         .route("/pages/{name}.js", web::get().to(page_module));
     for &(path, page, _, _) in PAGES {
-        cfg.route(path, web::get().to(move || async move { shell(page) }));
+        cfg.route(
+            path,
+            web::get().to(move |state: State, req: HttpRequest| async move {
+                shell(page, first_view(&state, &req, page).await)
+            }),
+        );
     }
 }
 
@@ -113,9 +124,122 @@ fn respond(content_type: &str, body: String) -> HttpResponse {
         .body(body)
 }
 
+/// What the first view of an app page needs from the API, put in its HTML so that the page
+/// draws it without waiting for requests made one after the other: the signed-in user
+/// (`GET /me`, or `null` when nobody is), and on the tablet its venue
+/// (`GET /partners/{id}`) and calendar (`GET /partners/{id}/calendar`). Each is what that
+/// endpoint answers this very request's session; anything that fails is left out, and the
+/// page asks the API itself.
+#[derive(Serialize, Default)]
+struct Boot {
+    me: Option<accounts::UserView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner: Option<catalogue::PartnerView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calendar: Option<bookings::CalendarView>,
+}
+
+/// What the server draws of an app page's first view for this request's session.
+#[derive(Default)]
+pub(crate) struct FirstView {
+    /// The `<script type="application/json" id="fimy-boot">` element ("" when the session
+    /// cannot be read: the page then asks the API).
+    pub boot: String,
+    /// The header's "signed in as … / log out", as `web/fimy.js` draws it, so that the
+    /// page does not move when the script runs.
+    pub account: String,
+}
+
+/// The first view of `page` for this request's session.
+pub(crate) async fn first_view(state: &State, req: &HttpRequest, page: &str) -> FirstView {
+    let Ok(MaybePrincipal(who)) = MaybePrincipal::extract(req).await else {
+        return FirstView::default();
+    };
+    let mut boot = Boot::default();
+    if let Some(who) = who {
+        match accounts::load_me(state, &who).await {
+            Ok(me) => boot.me = Some(me),
+            Err(_) => return FirstView::default(),
+        }
+        if page == "tablet" {
+            tablet_boot(state, &who, &mut boot).await;
+        }
+    }
+    FirstView {
+        account: boot
+            .me
+            .as_ref()
+            .map_or_else(String::new, |me| account(req, me)),
+        boot: boot_element(&boot),
+    }
+}
+
+/// The account box in the language the script will show: this browser's choice (the
+/// `fimy_lang` cookie it keeps with it), else the account's.
+fn account(req: &HttpRequest, me: &accounts::UserView) -> String {
+    let chosen = req.cookie(LANG_COOKIE);
+    let lang = match chosen.as_ref().map(|c| c.value()) {
+        Some("fr") => "fr",
+        Some("en") => "en",
+        _ => me.locale.as_str(),
+    };
+    let (signed_in, logout) = if lang == "en" {
+        ("Signed in: ", "Log out")
+    } else {
+        ("Connecté·e : ", "Se déconnecter")
+    };
+    format!(
+        "<span>{signed_in}{}</span><button type=\"button\" class=\"link\">{logout}</button>",
+        escape(&me.display_name)
+    )
+}
+
+async fn tablet_boot(state: &State, who: &Principal, boot: &mut Boot) {
+    let Some(partner_id) = who.staff.map(|s| s.partner_id) else {
+        return;
+    };
+    let partner =
+        catalogue::partner_of(state, &MaybePrincipal(Some(who.clone())), partner_id).await;
+    let window = bookings::WindowParams {
+        from: None,
+        to: None,
+    };
+    let calendar = bookings::calendar_view(state, who, partner_id, &window).await;
+    boot.partner = partner.ok();
+    boot.calendar = calendar.ok();
+}
+
+/// JSON in a data block: `<` (and `>`, `&`) as `\u` escapes, so no value can end the
+/// element or be read as markup; the JSON means the same.
+fn boot_element(boot: &Boot) -> String {
+    let Ok(json) = serde_json::to_string(boot) else {
+        return String::new();
+    };
+    let safe = json
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    format!("\n  <script type=\"application/json\" id=\"fimy-boot\">{safe}</script>")
+}
+
+/// The page modules the first view of `page` runs, fetched alongside `/fimy.js` rather than
+/// after it has run: the page's own module, the tablet's keypad, the donor's card preview.
+fn preload(page: &str) -> String {
+    let wanted: &[&str] = match page {
+        "tablet" => &["tablet-redeem"],
+        "wallet" => &["gift-card"],
+        other => &[other],
+    };
+    wanted
+        .iter()
+        .filter(|w| MODULES.iter().any(|(n, _)| n == *w))
+        .map(|w| format!("\n  <link rel=\"modulepreload\" href=\"/pages/{w}.js\">"))
+        .collect()
+}
+
 /// The page's HTML: header with the navigation, the language switch and the live status;
 /// the module fills `#app`. The strings are French until the module translates them.
-fn shell(page: &str) -> HttpResponse {
+fn shell(page: &str, first: FirstView) -> HttpResponse {
     let title = PAGES
         .iter()
         .find(|(_, p, _, _)| *p == page)
@@ -131,7 +255,7 @@ fn shell(page: &str) -> HttpResponse {
             format!("<a href=\"{path}\" data-t=\"{key}\"{current}>{label}</a>")
         })
         .collect();
-    respond(
+    let mut res = respond(
         "text/html; charset=utf-8",
         format!(
             r##"<!doctype html>
@@ -144,7 +268,7 @@ fn shell(page: &str) -> HttpResponse {
   <link rel="manifest" href="/manifest.webmanifest">
   <link rel="icon" href="/icon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/app.css">
-  <script type="module" src="/fimy.js"></script>
+  <script type="module" src="/fimy.js"></script>{preload}{boot}
 </head>
 <body data-page="{page}"{module}>
   <a class="skip-link" href="#main" data-t="skip">Aller au contenu</a>
@@ -156,7 +280,7 @@ fn shell(page: &str) -> HttpResponse {
         <button type="button" id="lang-switch" class="link" lang="en">English</button>
         <span id="live-status" class="live-status" role="status"></span>
       </nav>
-      <div id="account" class="account"></div>
+      <div id="account" class="account">{account}</div>
     </div>
   </header>
   <main id="main" class="container">
@@ -167,6 +291,9 @@ fn shell(page: &str) -> HttpResponse {
 </body>
 </html>
 "##,
+            preload = preload(page),
+            boot = first.boot,
+            account = first.account,
             module = if MODULES.iter().any(|(n, _)| *n == page) {
                 format!(" data-module=\"/pages/{page}.js\"")
             } else {
@@ -177,5 +304,13 @@ fn shell(page: &str) -> HttpResponse {
                 .find(|(_, p, _, _)| *p == page)
                 .map_or("", |(_, _, k, _)| k),
         ),
-    )
+    );
+    // The page may carry the session's data: for this browser only, asked again each time.
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-cache"),
+    );
+    res.headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Cookie"));
+    res
 }

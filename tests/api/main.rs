@@ -28,3 +28,4 @@ mod partner_views;
 mod portal;
 mod push;
 mod validations;
+mod webapp;

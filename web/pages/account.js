@@ -2,7 +2,7 @@
 // account, `PATCH /me`, and in this browser), the notification channels (email, web push:
 // `/me/notification-preferences`), web push on this device (subscribed with the VAPID key
 // the server publishes), and the account's active sessions, each of which can be ended.
-import { $, LANG_KEY, addStrings, api, el, field, lang, problemText, say, signedIn, t } from '/fimy.js';
+import { $, addStrings, api, el, field, keepLang, lang, problemText, say, signedIn, t } from '/fimy.js';
 
 addStrings({
   fr: {
@@ -108,7 +108,7 @@ function languagePanel() {
     if (!locale) return;
     try {
       await api('PATCH', '/me', { locale });
-      localStorage.setItem(LANG_KEY, locale);
+      keepLang(locale);
       if (locale === lang) say(t('saved'), status, 'done');
       else location.reload();
     } catch (e) { say(problemText(e), status, 'error'); }
