@@ -185,7 +185,10 @@ describe('pages without JavaScript', { timeout: 180_000 }, () => {
     await screenshot(page, 'pages-06-gift-wrong-code');
 
     assert.deepEqual(foreignRequests(nojs.log.requests), [], 'nothing from another host');
-    assert.deepEqual(nojs.log.failed, []);
+    // The browser fetches the tab's icon after a page has loaded and drops that fetch when
+    // the test moves on at once (net::ERR_ABORTED): the browser's own doing, not a failure.
+    const dropped = (f) => /\/icon\.svg: net::ERR_ABORTED$/.test(f);
+    assert.deepEqual(nojs.log.failed.filter((f) => !dropped(f)), []);
     assert.deepEqual(nojs.log.httpErrors.filter((e) => !/^(400|422) /.test(e)), []);
   });
 
