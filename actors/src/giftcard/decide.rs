@@ -1583,24 +1583,7 @@ mod tests {
 
     #[test]
     fn the_donor_refunds_until_the_card_is_opened_and_support_after() {
-        let id = Uuid::now_v7();
-        let card = run(
-            id,
-            &[
-                Command::Create {
-                    card: value_card(5_000, None),
-                    now: t0(),
-                },
-                Command::RecordPayment {
-                    contribution_id: Uuid::now_v7(),
-                    payer_id: Uuid::now_v7(),
-                    payment_id: "p".into(),
-                    amount: 5_000,
-                    now: t0(),
-                },
-                Command::Deliver { now: t0() },
-            ],
-        );
+        let (_, card) = paid(5_000);
         let donor = Command::Refund {
             by: Refunder::Donor,
         };
@@ -1619,33 +1602,21 @@ mod tests {
 
     #[test]
     fn only_the_partner_holding_a_hold_captures_or_releases_it() {
-        let id = Uuid::now_v7();
         let (partner, other, hold) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let card = run(
-            id,
-            &[
-                Command::Create {
-                    card: value_card(5_000, None),
-                    now: t0(),
-                },
-                Command::RecordPayment {
-                    contribution_id: Uuid::now_v7(),
-                    payer_id: Uuid::now_v7(),
-                    payment_id: "p".into(),
-                    amount: 5_000,
-                    now: t0(),
-                },
-                Command::Authorize {
-                    code_version: None,
-                    hold_id: hold,
-                    amount: 1_000,
-                    currency: Currency::Eur,
-                    partner_id: partner,
-                    commission_bps: 0,
-                    now: t0(),
-                },
-            ],
-        );
+        let (_, card) = paid(5_000);
+        let card = step(
+            &card,
+            Command::Authorize {
+                code_version: None,
+                hold_id: hold,
+                amount: 1_000,
+                currency: Currency::Eur,
+                partner_id: partner,
+                commission_bps: 0,
+                now: t0(),
+            },
+        )
+        .unwrap();
         for wrong in [
             Command::Capture {
                 hold_id: hold,
