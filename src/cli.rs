@@ -46,16 +46,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let db = crate::db::connect(&config).await?;
-            crate::db::migrate(&db).await?;
+            let db = crate::store::db::connect(&config).await?;
+            crate::store::db::migrate(&db).await?;
             println!("migrations applied ({:?})", config.database);
             Ok(())
         }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let db = crate::db::connect(&config).await?;
-            let report = crate::audit::verify(&db).await?;
+            let db = crate::store::db::connect(&config).await?;
+            let report = crate::app::audit::verify(&db).await?;
             for f in &report.findings {
                 println!("FAIL {f}");
             }
@@ -111,7 +111,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_accounts(accounts: &[crate::seed::DemoAccount]) {
+fn print_accounts(accounts: &[crate::app::seed::DemoAccount]) {
     if accounts.is_empty() {
         return;
     }

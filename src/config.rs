@@ -95,7 +95,7 @@ pub struct Config {
     /// public host.
     pub vapid_subject: Option<String>,
     /// The push services subscriptions may point at (by default the browsers' own).
-    pub push_allow_hosts: crate::push::PushHosts,
+    pub push_allow_hosts: crate::notify::push::PushHosts,
 }
 
 /// Stripe's settings (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRETS`, `STRIPE_API_BASE`).
@@ -197,8 +197,8 @@ pub const ENV_KEYS: [(&str, &str); 24] = [
 
 impl Config {
     /// What the Web Push sender is made from.
-    pub fn push_settings(&self) -> crate::push::PushSettings<'_> {
-        crate::push::PushSettings {
+    pub fn push_settings(&self) -> crate::notify::push::PushSettings<'_> {
+        crate::notify::push::PushSettings {
             data_dir: &self.data_dir,
             vapid_private_key: self.vapid_private_key.as_ref().map(|s| s.expose()),
             vapid_subject: self.vapid_subject.clone(),
@@ -530,7 +530,7 @@ impl Raw {
                 })
         })?;
         let vapid_private_key = self.parse("vapid_private_key", None, |v| {
-            if crate::push::VapidKey::from_base64(v).is_some() {
+            if crate::notify::push::VapidKey::from_base64(v).is_some() {
                 Ok(Some(Secret(v.to_owned())))
             } else {
                 Err("must be a P-256 private key: 32 bytes in base64url".to_owned())
@@ -547,8 +547,8 @@ impl Raw {
         })?;
         let push_allow_hosts = self.parse(
             "push_allow_hosts",
-            crate::push::PushHosts::default(),
-            crate::push::PushHosts::parse,
+            crate::notify::push::PushHosts::default(),
+            crate::notify::push::PushHosts::parse,
         )?;
         Ok(Config {
             listen,

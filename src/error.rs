@@ -379,7 +379,7 @@ impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
         // Transient (connection lost, pool timeout, shutdown, serialization failure,
         // busy SQLite): a 503 to retry, never a 500.
-        if crate::db::is_transient(&e) {
+        if crate::store::db::is_transient(&e) {
             ApiError::new(
                 ErrorCode::ServiceUnavailable,
                 "the database is unavailable; retry in a moment",

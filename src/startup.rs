@@ -1,6 +1,7 @@
 //! Building the application: connect, migrate, load demo data, bind, and serve until the
 //! shutdown signal (fired by SIGTERM, Ctrl-C or a test) asks for a graceful stop.
 
+use crate::app::seed::{self, DemoAccount};
 use crate::auth::limiter::Limits;
 use crate::auth::{LoginLimiter, LoginThrottle};
 use crate::clock::{SharedClock, SystemClock};
@@ -9,7 +10,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http;
 use crate::metrics::Metrics;
 use crate::payments::{PaymentProvider, SandboxProvider, StripeConfig, StripeProvider};
-use crate::seed::{self, DemoAccount};
 use crate::state::AppState;
 use crate::store::SqlCardStore;
 use actix_web::dev::Server;
@@ -53,8 +53,8 @@ impl Application {
                 config.data_dir.display()
             )
         })?;
-        let db = crate::db::connect(&config).await?;
-        crate::db::migrate(&db).await?;
+        let db = crate::store::db::connect(&config).await?;
+        crate::store::db::migrate(&db).await?;
         let demo_accounts = if config.demo_data {
             seed::ensure_demo(&db, &config.data_dir, clock.now()).await?
         } else {
@@ -79,18 +79,18 @@ impl Application {
             idle: config.actor_idle,
             ..RegistryConfig::default()
         };
-        let raw_bus: Arc<dyn crate::live::EventBus> = match &config.redis_url {
+        let raw_bus: Arc<dyn crate::live::bus::EventBus> = match &config.redis_url {
             Some(url) => Arc::new(
-                crate::live::RedisBus::connect(url.expose())
+                crate::live::bus::RedisBus::connect(url.expose())
                     .await
                     .with_context(|| {
                         format!("Failed to connect the event bus to Redis ({url:?})")
                     })?,
             ),
-            None => Arc::new(crate::live::LocalBus::default()),
+            None => Arc::new(crate::live::bus::LocalBus::default()),
         };
         let metrics = Metrics::new().context("Failed to set up metrics")?;
-        let bus: Arc<dyn crate::live::EventBus> = Arc::new(crate::live::MeteredBus::new(
+        let bus: Arc<dyn crate::live::bus::EventBus> = Arc::new(crate::live::bus::MeteredBus::new(
             raw_bus,
             metrics.events.clone(),
         ));
@@ -116,9 +116,11 @@ impl Application {
             workers.clone(),
         );
         let actors = workers;
-        let push = Arc::new(crate::push::PushService::new(config.push_settings())?);
+        let push = Arc::new(crate::notify::push::PushService::new(
+            config.push_settings(),
+        )?);
         let mailer = Arc::new(
-            crate::email::Mailer::from_config(&config)
+            crate::notify::email::Mailer::from_config(&config)
                 .context("Failed to set up email (SMTP_URL)")?,
         );
         let (sandbox_events, sandbox_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -150,21 +152,21 @@ impl Application {
             let _ = config.public_url.set_port(Some(port));
         }
         let workers = config.workers;
-        let channels = crate::delivery::Channels::new(vec![
-            Arc::new(crate::email::EmailChannel {
+        let channels = crate::notify::delivery::Channels::new(vec![
+            Arc::new(crate::notify::email::EmailChannel {
                 db: db.clone(),
                 clock: clock.clone(),
                 public_url: config.public_url.clone(),
                 mailer,
                 secrets: secrets.clone(),
             }),
-            Arc::new(crate::push::PushChannel {
+            Arc::new(crate::notify::push::PushChannel {
                 db: db.clone(),
                 clock: clock.clone(),
                 public_url: config.public_url.clone(),
                 push: push.clone(),
             }),
-            Arc::new(crate::refunds::RefundChannel {
+            Arc::new(crate::notify::refunds::RefundChannel {
                 payments: payments.clone(),
             }),
         ]);
@@ -178,7 +180,7 @@ impl Application {
             staff_code_limiter: LoginLimiter::with_limits(clock.clone(), Limits::STAFF_CODE_LOOKUP),
             hub: crate::live::hub::Hub::start(bus.subscribe()),
             sessions: crate::auth::cache::SessionCache::start(bus.subscribe()),
-            caches: crate::cache::Caches::default(),
+            caches: crate::store::cache::Caches::default(),
             bus,
             registry,
             slots,

@@ -1,7 +1,7 @@
 //! What every handler can reach: the database, the configuration, the clock and the
 //! process-wide services.
 
-use crate::auth::{LoginLimiter, LoginThrottle};
+use crate::auth::limiter::{LoginLimiter, LoginThrottle};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -15,12 +15,12 @@ pub struct AppState {
     /// Recently read sessions (dropped at once when their user's access changes).
     pub sessions: crate::auth::cache::SessionCache,
     /// Venues' terms and the cards tills' codes stand for (see `cache`).
-    pub caches: crate::cache::Caches,
+    pub caches: crate::store::cache::Caches,
     pub metrics: Metrics,
     /// Present when `REDIS_URL` is set; used by readiness checks (and the event bus).
     pub redis: Option<redis::Client>,
     /// Where committed events are published for live subscribers.
-    pub bus: std::sync::Arc<dyn crate::live::EventBus>,
+    pub bus: std::sync::Arc<dyn crate::live::bus::EventBus>,
     /// Hands each event to this node's clients that follow its topic.
     pub hub: crate::live::hub::Hub,
     /// The card actors of this node.
@@ -30,9 +30,9 @@ pub struct AppState {
     /// The partner calendar actors of this node.
     pub calendars: actors::runtime::Registry<actors::booking::Calendars>,
     /// Web Push: the VAPID key and the client that sends to push services.
-    pub push: std::sync::Arc<crate::push::PushService>,
+    pub push: std::sync::Arc<crate::notify::push::PushService>,
     /// The channels the outbox delivers on (email, Web Push, refunds).
-    pub channels: crate::delivery::Channels,
+    pub channels: crate::notify::delivery::Channels,
     /// The installation's master key: card-code hashing and encryption.
     pub secrets: crate::secrets::SecretKey,
     /// The configured payment provider (sandbox by default).
@@ -46,3 +46,23 @@ pub struct AppState {
 }
 
 pub type State = actix_web::web::Data<AppState>;
+
+impl AppState {
+    /// Announces that `user`'s access changed (a session ended, a staff membership or a
+    /// device was removed), after the change is committed: this node's session cache
+    /// forgets them before the call returns, other nodes on the bus message
+    /// ([`crate::live::bus::access_topic`]).
+    pub async fn access_changed(&self, user: uuid::Uuid) {
+        self.sessions.forget_user(user);
+        self.bus
+            .publish(vec![crate::live::bus::LiveEvent {
+                topic: crate::live::bus::access_topic(user),
+                seq: 0,
+                kind: "access_changed".to_owned(),
+                data: serde_json::json!({}),
+                at: self.clock.now(),
+                donor_seq: None,
+            }])
+            .await;
+    }
+}

@@ -2,13 +2,13 @@
 //! (a tablet at the till) does not pay three reads per request.
 //!
 //! An entry is trusted for [`FRESH`] at most, and never past its session's expiry. Every
-//! change of access is announced on the bus (`access:{user}`, see `live::access_changed`):
+//! change of access is announced on the bus (`access:{user}`, see `AppState::access_changed`):
 //! each node drops that user's entries at once, so a revoked session or a removed staff
 //! member stops on every node immediately. When the bus may have lost a message (Redis
 //! reconnected), the whole cache is dropped.
 
 use super::Principal;
-use crate::live::BusSignal;
+use crate::live::bus::BusSignal;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -144,7 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_of_access_on_the_bus_drops_the_users_entries() {
-        use crate::live::{EventBus, LiveEvent, LocalBus};
+        use crate::live::bus::{EventBus, LiveEvent, LocalBus};
         let bus = LocalBus::default();
         let cache = SessionCache::start(bus.subscribe());
         let now = Utc::now();

@@ -376,7 +376,7 @@ pub async fn device_login(
 #[post("/auth/logout")]
 pub async fn logout(state: State, who: Principal) -> ApiResult<HttpResponse> {
     session::revoke(&state.db, who.user_id, who.session_id).await?;
-    crate::live::access_changed(&state, who.user_id).await;
+    state.access_changed(who.user_id).await;
     let mut gone_session = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone_session.make_removal();
     let mut gone_csrf = Cookie::build(CSRF_COOKIE, "").path("/").finish();
@@ -489,7 +489,7 @@ pub async fn revoke_session(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     if session::revoke(&state.db, who.user_id, id.into_inner()).await? {
-        crate::live::access_changed(&state, who.user_id).await;
+        state.access_changed(who.user_id).await;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("session"))

@@ -2,10 +2,10 @@
 //! stored (its chain of events, its ledger lines, what the audit finds on it), looked up
 //! by id or by code, and an audit run over everything (`fimy audit verify` over HTTP).
 
-use crate::audit::{self, Finding};
+use crate::app::audit::{self, Finding};
+use crate::app::giftcards::{self, Lookup};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::giftcards::{self, Lookup};
 use crate::http::accounts::UserView;
 use crate::http::cards::{Access, CardView, CodeRequest, card_view};
 use crate::http::pagination::{self, Cursor, Page};

@@ -10,10 +10,10 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
-use crate::http::cards::{self, CardView};
+use crate::http::cards::views::{CardView, load_for};
 use crate::http::routing::Resource;
 use crate::state::{AppState, State};
-use crate::storage::{BlobStore, LocalStore};
+use crate::store::blobs::{BlobStore, LocalStore};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
@@ -457,7 +457,7 @@ pub async fn upload(
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let card_id = id.into_inner();
-    let (card, _) = cards::load_for(&state, &who, card_id).await?;
+    let (card, _) = load_for(&state, &who, card_id).await?;
     check_purchaser(&card, &who)?;
     let format = req
         .headers()
@@ -542,7 +542,7 @@ pub async fn list(
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<AttachmentList>> {
     let id = id.into_inner();
-    cards::load_for(&state, &who, id).await?;
+    load_for(&state, &who, id).await?;
     Ok(web::Json(AttachmentList {
         items: views_of(&state, id).await?,
     }))
@@ -561,7 +561,7 @@ pub async fn remove(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (card_id, attachment_id) = path.into_inner();
-    let (card, _) = cards::load_for(&state, &who, card_id).await?;
+    let (card, _) = load_for(&state, &who, card_id).await?;
     check_purchaser(&card, &who)?;
     let row = card_attachment::Entity::find_by_id(attachment_id)
         .filter(card_attachment::Column::CardId.eq(card_id))

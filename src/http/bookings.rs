@@ -2,8 +2,8 @@
 //! confirm / cancel / reschedule, the partner's calendar and its change log, and the
 //! partner's actions on a booking (cancel, check-in, no-show).
 
+use crate::app::bookings::{self, BookRequest, SlotAvailability};
 use crate::auth::Principal;
-use crate::bookings::{self, BookRequest, SlotAvailability};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::routing::route;
 use crate::state::State;

@@ -1,8 +1,8 @@
 //! The public catalogue: experience search and detail, partner list and detail, and a
 //! partner's staff list (for that partner's staff and admins only).
 
+use crate::app::catalogue::{self, Hit, Search, SortOrder, compare};
 use crate::auth::{MaybePrincipal, Principal};
-use crate::catalogue::{self, Hit, Search, SortOrder, compare};
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::pagination::{self, Cursor, Page};
 use crate::state::{AppState, State};

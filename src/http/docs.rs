@@ -22,7 +22,7 @@ use utoipa_swagger_ui::Config;
             Errors are RFC 9457 problem+json with a stable `code`. Mutating requests accept \
             `Idempotency-Key`. Lists are cursor-paginated (`limit`, `cursor`, `next_cursor`).",
     ),
-    components(schemas(crate::error::Problem, crate::error::ErrorCode, crate::catalogue::SortOrder)),
+    components(schemas(crate::error::Problem, crate::error::ErrorCode, crate::app::catalogue::SortOrder)),
     modifiers(&Security),
     tags(
         (name = "accounts", description = "Registration, login, sessions"),

@@ -4,7 +4,7 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::live::LiveEvent;
+use crate::live::bus::LiveEvent;
 use crate::live::hub::Signal;
 use crate::live::topics::{self, Topic};
 use crate::state::State;

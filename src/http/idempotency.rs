@@ -23,8 +23,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
-/// Stored responses are replayed for this long.
-pub const RETENTION: chrono::Duration = chrono::Duration::hours(24);
+pub use crate::store::idempotency::RETENTION;
 /// A first request still marked running after this long is taken to have died.
 pub const ABANDONED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 /// Largest response body stored for replay.
@@ -267,14 +266,4 @@ async fn release(state: &AppState, scope: &str, key: &str) {
     if let Err(e) = res {
         tracing::warn!(error = %e, "failed to release an idempotency key");
     }
-}
-
-/// Deletes stored responses older than [`RETENTION`]. Run periodically.
-pub async fn purge_expired(state: &AppState) -> Result<u64, sea_orm::DbErr> {
-    let cutoff = state.clock.now() - RETENTION;
-    let res = idem::Entity::delete_many()
-        .filter(idem::Column::CreatedAt.lt(cutoff))
-        .exec(&state.db)
-        .await?;
-    Ok(res.rows_affected)
 }

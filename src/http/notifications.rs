@@ -164,12 +164,12 @@ pub async fn list_outbox(
     let limit = pagination::limit(params.limit)?;
     let mut q = outbox::Entity::find().order_by_desc(outbox::Column::Id);
     if let Some(s) = params.status.as_deref() {
-        if !crate::outbox::STATUSES.contains(&s) {
+        if !crate::workers::outbox::STATUSES.contains(&s) {
             return Err(ApiError::new(
                 ErrorCode::InvalidQuery,
                 format!(
                     "status must be one of {}",
-                    crate::outbox::STATUSES.join(", ")
+                    crate::workers::outbox::STATUSES.join(", ")
                 ),
             )
             .field("status"));
@@ -205,7 +205,7 @@ pub async fn retry_outbox(
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<OutboxView>> {
     who.require_admin()?;
-    match crate::outbox::retry(&state, id.into_inner()).await? {
+    match crate::workers::outbox::retry(&state, id.into_inner()).await? {
         Ok(Some(row)) => Ok(web::Json(row.into())),
         Ok(None) => Err(ApiError::not_found("notification")),
         Err(status) => Err(ApiError::new(

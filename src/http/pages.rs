@@ -15,12 +15,12 @@
 
 use crate::auth::principal::client_ip;
 use crate::auth::{CSRF_COOKIE, MaybePrincipal, SESSION_COOKIE};
-use crate::email::templates::escape;
 use crate::error::{ApiError, ErrorCode};
 use crate::format;
 use crate::http::attachments::OpenedCard;
 use crate::http::catalogue::{ExperienceView, SearchParams};
-use crate::http::webapp::CSP;
+use crate::http::webapp::{CSP, LANG_COOKIE};
+use crate::notify::email::templates::escape;
 use crate::state::{AppState, State};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
@@ -34,8 +34,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use uuid::Uuid;
 
-/// The language cookie (the same choice as `fimy.lang` in the app's local storage).
-pub const LANG_COOKIE: &str = "fimy_lang";
 /// Longest form body accepted by `POST /gift/open`.
 const MAX_FORM_BYTES: usize = 4096;
 /// Most partners read to list the cities of the "near" filter.
@@ -1248,10 +1246,10 @@ async fn gift_page(state: State, req: HttpRequest) -> HttpResponse {
         return render(l, &gift_main(lang, &code_form(lang, "")));
     };
     let ip = client_ip(&req, state.config.trust_forwarded_for);
-    let found = crate::giftcards::find_by_code(
+    let found = crate::app::giftcards::find_by_code(
         &state,
         &code,
-        crate::giftcards::Lookup::Anonymous { client_ip: &ip },
+        crate::app::giftcards::Lookup::Anonymous { client_ip: &ip },
     )
     .await
     .and_then(|row| crate::store::cards::decode(&row).map_err(ApiError::internal));

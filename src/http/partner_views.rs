@@ -22,9 +22,9 @@
 
 use crate::auth::{Principal, constant_time_eq, random_token, token_hash};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::format::ical;
+use crate::format::ical::booking::{Audience, venue_zone as partner_tz};
 use crate::http::pagination::{self, Cursor, Page};
-use crate::ical;
-use crate::ical::booking::{Audience, venue_zone as partner_tz};
 use crate::state::{AppState, State};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -211,7 +211,7 @@ pub async fn booking_ics(
         }
     };
     let now = state.clock.now();
-    let status = crate::bookings::status_of(&b)?;
+    let status = crate::app::bookings::status_of(&b)?;
     let event = ical::booking::event(&b, status, Some(&p), &title, audience, lang, now);
     let body = ical::Calendar {
         events: vec![event],
@@ -369,7 +369,7 @@ pub async fn calendar_feed(
         .map(|b| {
             let title = titles.get(&b.experience_id).map_or("", String::as_str);
             let customer = names.get(&b.holder_user_id).map_or("", String::as_str);
-            let status = crate::bookings::status_of(b)?;
+            let status = crate::app::bookings::status_of(b)?;
             Ok(ical::booking::event(
                 b,
                 status,

@@ -38,7 +38,7 @@ pub async fn webhook(state: State, req: HttpRequest, body: web::Bytes) -> ApiRes
                 "the Stripe-Signature header is missing",
             )
         })?;
-    crate::giftcards::receive_webhook(&state, &body, signature).await?;
+    crate::app::giftcards::receive_webhook(&state, &body, signature).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
 }
 

@@ -21,8 +21,8 @@
 //! membership; the account row itself is kept, inert (no session, no membership, no
 //! usable password), so that whatever the device did stays attributed to it.
 
+use crate::app::catalogue::{self, Hit};
 use crate::auth::{Principal, password, random_token, session};
-use crate::catalogue::{self, Hit};
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::catalogue::{ExperienceView, StaffMemberView};
 use crate::http::catalogue::{PartnerView, partner_view};
@@ -913,7 +913,7 @@ pub async fn invite_staff(
         _ => e.into(),
     })?;
     tx.commit().await?;
-    crate::live::access_changed(&state, invitee.id).await;
+    state.access_changed(invitee.id).await;
     tracing::info!(user = %invitee.id, role = role.as_str(), "staff member added");
     Ok(HttpResponse::Created().json(StaffMemberView {
         user_id: invitee.id,
@@ -987,7 +987,7 @@ pub async fn remove_staff(
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    crate::live::access_changed(&state, user_id).await;
+    state.access_changed(user_id).await;
     tracing::info!("staff member removed");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -1180,7 +1180,7 @@ pub async fn revoke_device(
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    crate::live::access_changed(&state, device_id).await;
+    state.access_changed(device_id).await;
     tracing::info!("tablet device revoked");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,11 @@
 //! Web Push over HTTP: the server's VAPID public key (what browsers pass to
 //! `PushManager.subscribe()` as `applicationServerKey`), and saving or removing the
-//! logged-in user's browser subscriptions. Sending is [`crate::push::deliver`].
+//! logged-in user's browser subscriptions. Sending is [`crate::notify::push::deliver`].
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::routing::Resource;
-use crate::push::{self, InvalidSubscription};
+use crate::notify::push::{self, InvalidSubscription};
 use crate::state::State;
 use actix_web::get;
 use actix_web::http::header;

@@ -1,11 +1,11 @@
 //! Validation at the venue over HTTP: the recipient's rotating QR code, the partner's
 //! scan, and the recipient's confirmation.
 
+use crate::app::validations::{self, QR_ROTATION_SECS};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::routing::route;
 use crate::state::State;
-use crate::validations::{self, QR_ROTATION_SECS};
 use actix_web::{HttpResponse, web};
 use actix_web::{get, post};
 use actors::StaffRole;
@@ -61,7 +61,7 @@ pub async fn qr(state: State, who: Principal, id: web::Path<Uuid>) -> ApiResult<
         .await?
         .filter(|b| b.holder_user_id == who.user_id)
         .ok_or_else(|| ApiError::not_found("booking"))?;
-    let status = crate::bookings::status_of(&b)?;
+    let status = crate::app::bookings::status_of(&b)?;
     if status != BookingStatus::Confirmed {
         return Err(ApiError::new(
             ErrorCode::BookingStateConflict,

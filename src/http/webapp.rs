@@ -3,9 +3,8 @@
 //! (`web/fimy.js`). No build step, nothing from another host.
 
 use crate::auth::{MaybePrincipal, Principal};
-use crate::email::templates::escape;
-use crate::http::pages::LANG_COOKIE;
 use crate::http::{accounts, bookings, catalogue};
+use crate::notify::email::templates::escape;
 use crate::state::State;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
@@ -17,6 +16,10 @@ use serde::Serialize;
 pub(crate) const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; \
                    media-src 'self' blob:; object-src 'none'; \
                    base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The language cookie: the app's language switch sets it with `fimy.lang` in local
+/// storage, and the server-rendered pages read it (and set it on `?lang=`).
+pub const LANG_COOKIE: &str = "fimy_lang";
 
 /// The app's pages: (path, `data-page`, the navigation label's key, French title). A page
 /// whose view is not in `fimy.js` names its module in [`MODULES`] under the same name.

@@ -13,6 +13,13 @@ use uuid::Uuid;
 
 /// Messages kept for a slow local subscriber before it lags (and re-reads the log).
 const LOCAL_CAPACITY: usize = 4096;
+/// The bus topic that tells every node a user's access changed (a session ended, a staff
+/// membership or device was removed). It has no log and cannot be subscribed to; open
+/// connections of that user re-read who they serve and re-check what they follow.
+pub fn access_topic(user: Uuid) -> String {
+    format!("access:{user}")
+}
+
 /// The Redis channel all nodes publish to and listen on.
 pub const REDIS_CHANNEL: &str = "fimy:events";
 

@@ -3,7 +3,7 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::live::LiveEvent;
+use crate::live::bus::LiveEvent;
 use crate::state::AppState;
 use actors::StaffRole;
 use actors::giftcard::{Access, access, kind_visible_to_donor};

@@ -4,7 +4,7 @@
 //! the unique `(card_id, seq)` index let exactly one win.
 
 use super::{append_events_numbered, store_error};
-use crate::live::{EventBus, LiveEvent};
+use crate::live::bus::{EventBus, LiveEvent};
 use actors::giftcard::{CardKind, GiftCard, GiftCards, ledger, notify};
 use actors::notice::{Audience, NoticeKind};
 use actors::runtime::{Commit, Loaded, Store, StoreError};
@@ -374,7 +374,7 @@ impl Store<GiftCards> for SqlCardStore {
         }
         // Refunds to send to the payment provider, in the transaction that records them.
         for e in c.events {
-            notices.extend(crate::refunds::refund_rows(card.id, e));
+            notices.extend(crate::notify::refunds::refund_rows(card.id, e));
         }
         let notices = coalesce_receipts(&tx, card.id, notices).await?;
         append_events_numbered(

@@ -1,7 +1,11 @@
 //! Database adapters for the ports the actors need, and what they share: mapping
 //! database errors to store errors, and appending to an entity's event table.
 
+pub mod blobs;
+pub mod cache;
 pub mod cards;
+pub mod db;
+pub mod idempotency;
 pub mod snapshots;
 
 pub use cards::SqlCardStore;
@@ -13,15 +17,15 @@ use sea_orm::{ConnectionTrait, DbErr, SqlErr};
 /// A database error as the actors see it: a unique violation or a serialization
 /// failure/deadlock is a [`StoreError::Conflict`] (the transaction was rolled back: the
 /// actor reloads and decides again), any other transient error
-/// ([`crate::db::is_transient`]) is [`StoreError::Unavailable`] (answered 503).
+/// ([`crate::store::db::is_transient`]) is [`StoreError::Unavailable`] (answered 503).
 pub fn store_error(e: DbErr) -> StoreError {
     if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
         return StoreError::Conflict;
     }
-    if crate::db::is_serialization_failure(&e) {
+    if crate::store::db::is_serialization_failure(&e) {
         return StoreError::Conflict;
     }
-    if crate::db::is_transient(&e) {
+    if crate::store::db::is_transient(&e) {
         return StoreError::Unavailable(e.to_string());
     }
     StoreError::Other(e.to_string())

@@ -3,7 +3,7 @@
 //! the projection columns it keeps beside the snapshot for queries.
 
 use super::{append_events, store_error};
-use crate::live::{EventBus, LiveEvent};
+use crate::live::bus::{EventBus, LiveEvent};
 use actors::runtime::{Aggregate, Commit, Loaded, Store, StoreError};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, Value};

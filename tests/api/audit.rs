@@ -41,8 +41,11 @@ async fn events(app: &TestApp, card: uuid::Uuid) -> Vec<entities::card_event::Mo
         .unwrap()
 }
 
-async fn findings(app: &TestApp) -> Vec<fimy::audit::Finding> {
-    fimy::audit::verify(&app.state.db).await.unwrap().findings
+async fn findings(app: &TestApp) -> Vec<fimy::app::audit::Finding> {
+    fimy::app::audit::verify(&app.state.db)
+        .await
+        .unwrap()
+        .findings
 }
 
 #[tokio::test]
@@ -333,7 +336,7 @@ async fn a_modified_slot_event_is_named() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(
         (f[0].kind, f[0].id, f[0].seq),
-        (fimy::audit::Kind::Slot, Some(slot), Some(e.seq))
+        (fimy::app::audit::Kind::Slot, Some(slot), Some(e.seq))
     );
     assert!(f[0].problem.contains("modified"), "{f:?}");
 }
@@ -351,7 +354,7 @@ async fn a_removed_slot_event_and_a_changed_counter_are_named() {
     let f = findings(&app).await;
     assert!(
         f.iter()
-            .any(|x| x.kind == fimy::audit::Kind::Slot && x.problem.contains("removed")),
+            .any(|x| x.kind == fimy::app::audit::Kind::Slot && x.problem.contains("removed")),
         "{f:?}"
     );
 
@@ -368,7 +371,10 @@ async fn a_removed_slot_event_and_a_changed_counter_are_named() {
     .unwrap();
     let f = findings(&app).await;
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!((f[0].kind, f[0].id), (fimy::audit::Kind::Slot, Some(slot)));
+    assert_eq!(
+        (f[0].kind, f[0].id),
+        (fimy::app::audit::Kind::Slot, Some(slot))
+    );
     assert!(f[0].problem.contains("booked"), "{f:?}");
 }
 
@@ -397,7 +403,7 @@ async fn a_tampered_calendar_is_named() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(
         (f[0].kind, f[0].id, f[0].seq),
-        (fimy::audit::Kind::Calendar, Some(partner), Some(e.seq))
+        (fimy::app::audit::Kind::Calendar, Some(partner), Some(e.seq))
     );
 
     // The snapshot alone rewritten (say, capacity raised in the stored rules).
@@ -421,7 +427,7 @@ async fn a_tampered_calendar_is_named() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(
         (f[0].kind, f[0].id),
-        (fimy::audit::Kind::Calendar, Some(partner))
+        (fimy::app::audit::Kind::Calendar, Some(partner))
     );
     assert!(f[0].problem.contains("stored state"), "{f:?}");
 }

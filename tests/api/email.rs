@@ -824,9 +824,9 @@ async fn two_instances_on_one_database_never_send_a_row_twice() {
     for state in [a.state.clone(), b.state.clone()] {
         let stop = stop.clone();
         racers.push(tokio::spawn(async move {
-            let mut total = fimy::outbox::Tally::default();
+            let mut total = fimy::workers::outbox::Tally::default();
             while !stop.load(Ordering::SeqCst) {
-                if let Ok(t) = fimy::outbox::run_once(&state).await {
+                if let Ok(t) = fimy::workers::outbox::run_once(&state).await {
                     total.sent += t.sent;
                     total.lost += t.lost;
                 }

@@ -2,9 +2,9 @@
 //! database (a SQLite file in a temp dir, or a fresh PostgreSQL database when
 //! `FIMY_TEST_DATABASE_URL` is set) and a clock it controls.
 
+use fimy::app::seed::DemoAccount;
 use fimy::clock::ManualClock;
 use fimy::config::Config;
-use fimy::seed::DemoAccount;
 use fimy::startup::Application;
 use fimy::state::AppState;
 use reqwest::{Method, RequestBuilder, Response};
@@ -171,14 +171,17 @@ pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl TestApp {
     /// One attempt at `row` on the node's Web Push channel, as the outbox worker makes it.
-    pub async fn push_once(&self, row: &entities::outbox::Model) -> fimy::delivery::Delivery {
+    pub async fn push_once(
+        &self,
+        row: &entities::outbox::Model,
+    ) -> fimy::notify::delivery::Delivery {
         let channel = self
             .state
             .channels
             .for_row("push")
             .expect("the node delivers Web Push");
         match channel.deliver(row).await {
-            fimy::delivery::Attempt::Done(result) => result,
+            fimy::notify::delivery::Attempt::Done(result) => result,
             other => panic!("a push is sent or fails, never {other:?}"),
         }
     }
@@ -209,9 +212,9 @@ impl TestApp {
     /// Runs outbox passes at the clock's time until no row is due, then waits for the rows
     /// another worker (this node's own loop, another node) is sending; afterwards every
     /// row due now has had its delivery attempt. Returns what this call's passes did.
-    pub async fn drive_outbox(&self) -> fimy::outbox::Tally {
+    pub async fn drive_outbox(&self) -> fimy::workers::outbox::Tally {
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-        let tally = fimy::outbox::run_until_idle(&self.state)
+        let tally = fimy::workers::outbox::run_until_idle(&self.state)
             .await
             .expect("outbox passes");
         let db = self.state.db.clone();
@@ -427,7 +430,9 @@ impl TestApp {
 
     /// Runs the audit and asserts it finds nothing.
     pub async fn assert_audit_clean(&self) {
-        let report = fimy::audit::verify(&self.state.db).await.expect("audit");
+        let report = fimy::app::audit::verify(&self.state.db)
+            .await
+            .expect("audit");
         assert!(report.findings.is_empty(), "{:#?}", report.findings);
     }
 }

@@ -955,7 +955,7 @@ async fn spends_made_before_a_receipt_goes_out_are_told_in_that_one_receipt() {
     assert_eq!(receipted(&app, &card, "email").await, spends);
 
     // Sent, it tells the three spends in all; the next spend gets a receipt of its own.
-    fimy::outbox::run_once(&app.state).await.unwrap();
+    fimy::workers::outbox::run_once(&app.state).await.unwrap();
     let receipts = || emails_to(&app, "remi@example.com", "recipient", "card_used");
     let sent = receipts();
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -980,7 +980,7 @@ async fn spends_made_before_a_receipt_goes_out_are_told_in_that_one_receipt() {
         spends,
         "each told once"
     );
-    fimy::outbox::run_once(&app.state).await.unwrap();
+    fimy::workers::outbox::run_once(&app.state).await.unwrap();
     let sent = receipts();
     assert_eq!(sent.len(), 2);
     assert!(

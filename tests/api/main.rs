@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod architecture;
 mod attachments;
 mod audit;
 mod authorization;

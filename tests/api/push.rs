@@ -7,7 +7,7 @@ use crate::helpers::{Options, PATIENCE, TestApp, assert_problem, eventually, spa
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fimy::delivery::DeliveryError;
+use fimy::notify::delivery::DeliveryError;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -312,7 +312,7 @@ async fn the_vapid_public_key_is_served_and_kept_in_the_data_dir() {
     assert!(p256::PublicKey::from_sec1_bytes(&point).is_ok());
     let path = app.data_dir.path().join("vapid.key");
     let stored = std::fs::read_to_string(&path).unwrap();
-    let kept = fimy::push::VapidKey::from_base64(&stored).unwrap();
+    let kept = fimy::notify::push::VapidKey::from_base64(&stored).unwrap();
     assert_eq!(kept.public_key(), key);
     #[cfg(unix)]
     {
@@ -378,7 +378,7 @@ async fn an_opened_gift_is_pushed_to_the_donor_encrypted_and_signed() {
         );
         assert!(r.path.starts_with("/push/ok/"));
         let topic = &r.headers["topic"];
-        assert_eq!(topic, &fimy::push::topic(row.event_id));
+        assert_eq!(topic, &fimy::notify::push::topic(row.event_id));
         assert!(topic.len() <= 32);
         assert!(r.headers.contains_key("urgency"));
     }

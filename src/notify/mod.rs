@@ -1,9 +1,14 @@
 //! Notifications on their way out: the one place an outbox row is made and added. A row
 //! is added in the transaction of what it tells of (a card's events and their refunds, a
 //! due reminder), so it is sent if and only if that is committed; the outbox worker
-//! (`outbox.rs`) then delivers it through its channel. What each row says, to whom and
+//! (`workers::outbox`) then delivers it through its channel. What each row says, to whom and
 //! how are the domain's typed `NoticeKind`, `Audience` and `Channel`
 //! (`actors::notice`): their names are what the row stores.
+
+pub mod delivery;
+pub mod email;
+pub mod push;
+pub mod refunds;
 
 use actors::notice::{Audience, Channel, NoticeKind};
 use chrono::{DateTime, Utc};

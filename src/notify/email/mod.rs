@@ -28,9 +28,9 @@ pub mod templates;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::delivery::Attempt;
-use crate::delivery::{Delivery, DeliveryError};
 use crate::format;
+use crate::notify::delivery::Attempt;
+use crate::notify::delivery::{Delivery, DeliveryError};
 use actors::Locale;
 use actors::booking::BookingStatus;
 use actors::giftcard::{CardKind, Event, GiftCard, Status};
@@ -344,7 +344,7 @@ pub struct EmailChannel {
 }
 
 #[async_trait::async_trait]
-impl crate::delivery::Channel for EmailChannel {
+impl crate::notify::delivery::Channel for EmailChannel {
     fn kind(&self) -> actors::notice::Channel {
         actors::notice::Channel::Email
     }
@@ -540,16 +540,16 @@ fn booking_ics(
     lang: Locale,
     now: DateTime<Utc>,
 ) -> String {
-    let event = crate::ical::booking::event(
+    let event = crate::format::ical::booking::event(
         b,
         status,
         p,
         title,
-        crate::ical::booking::Audience::Recipient,
+        crate::format::ical::booking::Audience::Recipient,
         lang,
         now,
     );
-    crate::ical::Calendar {
+    crate::format::ical::Calendar {
         events: vec![event],
         ..Default::default()
     }
@@ -706,7 +706,7 @@ async fn compose(state: &EmailChannel, row: &outbox::Model) -> Result<Composed, 
                 None => None,
             };
             let booking = match &b {
-                Some(b) => match crate::bookings::status_of(b)
+                Some(b) => match crate::app::bookings::status_of(b)
                     .map_err(|_| invalid(format!("booking {} has status {:?}", b.id, b.status)))?
                 {
                     s if s.is_unconfirmed() && kind == NoticeKind::BookingConfirmed => {

@@ -15,8 +15,8 @@ pub mod policy;
 pub mod vapid;
 
 use crate::clock::SharedClock;
-use crate::delivery::Attempt;
-use crate::delivery::{Delivery, DeliveryError};
+use crate::notify::delivery::Attempt;
+use crate::notify::delivery::{Delivery, DeliveryError};
 use actors::Locale;
 use actors::notice::{Audience, NoticeKind};
 use base64::Engine;
@@ -51,7 +51,7 @@ pub struct PushChannel {
 }
 
 #[async_trait::async_trait]
-impl crate::delivery::Channel for PushChannel {
+impl crate::notify::delivery::Channel for PushChannel {
     fn kind(&self) -> actors::notice::Channel {
         actors::notice::Channel::Push
     }

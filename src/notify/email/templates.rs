@@ -1,6 +1,6 @@
 //! The emails' words, in French and English: one template per notification kind, each
 //! giving a subject, a plain-text body and an HTML body. Pure: the facts come in gathered
-//! (and already decrypted) by [`crate::email`]; nothing here reads a database or a clock.
+//! (and already decrypted) by [`crate::notify::email`]; nothing here reads a database or a clock.
 //!
 //! A template is a list of blocks (paragraphs, a quoted message, the card's code, a
 //! link); the text and HTML bodies are both made from it, and every value reaches the

@@ -101,7 +101,7 @@ pub async fn request(
         .await?
         .filter(|b| b.partner_id == partner_id)
         .ok_or_else(|| ApiError::not_found("booking"))?;
-    let status = crate::bookings::status_of(&b)?;
+    let status = crate::app::bookings::status_of(&b)?;
     if status != BookingStatus::Confirmed {
         return Err(ApiError::new(
             ErrorCode::BookingStateConflict,
@@ -110,7 +110,7 @@ pub async fn request(
     }
     let now = state.clock.now();
     // The same window as the tablet's check-in (`actors::booking::CheckInWindow`).
-    crate::bookings::check_window(state, &b, now).await?;
+    crate::app::bookings::check_window(state, &b, now).await?;
     if let Some(pending) = validation::Entity::find()
         .filter(validation::Column::BookingId.eq(b.id))
         .filter(validation::Column::Status.eq("pending"))
@@ -185,7 +185,7 @@ pub async fn decide(
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::not_found("booking"))?;
-        if let Err(e) = crate::bookings::check_in_at(state, &b, v.created_at).await {
+        if let Err(e) = crate::app::bookings::check_in_at(state, &b, v.created_at).await {
             set_status(state, &claimed, "pending", now).await?;
             return Err(e);
         }

@@ -20,13 +20,13 @@
 //! (`notification_preferences`) becomes `skipped` — except the gift email itself, which is
 //! how a recipient gets their card. Receivers deduplicate on the event id.
 //!
-//! Channels: `email` ([`crate::email`]), `push` ([`crate::push::deliver`]) and `refund`
-//! ([`crate::giftcards::deliver_refund`]: a refund the ledger records, sent to the payment
+//! Channels: `email` ([`crate::notify::email`]), `push` ([`crate::notify::push::deliver`]) and `refund`
+//! ([`crate::app::giftcards::deliver_refund`]: a refund the ledger records, sent to the payment
 //! provider with an idempotency key per refund line, so a retry never refunds twice; the
 //! row is `sent` once the provider took it). Rows of any other channel stay `pending`
 //! until their adapter is wired in [`CHANNELS`].
 
-use crate::delivery::DeliveryError;
+use crate::notify::delivery::DeliveryError;
 use crate::state::AppState;
 use actors::notice::{Channel, NoticeKind};
 use chrono::{DateTime, Duration, Utc};
@@ -54,7 +54,7 @@ const CONCURRENCY: usize = 8;
 /// Every status a row can have.
 pub const STATUSES: [&str; 6] = ["pending", "sending", "sent", "dead", "gone", "skipped"];
 
-pub use crate::delivery::Attempt;
+pub use crate::notify::delivery::Attempt;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -408,7 +408,9 @@ async fn wanted(state: &AppState, row: &outbox::Model) -> Result<bool, DbErr> {
     }
     let user_id = match row.user_id {
         Some(id) => Some(id),
-        None => crate::email::addressee(&state.db, row).await?.map(|u| u.id),
+        None => crate::notify::email::addressee(&state.db, row)
+            .await?
+            .map(|u| u.id),
     };
     let Some(user_id) = user_id else {
         return Ok(true);

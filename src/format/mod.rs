@@ -2,6 +2,8 @@
 //! party sizes and places. Emails, pages, calendar files and pushes all write through
 //! here, so a figure reads the same wherever it appears.
 
+pub mod ical;
+
 use actors::Locale;
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Weekday};
 

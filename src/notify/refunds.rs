@@ -26,7 +26,7 @@ struct RefundPayload {
 /// The outbox rows that send the refunds an event records (one per refund line), written
 /// in the transaction that records the event: a refund is in the ledger if and only if
 /// it is on its way to the provider. The worker retries them with back-off until the
-/// provider takes them, dead-letters them after [`crate::outbox::MAX_ATTEMPTS`], and an
+/// provider takes them, dead-letters them after [`crate::workers::outbox::MAX_ATTEMPTS`], and an
 /// admin sees and puts them back with the outbox endpoints.
 pub fn refund_rows(
     card_id: Uuid,
@@ -75,21 +75,21 @@ pub struct RefundChannel {
 }
 
 #[async_trait::async_trait]
-impl crate::delivery::Channel for RefundChannel {
+impl crate::notify::delivery::Channel for RefundChannel {
     fn kind(&self) -> Channel {
         Channel::Refund
     }
 
-    async fn deliver(&self, row: &entities::outbox::Model) -> crate::delivery::Attempt {
-        crate::delivery::Attempt::Done(deliver_refund(self, row).await)
+    async fn deliver(&self, row: &entities::outbox::Model) -> crate::notify::delivery::Attempt {
+        crate::notify::delivery::Attempt::Done(deliver_refund(self, row).await)
     }
 }
 
 pub async fn deliver_refund(
     state: &RefundChannel,
     row: &entities::outbox::Model,
-) -> crate::delivery::Delivery {
-    use crate::delivery::DeliveryError;
+) -> crate::notify::delivery::Delivery {
+    use crate::notify::delivery::DeliveryError;
     let p: RefundPayload = serde_json::from_str(&row.payload)
         .map_err(|e| DeliveryError::Invalid(format!("unreadable refund row: {e}")))?;
     let request = RefundRequest {

@@ -354,7 +354,7 @@ async fn load(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<Vec
         }
     }
     for eid in &experience_ids {
-        crate::catalogue::reindex(&tx, *eid).await?;
+        crate::app::catalogue::reindex(&tx, *eid).await?;
     }
 
     let first_partner = partner_ids.first().copied().context("no demo partner")?;
@@ -562,7 +562,7 @@ pub async fn ensure_demo_availability(state: &crate::state::AppState) -> anyhow:
                 min_notice_minutes: 60,
                 horizon_days: 90,
             };
-            crate::bookings::set_rules(state, exp, rules)
+            crate::app::bookings::set_rules(state, exp, rules)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo availability: {}", e.detail))?;
         }
@@ -675,7 +675,7 @@ pub async fn ensure_demo_cards(state: &crate::state::AppState) -> anyhow::Result
     ];
     let mut printed = Vec::new();
     for (label, card, steps) in plans {
-        let (code, material) = crate::giftcards::new_code(state);
+        let (code, material) = crate::app::giftcards::new_code(state);
         let id = Uuid::now_v7();
         let face = card.face_value;
         state

@@ -4,10 +4,12 @@
 //!
 //! Every loop takes the node's one shutdown signal (a [`CancellationToken`]): once it
 //! fires, a loop starts no new pass, lets the pass it is in finish (the outbox hands back
-//! what it cannot finish in time, see [`crate::outbox::run_once_until`]), and ends.
+//! what it cannot finish in time, see [`crate::workers::outbox::run_once_until`]), and ends.
 //! Each pass is also a public function ([`scheduler_pass`], [`housekeeping`],
-//! [`crate::outbox::run_once`]), which is how tests drive the work at a time of their
+//! [`crate::workers::outbox::run_once`]), which is how tests drive the work at a time of their
 //! choosing instead of waiting for a timer.
+
+pub mod outbox;
 
 use crate::state::AppState;
 use actix_web::web;
@@ -39,7 +41,7 @@ pub struct SchedulerTally {
 /// logged and the others still run.
 pub async fn scheduler_pass(state: &AppState) -> SchedulerTally {
     let mut tally = SchedulerTally::default();
-    match crate::bookings::sweep(state).await {
+    match crate::app::bookings::sweep(state).await {
         Ok(0) => {}
         Ok(n) => {
             tally.expired_holds = n;
@@ -47,7 +49,7 @@ pub async fn scheduler_pass(state: &AppState) -> SchedulerTally {
         }
         Err(e) => tracing::warn!(error = %e, "booking sweep failed"),
     }
-    match crate::reminders::run(state).await {
+    match crate::app::reminders::run(state).await {
         Ok(0) => {}
         Ok(n) => {
             tally.reminders = n;
@@ -55,7 +57,7 @@ pub async fn scheduler_pass(state: &AppState) -> SchedulerTally {
         }
         Err(e) => tracing::warn!(error = %e, "reminders failed"),
     }
-    match crate::giftcards::run_due(state).await {
+    match crate::app::giftcards::run_due(state).await {
         Ok((0, 0)) => {}
         Ok((delivered, expired)) => {
             tally.delivered = delivered;
@@ -70,7 +72,7 @@ pub async fn scheduler_pass(state: &AppState) -> SchedulerTally {
 /// Purges expired sessions and idempotency records.
 pub async fn housekeeping(state: &AppState) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    match crate::http::idempotency::purge_expired(state).await {
+    match crate::store::idempotency::purge_expired(&state.db, state.clock.now()).await {
         Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency records purged"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "failed to purge idempotency records"),
@@ -131,7 +133,7 @@ impl Background {
                 },
             )
         };
-        let outbox = crate::outbox::run(state, shutdown.clone());
+        let outbox = crate::workers::outbox::run(state, shutdown.clone());
         Self {
             tasks: vec![
                 ("janitor", tokio::spawn(janitor)),
@@ -177,7 +179,7 @@ pub fn spawn_sandbox_webhooks(
             // Like Stripe, retry a failed delivery with back-off.
             let mut delay = Duration::from_millis(100);
             for attempt in 1..=SANDBOX_WEBHOOK_ATTEMPTS {
-                match crate::giftcards::receive_webhook(&state, &payload, &signature).await {
+                match crate::app::giftcards::receive_webhook(&state, &payload, &signature).await {
                     Ok(()) => break,
                     Err(e) if attempt == SANDBOX_WEBHOOK_ATTEMPTS || shutdown.is_cancelled() => {
                         tracing::error!(error = %e, "sandbox webhook failed for good");
@@ -199,7 +201,9 @@ pub fn spawn_sandbox_webhooks(
         }
         events.close();
         while let Ok((payload, signature)) = events.try_recv() {
-            if let Err(e) = crate::giftcards::receive_webhook(&state, &payload, &signature).await {
+            if let Err(e) =
+                crate::app::giftcards::receive_webhook(&state, &payload, &signature).await
+            {
                 tracing::error!(error = %e, "sandbox webhook failed at shutdown");
             }
             if let Some(sandbox) = &state.sandbox {

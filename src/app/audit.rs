@@ -106,7 +106,7 @@ fn finding(card: Uuid, seq: Option<i64>, problem: impl Into<String>) -> Finding 
 /// transaction, so an entity's row, events and ledger lines are read as of one moment
 /// even while the application writes (SQLite transactions are snapshots already).
 async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    if crate::db::is_postgres(db) {
+    if crate::store::db::is_postgres(db) {
         db.begin_with_config(
             Some(IsolationLevel::RepeatableRead),
             Some(AccessMode::ReadOnly),

@@ -379,7 +379,7 @@ pub async fn handle_for_code(
     state: &AppState,
     raw: &str,
     user_id: Uuid,
-) -> ApiResult<crate::cache::CardHandle> {
+) -> ApiResult<crate::store::cache::CardHandle> {
     let code = CardCode::parse(raw)
         .map_err(|e| ApiError::new(ErrorCode::InvalidCode, e.to_string()).field("code"))?;
     let hash = state.secrets.code_lookup_hash(&code);
@@ -393,7 +393,7 @@ pub async fn handle_for_code(
     }
     let row = find_by_code(state, raw, Lookup::Staff { user_id }).await?;
     let card = crate::store::cards::decode(&row).map_err(ApiError::internal)?;
-    let handle = crate::cache::CardHandle {
+    let handle = crate::store::cache::CardHandle {
         card_id: row.id,
         code_version: card.code_version,
     };
