@@ -219,163 +219,14 @@ impl Store<GiftCards> for SqlCardStore {
         };
         let card = c.state;
         let state = serde_json::to_string(card).map_err(|e| StoreError::Other(e.to_string()))?;
-        let now = last.at;
         let tx = self.db.begin().await.map_err(store_error)?;
-        if c.expected_version == 0 {
-            let code = c
-                .side
-                .ok_or_else(|| StoreError::Other("a new card needs a code".into()))?;
-            gift_card::ActiveModel {
-                id: Set(card.id),
-                kind: Set(kind_name(card).to_owned()),
-                status: Set(card.status.as_str().to_owned()),
-                currency: Set(card.currency.code().to_owned()),
-                face_value: Set(card.face_value),
-                available: Set(card.available),
-                held: Set(card.held),
-                purchaser_id: Set(card.purchaser_id),
-                recipient_user_id: Set(card.recipient.user_id),
-                recipient_email: Set(card.recipient.email.clone()),
-                partner_id: Set(card.kind.partner()),
-                experience_id: Set(match card.kind {
-                    CardKind::Experience { experience_id, .. } => Some(experience_id),
-                    CardKind::Value { .. } => None,
-                }),
-                deliver_at: Set(card.deliver_at),
-                expires_at: Set(card.expires_at),
-                code_hash: Set(code.lookup_hash.clone()),
-                code_ciphertext: Set(code.ciphertext.clone()),
-                state: Set(state),
-                version: Set(1),
-                last_seq: Set(last.seq),
-                last_hash: Set(last.hash.clone()),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&tx)
-            .await
-            .map_err(store_error)?;
-        } else {
-            let mut update = gift_card::Entity::update_many()
-                .col_expr(gift_card::Column::Status, Expr::value(card.status.as_str()))
-                .col_expr(gift_card::Column::FaceValue, Expr::value(card.face_value))
-                .col_expr(gift_card::Column::Available, Expr::value(card.available))
-                .col_expr(gift_card::Column::Held, Expr::value(card.held))
-                .col_expr(
-                    gift_card::Column::RecipientUserId,
-                    Expr::value(card.recipient.user_id),
-                )
-                .col_expr(
-                    gift_card::Column::RecipientEmail,
-                    Expr::value(card.recipient.email.clone()),
-                )
-                .col_expr(gift_card::Column::DeliverAt, Expr::value(card.deliver_at))
-                .col_expr(gift_card::Column::ExpiresAt, Expr::value(card.expires_at))
-                .col_expr(gift_card::Column::State, Expr::value(state))
-                .col_expr(
-                    gift_card::Column::Version,
-                    Expr::value(c.expected_version + 1),
-                )
-                .col_expr(gift_card::Column::LastSeq, Expr::value(last.seq))
-                .col_expr(gift_card::Column::LastHash, Expr::value(last.hash.clone()))
-                .col_expr(gift_card::Column::UpdatedAt, Expr::value(now));
-            if let Some(code) = c.side {
-                update = update
-                    .col_expr(
-                        gift_card::Column::CodeHash,
-                        Expr::value(code.lookup_hash.clone()),
-                    )
-                    .col_expr(
-                        gift_card::Column::CodeCiphertext,
-                        Expr::value(code.ciphertext.clone()),
-                    );
-            }
-            let res = update
-                .filter(gift_card::Column::Id.eq(card.id))
-                .filter(gift_card::Column::Version.eq(c.expected_version))
-                .exec(&tx)
-                .await
-                .map_err(store_error)?;
-            if res.rows_affected != 1 {
-                tx.rollback().await.map_err(store_error)?;
-                return Err(StoreError::Conflict);
-            }
+        if !write_projection(&tx, &c, last, state).await? {
+            tx.rollback().await.map_err(store_error)?;
+            return Err(StoreError::Conflict);
         }
-
         let donor_seqs = donor_numbers(&tx, card.id, c.expected_version == 0, c.events).await?;
-        let mut entries = Vec::new();
-        let mut notices = Vec::new();
-        let mut seen_notices: Vec<(Uuid, &'static str, Audience)> = Vec::new();
-        // Each user's feed gets one line per event that concerns them, with the event's
-        // number as they see the card (the donor's own numbering for the donor).
-        let mut feed: Vec<(
-            Uuid,
-            NoticeKind,
-            &actors::runtime::RecordedEvent<actors::giftcard::Event>,
-            i64,
-        )> = Vec::new();
-        for (e, donor_seq) in c.events.iter().zip(&donor_seqs) {
-            for p in ledger::postings(card.id, &e.event) {
-                entries.push(ledger_entry::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    txn_id: Set(e.id),
-                    card_id: Set(Some(card.id)),
-                    event_id: Set(Some(e.id)),
-                    account: Set(p.account.to_string()),
-                    currency: Set(card.currency.code().to_owned()),
-                    amount: Set(p.amount),
-                    at: Set(e.at),
-                });
-            }
-            for n in notify::notices(card, &e.event) {
-                if let Some(user) = n.user_id
-                    && !feed
-                        .iter()
-                        .any(|(u, k, ev, _)| *u == user && *k == n.kind && ev.id == e.id)
-                {
-                    let card_seq = match (n.audience, donor_seq) {
-                        (Audience::Donor, Some(s)) => *s,
-                        _ => e.seq,
-                    };
-                    feed.push((user, n.kind, e, card_seq));
-                }
-                // One event may notify several people of one audience (each payer of a
-                // refund): each gets their own id, derived from the event's, which is what
-                // receivers deduplicate on and what the outbox's unique index covers.
-                let event_id = match (n.audience, n.user_id) {
-                    (Audience::Payer, Some(user)) => Uuid::new_v5(&e.id, user.as_bytes()),
-                    _ => e.id,
-                };
-                let key = (event_id, n.channel.as_str(), n.audience);
-                if seen_notices.contains(&key) {
-                    continue;
-                }
-                seen_notices.push(key);
-                let payload = serde_json::json!({
-                    "card_id": card.id,
-                    "event": e.event.kind(),
-                    "seq": e.seq,
-                });
-                notices.push(
-                    crate::notify::Outgoing {
-                        event_id,
-                        card_id: Some(card.id),
-                        audience: n.audience,
-                        user_id: n.user_id,
-                        email: n.email,
-                        channel: n.channel,
-                        kind: n.kind,
-                        payload: payload.to_string(),
-                        at: e.at,
-                    }
-                    .row(),
-                );
-            }
-        }
-        // Refunds to send to the payment provider, in the transaction that records them.
-        for e in c.events {
-            notices.extend(crate::notify::refunds::refund_rows(card.id, e));
-        }
+        let entries = ledger_lines(card, c.events);
+        let (notices, feed) = notices_and_feed(card, c.events, &donor_seqs);
         let notices = coalesce_receipts(&tx, card.id, notices).await?;
         append_events_numbered(
             &tx,
@@ -395,61 +246,268 @@ impl Store<GiftCards> for SqlCardStore {
         crate::notify::enqueue(&tx, notices)
             .await
             .map_err(store_error)?;
-        // Per-user sequence numbers: two nodes racing on one user's feed collide on the
-        // unique (user_id, seq) index, and the loser's batch is decided again.
-        let mut next: HashMap<Uuid, i64> = HashMap::new();
-        let mut lines = Vec::with_capacity(feed.len());
-        let mut rows = Vec::with_capacity(feed.len());
-        for (user, kind, e, card_seq) in &feed {
-            let seq = match next.get(user) {
-                Some(s) => *s,
-                None => crate::live::feed::next_seq(&tx, *user)
-                    .await
-                    .map_err(store_error)?,
-            };
-            next.insert(*user, seq + 1);
-            let data = serde_json::json!({"card_id": card.id, "event": e.event.kind(), "card_seq": card_seq});
-            lines.push(LiveEvent {
-                topic: format!("user:{user}"),
-                seq,
-                kind: kind.as_str().to_owned(),
-                data: data.clone(),
-                at: e.at,
-                donor_seq: None,
-            });
-            rows.push(user_event::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                user_id: Set(*user),
-                seq: Set(seq),
-                kind: Set(kind.as_str().to_owned()),
-                data: Set(data.to_string()),
-                at: Set(e.at),
-                event_id: Set(e.id),
-            });
-        }
-        // One statement for the batch's feed lines.
-        if !rows.is_empty() {
-            user_event::Entity::insert_many(rows)
-                .exec_without_returning(&tx)
-                .await
-                .map_err(store_error)?;
-        }
+        let lines = append_feed(&tx, card.id, &feed).await?;
         tx.commit().await.map_err(store_error)?;
-        let mut live: Vec<LiveEvent> = c
-            .events
-            .iter()
-            .zip(&donor_seqs)
-            .map(|(e, donor_seq)| LiveEvent {
-                topic: format!("card:{}", card.id),
-                seq: e.seq,
-                kind: e.event.kind().to_owned(),
-                data: serde_json::from_str(&e.data).unwrap_or_default(),
-                at: e.at,
-                donor_seq: *donor_seq,
-            })
-            .collect();
+        let mut live = card_topic_events(card.id, c.events, &donor_seqs);
         live.extend(lines);
         self.bus.publish(live).await;
         Ok(())
     }
+}
+
+type Recorded = actors::runtime::RecordedEvent<actors::giftcard::Event>;
+
+/// One line of a user's feed: an event that concerns them, with its number as they see
+/// the card (the donor's own numbering for the donor).
+struct FeedLine<'a> {
+    user: Uuid,
+    kind: NoticeKind,
+    event: &'a Recorded,
+    card_seq: i64,
+}
+
+/// Writes the card's row: inserted for a new card, else updated if it is still at the
+/// version the batch was decided on. `false` when another writer got there first.
+async fn write_projection(
+    tx: &impl ConnectionTrait,
+    c: &Commit<'_, GiftCards>,
+    last: &Recorded,
+    state: String,
+) -> Result<bool, StoreError> {
+    let card = c.state;
+    let now = last.at;
+    if c.expected_version == 0 {
+        let code = c
+            .side
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("a new card needs a code".into()))?;
+        gift_card::ActiveModel {
+            id: Set(card.id),
+            kind: Set(kind_name(card).to_owned()),
+            status: Set(card.status.as_str().to_owned()),
+            currency: Set(card.currency.code().to_owned()),
+            face_value: Set(card.face_value),
+            available: Set(card.available),
+            held: Set(card.held),
+            purchaser_id: Set(card.purchaser_id),
+            recipient_user_id: Set(card.recipient.user_id),
+            recipient_email: Set(card.recipient.email.clone()),
+            partner_id: Set(card.kind.partner()),
+            experience_id: Set(match card.kind {
+                CardKind::Experience { experience_id, .. } => Some(experience_id),
+                CardKind::Value { .. } => None,
+            }),
+            deliver_at: Set(card.deliver_at),
+            expires_at: Set(card.expires_at),
+            code_hash: Set(code.lookup_hash.clone()),
+            code_ciphertext: Set(code.ciphertext.clone()),
+            state: Set(state),
+            version: Set(1),
+            last_seq: Set(last.seq),
+            last_hash: Set(last.hash.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(tx)
+        .await
+        .map_err(store_error)?;
+        return Ok(true);
+    }
+    let mut update = gift_card::Entity::update_many()
+        .col_expr(gift_card::Column::Status, Expr::value(card.status.as_str()))
+        .col_expr(gift_card::Column::FaceValue, Expr::value(card.face_value))
+        .col_expr(gift_card::Column::Available, Expr::value(card.available))
+        .col_expr(gift_card::Column::Held, Expr::value(card.held))
+        .col_expr(
+            gift_card::Column::RecipientUserId,
+            Expr::value(card.recipient.user_id),
+        )
+        .col_expr(
+            gift_card::Column::RecipientEmail,
+            Expr::value(card.recipient.email.clone()),
+        )
+        .col_expr(gift_card::Column::DeliverAt, Expr::value(card.deliver_at))
+        .col_expr(gift_card::Column::ExpiresAt, Expr::value(card.expires_at))
+        .col_expr(gift_card::Column::State, Expr::value(state))
+        .col_expr(
+            gift_card::Column::Version,
+            Expr::value(c.expected_version + 1),
+        )
+        .col_expr(gift_card::Column::LastSeq, Expr::value(last.seq))
+        .col_expr(gift_card::Column::LastHash, Expr::value(last.hash.clone()))
+        .col_expr(gift_card::Column::UpdatedAt, Expr::value(now));
+    if let Some(code) = &c.side {
+        update = update
+            .col_expr(
+                gift_card::Column::CodeHash,
+                Expr::value(code.lookup_hash.clone()),
+            )
+            .col_expr(
+                gift_card::Column::CodeCiphertext,
+                Expr::value(code.ciphertext.clone()),
+            );
+    }
+    let res = update
+        .filter(gift_card::Column::Id.eq(card.id))
+        .filter(gift_card::Column::Version.eq(c.expected_version))
+        .exec(tx)
+        .await
+        .map_err(store_error)?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The ledger lines of a batch's events.
+fn ledger_lines(card: &GiftCard, events: &[Recorded]) -> Vec<ledger_entry::ActiveModel> {
+    let mut entries = Vec::new();
+    for e in events {
+        for p in ledger::postings(card.id, &e.event) {
+            entries.push(ledger_entry::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                txn_id: Set(e.id),
+                card_id: Set(Some(card.id)),
+                event_id: Set(Some(e.id)),
+                account: Set(p.account.to_string()),
+                currency: Set(card.currency.code().to_owned()),
+                amount: Set(p.amount),
+                at: Set(e.at),
+            });
+        }
+    }
+    entries
+}
+
+/// Who is told of a batch's events: the outbox rows (notifications, then the refunds to
+/// send to the payment provider) and the lines of the users' feeds.
+fn notices_and_feed<'a>(
+    card: &GiftCard,
+    events: &'a [Recorded],
+    donor_seqs: &[Option<i64>],
+) -> (Vec<outbox::ActiveModel>, Vec<FeedLine<'a>>) {
+    let mut notices = Vec::new();
+    let mut seen_notices: Vec<(Uuid, &'static str, Audience)> = Vec::new();
+    let mut feed: Vec<FeedLine<'a>> = Vec::new();
+    for (e, donor_seq) in events.iter().zip(donor_seqs) {
+        for n in notify::notices(card, &e.event) {
+            if let Some(user) = n.user_id
+                && !feed
+                    .iter()
+                    .any(|l| l.user == user && l.kind == n.kind && l.event.id == e.id)
+            {
+                let card_seq = match (n.audience, donor_seq) {
+                    (Audience::Donor, Some(s)) => *s,
+                    _ => e.seq,
+                };
+                feed.push(FeedLine {
+                    user,
+                    kind: n.kind,
+                    event: e,
+                    card_seq,
+                });
+            }
+            // One event may notify several people of one audience (each payer of a
+            // refund): each gets their own id, derived from the event's, which is what
+            // receivers deduplicate on and what the outbox's unique index covers.
+            let event_id = match (n.audience, n.user_id) {
+                (Audience::Payer, Some(user)) => Uuid::new_v5(&e.id, user.as_bytes()),
+                _ => e.id,
+            };
+            let key = (event_id, n.channel.as_str(), n.audience);
+            if seen_notices.contains(&key) {
+                continue;
+            }
+            seen_notices.push(key);
+            let payload = serde_json::json!({
+                "card_id": card.id,
+                "event": e.event.kind(),
+                "seq": e.seq,
+            });
+            notices.push(
+                crate::notify::Outgoing {
+                    event_id,
+                    card_id: Some(card.id),
+                    audience: n.audience,
+                    user_id: n.user_id,
+                    email: n.email,
+                    channel: n.channel,
+                    kind: n.kind,
+                    payload: payload.to_string(),
+                    at: e.at,
+                }
+                .row(),
+            );
+        }
+    }
+    // Refunds to send to the payment provider, in the transaction that records them.
+    for e in events {
+        notices.extend(crate::notify::refunds::refund_rows(card.id, e));
+    }
+    (notices, feed)
+}
+
+/// Appends the feed lines to their users' feeds, numbered per user, and returns them as
+/// the live events to publish once committed. Two nodes racing on one user's feed collide
+/// on the unique `(user_id, seq)` index, and the loser's batch is decided again.
+async fn append_feed(
+    tx: &impl ConnectionTrait,
+    card_id: Uuid,
+    feed: &[FeedLine<'_>],
+) -> Result<Vec<LiveEvent>, StoreError> {
+    let mut next: HashMap<Uuid, i64> = HashMap::new();
+    let mut lines = Vec::with_capacity(feed.len());
+    let mut rows = Vec::with_capacity(feed.len());
+    for line in feed {
+        let seq = match next.get(&line.user) {
+            Some(s) => *s,
+            None => crate::live::feed::next_seq(tx, line.user)
+                .await
+                .map_err(store_error)?,
+        };
+        next.insert(line.user, seq + 1);
+        let data = serde_json::json!({"card_id": card_id, "event": line.event.event.kind(), "card_seq": line.card_seq});
+        lines.push(LiveEvent {
+            topic: format!("user:{}", line.user),
+            seq,
+            kind: line.kind.as_str().to_owned(),
+            data: data.clone(),
+            at: line.event.at,
+            donor_seq: None,
+        });
+        rows.push(user_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(line.user),
+            seq: Set(seq),
+            kind: Set(line.kind.as_str().to_owned()),
+            data: Set(data.to_string()),
+            at: Set(line.event.at),
+            event_id: Set(line.event.id),
+        });
+    }
+    // One statement for the batch's feed lines.
+    if !rows.is_empty() {
+        user_event::Entity::insert_many(rows)
+            .exec_without_returning(tx)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(lines)
+}
+
+/// The batch's events as the card's live topic carries them.
+fn card_topic_events(
+    card_id: Uuid,
+    events: &[Recorded],
+    donor_seqs: &[Option<i64>],
+) -> Vec<LiveEvent> {
+    events
+        .iter()
+        .zip(donor_seqs)
+        .map(|(e, donor_seq)| LiveEvent {
+            topic: format!("card:{card_id}"),
+            seq: e.seq,
+            kind: e.event.kind().to_owned(),
+            data: serde_json::from_str(&e.data).unwrap_or_default(),
+            at: e.at,
+            donor_seq: *donor_seq,
+        })
+        .collect()
 }
