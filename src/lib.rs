@@ -29,6 +29,7 @@ pub mod refunds;
 pub mod reminders;
 pub mod secrets;
 pub mod seed;
+pub mod signing;
 pub mod startup;
 pub mod state;
 pub mod storage;

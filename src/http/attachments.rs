@@ -12,6 +12,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::cards::{self, CardView};
 use crate::http::routing::Resource;
+use crate::secrets::SecretKey;
+use crate::signing::{Refused, Signer};
 use crate::state::{AppState, State};
 use crate::storage::{BlobStore, LocalStore};
 use actix_web::http::header::{self, HeaderMap};
@@ -22,8 +24,6 @@ use actors::giftcard::{GiftCard, Status};
 use chrono::{DateTime, Utc};
 use entities::card_attachment;
 use futures_util::StreamExt;
-use hmac::digest::KeyInit;
-use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, SqlErr,
@@ -46,8 +46,6 @@ pub const URL_TTL_SECS: i64 = 3600;
 const URL_ROUNDING_SECS: i64 = 300;
 /// Label of the subkey that signs attachment URLs.
 const URL_KEY_LABEL: &str = "attachment-urls";
-
-type HmacSha256 = Hmac<Sha256>;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(Resource::of(__path_upload, upload).and(__path_list, list))
@@ -268,14 +266,9 @@ fn blob_store(state: &AppState) -> LocalStore {
 
 // ---------------------------------------------------------------- signed URLs
 
-fn url_mac(state: &AppState, id: Uuid, exp: i64) -> HmacSha256 {
-    // HMAC zero-pads a 32-byte key to its 64-byte block; passing the block directly
-    // gives the same MAC without a fallible constructor.
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(&state.secrets.derive(URL_KEY_LABEL));
-    let mut mac = <HmacSha256 as KeyInit>::new(&block.into());
-    mac.update(format!("{id}.{exp}").as_bytes());
-    mac
+/// Signs `{attachment id}.{exp}`, the whole MAC in hex.
+fn url_signer(secrets: &SecretKey) -> Signer {
+    Signer::new(secrets, URL_KEY_LABEL)
 }
 
 /// Unix time at which a URL signed at `now` expires: an hour later, rounded up to the
@@ -288,7 +281,7 @@ fn url_expiry(now: DateTime<Utc>) -> i64 {
 /// `/api/v1/attachments/{id}?exp=…&sig=…`, and when it stops working.
 pub fn signed_url(state: &AppState, id: Uuid, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
     let exp = url_expiry(now);
-    let sig = hex::encode(url_mac(state, id, exp).finalize().into_bytes());
+    let sig = url_signer(&state.secrets).sign_expiring(&[id.to_string()], exp);
     let expires = DateTime::from_timestamp(exp, 0).unwrap_or(now);
     (
         format!("/api/v1/attachments/{id}?exp={exp}&sig={sig}"),
@@ -298,29 +291,24 @@ pub fn signed_url(state: &AppState, id: Uuid, now: DateTime<Utc>) -> (String, Da
 
 /// Checks a signed URL's query; on success, the seconds it still works.
 fn verify_url(state: &AppState, id: Uuid, query: &SignedQuery) -> ApiResult<i64> {
+    check_url(&state.secrets, id, query, state.clock.now().timestamp())
+}
+
+fn check_url(secrets: &SecretKey, id: Uuid, query: &SignedQuery, now: i64) -> ApiResult<i64> {
     let invalid = || ApiError::forbidden("this attachment link is not valid");
     let exp: i64 = query
         .exp
         .as_deref()
         .and_then(|e| e.parse().ok())
         .ok_or_else(invalid)?;
-    let sig = query
-        .sig
-        .as_deref()
-        .filter(|s| s.len() == 64)
-        .and_then(|s| hex::decode(s).ok())
-        .ok_or_else(invalid)?;
-    // Constant time: the MAC crate compares without early exit.
-    url_mac(state, id, exp)
-        .verify_slice(&sig)
-        .map_err(|_| invalid())?;
-    let left = exp - state.clock.now().timestamp();
-    if left <= 0 {
-        return Err(ApiError::forbidden(
+    let sig = query.sig.as_deref().ok_or_else(invalid)?;
+    match url_signer(secrets).verify_expiring(&[id.to_string()], exp, sig, now) {
+        Ok(left) => Ok(left),
+        Err(Refused::Invalid) => Err(invalid()),
+        Err(Refused::Expired) => Err(ApiError::forbidden(
             "this attachment link has expired; list the card's attachments for a new one",
-        ));
+        )),
     }
-    Ok(left)
 }
 
 // ---------------------------------------------------------------- upload
@@ -783,5 +771,60 @@ mod tests {
         assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
         assert_eq!(byte_range("items=0-1", 100), None);
         assert_eq!(byte_range("bytes=x-", 100), None);
+    }
+
+    fn query(exp: impl ToString, sig: &str) -> SignedQuery {
+        SignedQuery {
+            exp: Some(exp.to_string()),
+            sig: Some(sig.to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_url_signed_the_old_way_still_works() {
+        use hmac::Mac;
+        let secrets = SecretKey::from_bytes([3; 32]);
+        let id = Uuid::parse_str("0193c0de-0000-7000-8000-00000000a77a").unwrap();
+        let exp = 1_800_003_600_i64;
+        let key = secrets.derive("attachment-urls");
+        let mut m = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
+        m.update(format!("{id}.{exp}").as_bytes());
+        let old = hex::encode(m.finalize().into_bytes());
+        assert_eq!(
+            check_url(&secrets, id, &query(exp, &old), exp - 600).unwrap(),
+            600
+        );
+        // Hex was read in either case, and still is.
+        let upper = old.to_uppercase();
+        assert_eq!(
+            check_url(&secrets, id, &query(exp, &upper), exp - 1).unwrap(),
+            1
+        );
+        // And a URL signed now is the same as before.
+        assert_eq!(
+            url_signer(&secrets).sign_expiring(&[id.to_string()], exp),
+            old
+        );
+
+        let expired = check_url(&secrets, id, &query(exp, &old), exp).unwrap_err();
+        assert!(expired.to_string().contains("expired"), "{expired}");
+        let other = Uuid::now_v7();
+        let forged = check_url(&secrets, other, &query(exp, &old), exp - 1).unwrap_err();
+        assert!(!forged.to_string().contains("expired"), "{forged}");
+        for (e, s) in [("x", old.as_str()), ("1", ""), ("1", "zz")] {
+            assert!(check_url(&secrets, id, &query(e, s), 0).is_err());
+        }
+        assert!(
+            check_url(
+                &secrets,
+                id,
+                &SignedQuery {
+                    exp: None,
+                    sig: None
+                },
+                0
+            )
+            .is_err()
+        );
     }
 }
