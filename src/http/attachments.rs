@@ -16,6 +16,7 @@ use crate::secrets::SecretKey;
 use crate::signing::{Refused, Signer};
 use crate::state::{AppState, State};
 use crate::storage::{BlobStore, LocalStore};
+use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
@@ -578,28 +579,37 @@ pub struct SignedQuery {
     pub sig: Option<String>,
 }
 
-/// A byte range asked for with `Range`: `Ok((first, last))` (inclusive), or `Err(())` when
-/// it cannot be satisfied. `None`: serve the whole file (no range, several ranges, or a
-/// header we do not read — which a server may ignore).
+/// A byte range asked for with `Range` (RFC 9110 §14.2), for a file of `len` bytes:
+/// `Ok((first, last))` (inclusive, within the file), or `Err(())` when it cannot be
+/// satisfied (416). `None`: serve the whole file — no range, several ranges, another unit,
+/// or a header that does not parse, which the RFC lets a server ignore.
+///
+/// Positions are digits only; one too large for 64 bits counts as the largest number, so
+/// `bytes=99999999999999999999-` is past the end (416) and `bytes=-99999999999999999999`
+/// is the whole file (206), never an overflow.
 fn byte_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = value.trim().strip_prefix("bytes=")?.trim();
+    let (unit, spec) = value.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
+    let spec = spec.trim();
     if spec.contains(',') {
         return None;
     }
     let (first, last) = spec.split_once('-')?;
     let (first, last) = (first.trim(), last.trim());
     if first.is_empty() {
-        let suffix: u64 = last.parse().ok()?;
+        let suffix = position(last)?;
         if suffix == 0 || len == 0 {
             return Some(Err(()));
         }
         return Some(Ok((len.saturating_sub(suffix), len - 1)));
     }
-    let first: u64 = first.parse().ok()?;
-    let last: Option<u64> = if last.is_empty() {
+    let first = position(first)?;
+    let last = if last.is_empty() {
         None
     } else {
-        Some(last.parse().ok()?)
+        Some(position(last)?)
     };
     if last.is_some_and(|l| l < first) {
         return None;
@@ -610,13 +620,26 @@ fn byte_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok((first, last.map_or(len - 1, |l| l.min(len - 1)))))
 }
 
+/// A position in a range: one or more ASCII digits (no sign, no blanks), saturating at
+/// `u64::MAX`.
+fn position(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
 /// The bytes of an attachment, by signed URL (from the attachment list or the opened
 /// card): no login needed, so media elements can load it. Answers `Range` requests
-/// (players seek) and `If-None-Match`.
+/// (players seek; a single range, RFC 9110 §14), `If-Range` and `If-None-Match`. The file
+/// is streamed from storage, never read whole into memory.
 #[utoipa::path(tag = "cards",
     params(("attachment_id" = Uuid, Path), SignedQuery),
     responses((status = 200, description = "The file, with its content type"),
               (status = 206, description = "Part of the file"),
+              (status = 416, description = "The range starts past the end of the file"),
               (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 #[get("/attachments/{attachment_id}")]
 pub async fn serve(
@@ -631,8 +654,8 @@ pub async fn serve(
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("attachment"))?;
-    let bytes = blob_store(&state)
-        .get(&row.storage_key)
+    let blob = blob_store(&state)
+        .open(&row.storage_key)
         .await
         .or_internal()?
         .ok_or_else(|| {
@@ -647,37 +670,31 @@ pub async fn serve(
         .insert_header((header::ETAG, etag.clone()))
         .insert_header((header::ACCEPT_RANGES, "bytes"));
     let headers = req.headers();
-    let matches_etag = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    };
-    if matches_etag(header::IF_NONE_MATCH) {
+    let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let none_match = header_text(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if none_match {
         return Ok(res
             .status(actix_web::http::StatusCode::NOT_MODIFIED)
             .finish());
     }
     res.content_type(row.content_type.as_str());
-    let if_range_ok = headers.get(header::IF_RANGE).is_none() || matches_etag(header::IF_RANGE);
-    let len = bytes.len() as u64;
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
+    // `If-Range`: the range only if the file is still the one with this (strong) ETag; a
+    // date or another tag gets the whole file.
+    let if_range_ok = header_text(header::IF_RANGE).is_none_or(|v| v.trim() == etag);
+    let len = blob.len();
+    let range = header_text(header::RANGE)
         .filter(|_| if_range_ok)
         .and_then(|v| byte_range(v, len));
+    // The file is streamed from disk as it is sent, whole or the part asked for.
     match range {
-        None => Ok(res.body(bytes)),
+        None => Ok(res.body(SizedStream::new(len, blob.read_all()))),
         Some(Ok((first, last))) => {
-            let part = usize::try_from(first)
-                .ok()
-                .zip(usize::try_from(last).ok())
-                .map(|(f, l)| bytes.slice(f..=l))
-                .ok_or_else(|| ApiError::internal("a range beyond memory"))?;
+            let part = blob.read_range(first, last).await.or_internal()?;
             Ok(res
                 .status(actix_web::http::StatusCode::PARTIAL_CONTENT)
                 .insert_header((header::CONTENT_RANGE, format!("bytes {first}-{last}/{len}")))
-                .body(part))
+                .body(SizedStream::new(last - first + 1, part)))
         }
         Some(Err(())) => Ok(HttpResponse::RangeNotSatisfiable()
             .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
@@ -771,6 +788,56 @@ mod tests {
         assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
         assert_eq!(byte_range("items=0-1", 100), None);
         assert_eq!(byte_range("bytes=x-", 100), None);
+    }
+
+    #[test]
+    fn ranges_never_overflow_and_read_digits_only() {
+        let huge = "99999999999999999999";
+        assert_eq!(byte_range(&format!("bytes={huge}-"), 100), Some(Err(())));
+        assert_eq!(
+            byte_range(&format!("bytes={huge}-{huge}"), 100),
+            Some(Err(()))
+        );
+        assert_eq!(
+            byte_range(&format!("bytes=0-{huge}"), 100),
+            Some(Ok((0, 99)))
+        );
+        assert_eq!(
+            byte_range(&format!("bytes=-{huge}"), 100),
+            Some(Ok((0, 99)))
+        );
+        assert_eq!(
+            byte_range(&format!("bytes={}-", u64::MAX), u64::MAX),
+            Some(Err(()))
+        );
+        assert_eq!(
+            byte_range("bytes=-1", u64::MAX),
+            Some(Ok((u64::MAX - 1, u64::MAX - 1)))
+        );
+        assert_eq!(byte_range("bytes=0-0", 1), Some(Ok((0, 0))));
+        assert_eq!(byte_range("bytes=0-", 0), Some(Err(())));
+        assert_eq!(byte_range("bytes=-5", 0), Some(Err(())));
+        // The unit is case-insensitive; blanks around the parts are tolerated.
+        assert_eq!(byte_range("Bytes=1-2", 100), Some(Ok((1, 2))));
+        assert_eq!(byte_range(" bytes = 1 - 2 ", 100), Some(Ok((1, 2))));
+        for bad in [
+            "",
+            "bytes",
+            "bytes=",
+            "bytes=-",
+            "bytes=1",
+            "bytes=+1-2",
+            "bytes=1-+2",
+            "bytes=-+2",
+            "bytes=1-2-3",
+            "bytes=0x1-2",
+            "bytes=1 2-3",
+            "bytes=\u{0661}-2",
+            "bytes=0-1,",
+            "=0-1",
+        ] {
+            assert_eq!(byte_range(bad, 100), None, "{bad:?}");
+        }
     }
 
     fn query(exp: impl ToString, sig: &str) -> SignedQuery {
