@@ -223,9 +223,13 @@ fn with_expiry<F: AsRef<[u8]>>(fields: &[F], expires: i64) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Equality of two byte strings in time that depends only on their lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Equality of two byte strings in time that does not depend on where they differ (only
+/// on their lengths).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -401,6 +405,15 @@ mod tests {
             "no overflow"
         );
         assert_eq!(tag, signer.sign(&["id", "1000"]));
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"\x80", b"\x00"));
     }
 
     #[test]
