@@ -639,7 +639,6 @@ fn position(digits: &str) -> Option<u64> {
     params(("attachment_id" = Uuid, Path), SignedQuery),
     responses((status = 200, description = "The file, with its content type"),
               (status = 206, description = "Part of the file"),
-              (status = 416, description = "The range starts past the end of the file"),
               (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 #[get("/attachments/{attachment_id}")]
 pub async fn serve(
