@@ -8,16 +8,15 @@
 //! A scan is taken only within the booking's check-in window (`CheckInWindow`, the same
 //! as for the tablet's check-in), and the refusal says when it opens.
 
-use crate::auth::constant_time_eq;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::secrets::SecretKey;
+use crate::secrets::signing::{Signer, TagFormat};
 use crate::state::AppState;
 use actors::booking::BookingStatus;
 use actors::notice::{Audience, Channel, NoticeKind};
 use chrono::{DateTime, Duration, Utc};
 use entities::{booking, validation};
-use hmac::{Hmac, Mac};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use sha2::Sha256;
 use uuid::Uuid;
 
 /// How often the QR code changes.
@@ -30,23 +29,29 @@ fn window(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(QR_ROTATION_SECS)
 }
 
-fn mac(state: &AppState, booking: Uuid, window: i64) -> String {
-    let key = state.secrets.derive(KEY_LABEL);
-    let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(&key) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    m.update(format!("{booking}.{window}").as_bytes());
-    hex::encode(&m.finalize().into_bytes()[..16])
+/// Signs `{booking}.{window}`; the tag is the MAC's first 16 bytes in hex, to keep the
+/// QR code small.
+fn signer(secrets: &SecretKey) -> Signer {
+    Signer::new(secrets, KEY_LABEL).tag_format(TagFormat::HEX.truncated(16))
+}
+
+fn fields(booking: Uuid, window: i64) -> [String; 2] {
+    [booking.to_string(), window.to_string()]
 }
 
 /// The QR token for a booking now, and when it stops being the current one.
 pub fn token(state: &AppState, booking: Uuid) -> (String, DateTime<Utc>) {
-    let now = state.clock.now();
+    token_at(&state.secrets, booking, state.clock.now())
+}
+
+fn token_at(secrets: &SecretKey, booking: Uuid, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
     let w = window(now);
     let until = DateTime::from_timestamp((w + 1) * QR_ROTATION_SECS, 0).unwrap_or(now);
     (
-        format!("v1.{booking}.{w}.{}", mac(state, booking, w)),
+        format!(
+            "v1.{booking}.{w}.{}",
+            signer(secrets).sign(&fields(booking, w))
+        ),
         until,
     )
 }
@@ -54,6 +59,10 @@ pub fn token(state: &AppState, booking: Uuid) -> (String, DateTime<Utc>) {
 /// The booking a scanned token names, if its signature holds and its window is the
 /// current or the previous one (a scan at the turn of a window still works).
 fn verify(state: &AppState, raw: &str) -> ApiResult<Uuid> {
+    booking_of(&state.secrets, raw, state.clock.now())
+}
+
+fn booking_of(secrets: &SecretKey, raw: &str, at: DateTime<Utc>) -> ApiResult<Uuid> {
     let invalid = || {
         ApiError::new(
             ErrorCode::InvalidCode,
@@ -73,10 +82,10 @@ fn verify(state: &AppState, raw: &str) -> ApiResult<Uuid> {
     };
     let booking = Uuid::parse_str(b).map_err(|_| invalid())?;
     let w: i64 = w.parse().map_err(|_| invalid())?;
-    if !constant_time_eq(mac(state, booking, w).as_bytes(), sig.as_bytes()) {
+    if !signer(secrets).verify(&fields(booking, w), sig) {
         return Err(invalid());
     }
-    let now = window(state.clock.now());
+    let now = window(at);
     if w != now && w != now - 1 {
         return Err(ApiError::new(
             ErrorCode::InvalidCode,
@@ -220,4 +229,69 @@ async fn set_status(
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("validation"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::Mac;
+
+    const BOOKING: &str = "0193c0de-0000-7000-8000-0000000000b1";
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    #[test]
+    fn a_token_signed_the_old_way_still_names_its_booking() {
+        let secrets = SecretKey::from_bytes([5; 32]);
+        let booking = Uuid::parse_str(BOOKING).unwrap();
+        let now = at(1_800_000_015);
+        let w = 1_800_000_015 / QR_ROTATION_SECS;
+        let key = secrets.derive("booking-qr");
+        let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+        m.update(format!("{booking}.{w}").as_bytes());
+        let old = format!(
+            "v1.{booking}.{w}.{}",
+            hex::encode(&m.finalize().into_bytes()[..16])
+        );
+        assert_eq!(booking_of(&secrets, &old, now).unwrap(), booking);
+        // The token made now is the same string.
+        assert_eq!(token_at(&secrets, booking, now).0, old);
+    }
+
+    #[test]
+    fn a_token_works_in_its_window_and_the_next_only() {
+        let secrets = SecretKey::from_bytes([5; 32]);
+        let booking = Uuid::parse_str(BOOKING).unwrap();
+        let (token, until) = token_at(&secrets, booking, at(1_800_000_015));
+        assert_eq!(until, at(1_800_000_030));
+        assert_eq!(
+            booking_of(&secrets, &token, at(1_800_000_059)).unwrap(),
+            booking
+        );
+        let late = booking_of(&secrets, &token, at(1_800_000_060)).unwrap_err();
+        assert!(late.to_string().contains("expired"), "{late}");
+        let other = SecretKey::from_bytes([6; 32]);
+        assert!(booking_of(&other, &token, at(1_800_000_015)).is_err());
+        let (head, sig) = token.rsplit_once('.').unwrap();
+        let flipped = format!(
+            "{head}.{}{}",
+            if sig.starts_with('0') { '1' } else { '0' },
+            &sig[1..]
+        );
+        assert!(booking_of(&secrets, &flipped, at(1_800_000_015)).is_err());
+        for junk in [
+            "",
+            "v1",
+            "v2.x.1.00",
+            &format!("{token}.x"),
+            &format!("{head}."),
+        ] {
+            assert!(
+                booking_of(&secrets, junk, at(1_800_000_015)).is_err(),
+                "{junk:?}"
+            );
+        }
+    }
 }

@@ -11,11 +11,8 @@
 //! only sent to `/api/v1/auth/`.
 
 use crate::secrets::SecretKey;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::secrets::signing::{Signer, TagFormat};
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// The cookie's name.
 pub const DEVICE_COOKIE: &str = "fimy_device";
@@ -30,18 +27,15 @@ const LABEL: &str = "fimy known login devices v1";
 /// Longest cookie value looked at.
 const MAX_COOKIE_LEN: usize = 1024;
 
+/// Signs an entry: `account \0 device \0 expiry`, the whole MAC in base64url.
+fn signer(secrets: &SecretKey) -> Signer {
+    Signer::new(secrets, LABEL)
+        .separator(b"\0")
+        .tag_format(TagFormat::BASE64URL)
+}
+
 fn mac(secrets: &SecretKey, account: &str, device: &str, expires: i64) -> String {
-    let key = secrets.derive(LABEL);
-    // A 32-byte key padded to HMAC's 64-byte block is the same key, and infallible.
-    let mut block = [0u8; 64];
-    block[..key.len()].copy_from_slice(&key);
-    let mut m = <Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
-    m.update(account.as_bytes());
-    m.update(b"\0");
-    m.update(device.as_bytes());
-    m.update(b"\0");
-    m.update(expires.to_string().as_bytes());
-    URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+    signer(secrets).sign_expiring(&[account, device], expires)
 }
 
 /// One well-formed, unexpired entry of the cookie: (device id, expiry, mac).
@@ -71,11 +65,13 @@ pub fn recognise(
     account: &str,
     now: DateTime<Utc>,
 ) -> Option<String> {
+    let signer = signer(secrets);
     entries(cookie, now)
         .into_iter()
         .find(|(device, expires, given)| {
-            let expected = mac(secrets, account, device, *expires);
-            crate::auth::constant_time_eq(expected.as_bytes(), given.as_bytes())
+            signer
+                .verify_expiring(&[account, device], *expires, given, now.timestamp())
+                .is_ok()
         })
         .map(|(device, _, _)| device.to_owned())
 }
@@ -155,6 +151,28 @@ mod tests {
         for junk in ["", "~~", "x.y.z", "a.1.b.c", &"x".repeat(5000)] {
             assert!(recognise(&secrets, Some(junk), "owner@x.io", now).is_none());
         }
+    }
+
+    #[test]
+    fn an_entry_signed_the_old_way_is_still_known() {
+        use base64::Engine;
+        use hmac::Mac;
+        let secrets = SecretKey::from_bytes([7; 32]);
+        let now = Utc::now();
+        let device = "0193c0de-0000-7000-8000-000000000001";
+        let expires = (now + Duration::days(10)).timestamp();
+        let key = secrets.derive("fimy known login devices v1");
+        let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+        m.update(format!("owner@x.io\0{device}\0{expires}").as_bytes());
+        let old =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m.finalize().into_bytes());
+        let cookie = format!("{device}.{expires}.{old}");
+        assert_eq!(
+            recognise(&secrets, Some(&cookie), "owner@x.io", now).as_deref(),
+            Some(device)
+        );
+        // And a new entry is written exactly as before.
+        assert_eq!(mac(&secrets, "owner@x.io", device, expires), old);
     }
 
     #[test]

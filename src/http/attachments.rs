@@ -12,8 +12,11 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::cards::views::{CardView, load_for};
 use crate::http::routing::Resource;
+use crate::secrets::SecretKey;
+use crate::secrets::signing::{Refused, Signer};
 use crate::state::{AppState, State};
 use crate::store::blobs::{BlobStore, LocalStore};
+use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
@@ -22,8 +25,6 @@ use actors::giftcard::{GiftCard, Status};
 use chrono::{DateTime, Utc};
 use entities::card_attachment;
 use futures_util::StreamExt;
-use hmac::digest::KeyInit;
-use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, SqlErr,
@@ -46,8 +47,6 @@ pub const URL_TTL_SECS: i64 = 3600;
 const URL_ROUNDING_SECS: i64 = 300;
 /// Label of the subkey that signs attachment URLs.
 const URL_KEY_LABEL: &str = "attachment-urls";
-
-type HmacSha256 = Hmac<Sha256>;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(Resource::of(__path_upload, upload).and(__path_list, list))
@@ -268,14 +267,9 @@ fn blob_store(state: &AppState) -> LocalStore {
 
 // ---------------------------------------------------------------- signed URLs
 
-fn url_mac(state: &AppState, id: Uuid, exp: i64) -> HmacSha256 {
-    // HMAC zero-pads a 32-byte key to its 64-byte block; passing the block directly
-    // gives the same MAC without a fallible constructor.
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(&state.secrets.derive(URL_KEY_LABEL));
-    let mut mac = <HmacSha256 as KeyInit>::new(&block.into());
-    mac.update(format!("{id}.{exp}").as_bytes());
-    mac
+/// Signs `{attachment id}.{exp}`, the whole MAC in hex.
+fn url_signer(secrets: &SecretKey) -> Signer {
+    Signer::new(secrets, URL_KEY_LABEL)
 }
 
 /// Unix time at which a URL signed at `now` expires: an hour later, rounded up to the
@@ -288,7 +282,7 @@ fn url_expiry(now: DateTime<Utc>) -> i64 {
 /// `/api/v1/attachments/{id}?exp=…&sig=…`, and when it stops working.
 pub fn signed_url(state: &AppState, id: Uuid, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
     let exp = url_expiry(now);
-    let sig = hex::encode(url_mac(state, id, exp).finalize().into_bytes());
+    let sig = url_signer(&state.secrets).sign_expiring(&[id.to_string()], exp);
     let expires = DateTime::from_timestamp(exp, 0).unwrap_or(now);
     (
         format!("/api/v1/attachments/{id}?exp={exp}&sig={sig}"),
@@ -298,29 +292,24 @@ pub fn signed_url(state: &AppState, id: Uuid, now: DateTime<Utc>) -> (String, Da
 
 /// Checks a signed URL's query; on success, the seconds it still works.
 fn verify_url(state: &AppState, id: Uuid, query: &SignedQuery) -> ApiResult<i64> {
+    check_url(&state.secrets, id, query, state.clock.now().timestamp())
+}
+
+fn check_url(secrets: &SecretKey, id: Uuid, query: &SignedQuery, now: i64) -> ApiResult<i64> {
     let invalid = || ApiError::forbidden("this attachment link is not valid");
     let exp: i64 = query
         .exp
         .as_deref()
         .and_then(|e| e.parse().ok())
         .ok_or_else(invalid)?;
-    let sig = query
-        .sig
-        .as_deref()
-        .filter(|s| s.len() == 64)
-        .and_then(|s| hex::decode(s).ok())
-        .ok_or_else(invalid)?;
-    // Constant time: the MAC crate compares without early exit.
-    url_mac(state, id, exp)
-        .verify_slice(&sig)
-        .map_err(|_| invalid())?;
-    let left = exp - state.clock.now().timestamp();
-    if left <= 0 {
-        return Err(ApiError::forbidden(
+    let sig = query.sig.as_deref().ok_or_else(invalid)?;
+    match url_signer(secrets).verify_expiring(&[id.to_string()], exp, sig, now) {
+        Ok(left) => Ok(left),
+        Err(Refused::Invalid) => Err(invalid()),
+        Err(Refused::Expired) => Err(ApiError::forbidden(
             "this attachment link has expired; list the card's attachments for a new one",
-        ));
+        )),
     }
-    Ok(left)
 }
 
 // ---------------------------------------------------------------- upload
@@ -590,28 +579,37 @@ pub struct SignedQuery {
     pub sig: Option<String>,
 }
 
-/// A byte range asked for with `Range`: `Ok((first, last))` (inclusive), or `Err(())` when
-/// it cannot be satisfied. `None`: serve the whole file (no range, several ranges, or a
-/// header we do not read — which a server may ignore).
+/// A byte range asked for with `Range` (RFC 9110 §14.2), for a file of `len` bytes:
+/// `Ok((first, last))` (inclusive, within the file), or `Err(())` when it cannot be
+/// satisfied (416). `None`: serve the whole file — no range, several ranges, another unit,
+/// or a header that does not parse, which the RFC lets a server ignore.
+///
+/// Positions are digits only; one too large for 64 bits counts as the largest number, so
+/// `bytes=99999999999999999999-` is past the end (416) and `bytes=-99999999999999999999`
+/// is the whole file (206), never an overflow.
 fn byte_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = value.trim().strip_prefix("bytes=")?.trim();
+    let (unit, spec) = value.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
+    let spec = spec.trim();
     if spec.contains(',') {
         return None;
     }
     let (first, last) = spec.split_once('-')?;
     let (first, last) = (first.trim(), last.trim());
     if first.is_empty() {
-        let suffix: u64 = last.parse().ok()?;
+        let suffix = position(last)?;
         if suffix == 0 || len == 0 {
             return Some(Err(()));
         }
         return Some(Ok((len.saturating_sub(suffix), len - 1)));
     }
-    let first: u64 = first.parse().ok()?;
-    let last: Option<u64> = if last.is_empty() {
+    let first = position(first)?;
+    let last = if last.is_empty() {
         None
     } else {
-        Some(last.parse().ok()?)
+        Some(position(last)?)
     };
     if last.is_some_and(|l| l < first) {
         return None;
@@ -622,9 +620,21 @@ fn byte_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok((first, last.map_or(len - 1, |l| l.min(len - 1)))))
 }
 
+/// A position in a range: one or more ASCII digits (no sign, no blanks), saturating at
+/// `u64::MAX`.
+fn position(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
 /// The bytes of an attachment, by signed URL (from the attachment list or the opened
 /// card): no login needed, so media elements can load it. Answers `Range` requests
-/// (players seek) and `If-None-Match`.
+/// (players seek; a single range, RFC 9110 §14), `If-Range` and `If-None-Match`. The file
+/// is streamed from storage, never read whole into memory.
 #[utoipa::path(tag = "cards",
     params(("attachment_id" = Uuid, Path), SignedQuery),
     responses((status = 200, description = "The file, with its content type"),
@@ -643,8 +653,8 @@ pub async fn serve(
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("attachment"))?;
-    let bytes = blob_store(&state)
-        .get(&row.storage_key)
+    let blob = blob_store(&state)
+        .open(&row.storage_key)
         .await
         .or_internal()?
         .ok_or_else(|| {
@@ -659,37 +669,31 @@ pub async fn serve(
         .insert_header((header::ETAG, etag.clone()))
         .insert_header((header::ACCEPT_RANGES, "bytes"));
     let headers = req.headers();
-    let matches_etag = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    };
-    if matches_etag(header::IF_NONE_MATCH) {
+    let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let none_match = header_text(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if none_match {
         return Ok(res
             .status(actix_web::http::StatusCode::NOT_MODIFIED)
             .finish());
     }
     res.content_type(row.content_type.as_str());
-    let if_range_ok = headers.get(header::IF_RANGE).is_none() || matches_etag(header::IF_RANGE);
-    let len = bytes.len() as u64;
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
+    // `If-Range`: the range only if the file is still the one with this (strong) ETag; a
+    // date or another tag gets the whole file.
+    let if_range_ok = header_text(header::IF_RANGE).is_none_or(|v| v.trim() == etag);
+    let len = blob.len();
+    let range = header_text(header::RANGE)
         .filter(|_| if_range_ok)
         .and_then(|v| byte_range(v, len));
+    // The file is streamed from disk as it is sent, whole or the part asked for.
     match range {
-        None => Ok(res.body(bytes)),
+        None => Ok(res.body(SizedStream::new(len, blob.read_all()))),
         Some(Ok((first, last))) => {
-            let part = usize::try_from(first)
-                .ok()
-                .zip(usize::try_from(last).ok())
-                .map(|(f, l)| bytes.slice(f..=l))
-                .ok_or_else(|| ApiError::internal("a range beyond memory"))?;
+            let part = blob.read_range(first, last).await.or_internal()?;
             Ok(res
                 .status(actix_web::http::StatusCode::PARTIAL_CONTENT)
                 .insert_header((header::CONTENT_RANGE, format!("bytes {first}-{last}/{len}")))
-                .body(part))
+                .body(SizedStream::new(last - first + 1, part)))
         }
         Some(Err(())) => Ok(HttpResponse::RangeNotSatisfiable()
             .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
@@ -783,5 +787,110 @@ mod tests {
         assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
         assert_eq!(byte_range("items=0-1", 100), None);
         assert_eq!(byte_range("bytes=x-", 100), None);
+    }
+
+    #[test]
+    fn ranges_never_overflow_and_read_digits_only() {
+        let huge = "99999999999999999999";
+        assert_eq!(byte_range(&format!("bytes={huge}-"), 100), Some(Err(())));
+        assert_eq!(
+            byte_range(&format!("bytes={huge}-{huge}"), 100),
+            Some(Err(()))
+        );
+        assert_eq!(
+            byte_range(&format!("bytes=0-{huge}"), 100),
+            Some(Ok((0, 99)))
+        );
+        assert_eq!(
+            byte_range(&format!("bytes=-{huge}"), 100),
+            Some(Ok((0, 99)))
+        );
+        assert_eq!(
+            byte_range(&format!("bytes={}-", u64::MAX), u64::MAX),
+            Some(Err(()))
+        );
+        assert_eq!(
+            byte_range("bytes=-1", u64::MAX),
+            Some(Ok((u64::MAX - 1, u64::MAX - 1)))
+        );
+        assert_eq!(byte_range("bytes=0-0", 1), Some(Ok((0, 0))));
+        assert_eq!(byte_range("bytes=0-", 0), Some(Err(())));
+        assert_eq!(byte_range("bytes=-5", 0), Some(Err(())));
+        // The unit is case-insensitive; blanks around the parts are tolerated.
+        assert_eq!(byte_range("Bytes=1-2", 100), Some(Ok((1, 2))));
+        assert_eq!(byte_range(" bytes = 1 - 2 ", 100), Some(Ok((1, 2))));
+        for bad in [
+            "",
+            "bytes",
+            "bytes=",
+            "bytes=-",
+            "bytes=1",
+            "bytes=+1-2",
+            "bytes=1-+2",
+            "bytes=-+2",
+            "bytes=1-2-3",
+            "bytes=0x1-2",
+            "bytes=1 2-3",
+            "bytes=\u{0661}-2",
+            "bytes=0-1,",
+            "=0-1",
+        ] {
+            assert_eq!(byte_range(bad, 100), None, "{bad:?}");
+        }
+    }
+
+    fn query(exp: impl ToString, sig: &str) -> SignedQuery {
+        SignedQuery {
+            exp: Some(exp.to_string()),
+            sig: Some(sig.to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_url_signed_the_old_way_still_works() {
+        use hmac::Mac;
+        let secrets = SecretKey::from_bytes([3; 32]);
+        let id = Uuid::parse_str("0193c0de-0000-7000-8000-00000000a77a").unwrap();
+        let exp = 1_800_003_600_i64;
+        let key = secrets.derive("attachment-urls");
+        let mut m = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
+        m.update(format!("{id}.{exp}").as_bytes());
+        let old = hex::encode(m.finalize().into_bytes());
+        assert_eq!(
+            check_url(&secrets, id, &query(exp, &old), exp - 600).unwrap(),
+            600
+        );
+        // Hex was read in either case, and still is.
+        let upper = old.to_uppercase();
+        assert_eq!(
+            check_url(&secrets, id, &query(exp, &upper), exp - 1).unwrap(),
+            1
+        );
+        // And a URL signed now is the same as before.
+        assert_eq!(
+            url_signer(&secrets).sign_expiring(&[id.to_string()], exp),
+            old
+        );
+
+        let expired = check_url(&secrets, id, &query(exp, &old), exp).unwrap_err();
+        assert!(expired.to_string().contains("expired"), "{expired}");
+        let other = Uuid::now_v7();
+        let forged = check_url(&secrets, other, &query(exp, &old), exp - 1).unwrap_err();
+        assert!(!forged.to_string().contains("expired"), "{forged}");
+        for (e, s) in [("x", old.as_str()), ("1", ""), ("1", "zz")] {
+            assert!(check_url(&secrets, id, &query(e, s), 0).is_err());
+        }
+        assert!(
+            check_url(
+                &secrets,
+                id,
+                &SignedQuery {
+                    exp: None,
+                    sig: None
+                },
+                0
+            )
+            .is_err()
+        );
     }
 }

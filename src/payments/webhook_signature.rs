@@ -1,14 +1,14 @@
 //! Stripe's webhook signature scheme, used by both payment providers: the header
 //! `Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=…][,v0=…]` signs
 //! `"{t}.{raw body}"` with the endpoint's webhook secret (the whole `whsec_…` string).
+//!
+//! The MAC is the primitive of `secrets::signing`, but not its `Signer`: Stripe's scheme keys it
+//! with the secret as given (not a subkey of ours) and fixes the header's format.
 
 use crate::payments::PaymentError;
+use crate::secrets::signing::{hmac_sha256, hmac_sha256_matches};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::time::Duration;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The HTTP header carrying the signature.
 pub const HEADER: &str = "Stripe-Signature";
@@ -37,12 +37,14 @@ pub fn verify(
         return Err(bad("no webhook secret configured"));
     }
     let matched = secrets.iter().any(|secret| {
-        let mac = keyed_mac(secret, parsed.timestamp, payload);
-        // `verify_slice` compares in constant time.
-        parsed
-            .signatures
-            .iter()
-            .any(|sig| mac.clone().verify_slice(sig).is_ok())
+        // Compared in constant time.
+        parsed.signatures.iter().any(|sig| {
+            hmac_sha256_matches(
+                secret.as_bytes(),
+                &signed_parts(parsed.timestamp, payload),
+                sig,
+            )
+        })
     });
     if !matched {
         return Err(bad("no signature matches the payload"));
@@ -66,23 +68,13 @@ pub fn verify(
 /// The `Stripe-Signature` header value for `payload` signed with `secret` at unix time `t`.
 pub fn sign(payload: &[u8], secret: &str, t: i64) -> String {
     let t = t.to_string();
-    let mac = keyed_mac(secret, &t, payload);
-    format!(
-        "t={t},{SCHEME}={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    let mac = hmac_sha256(secret.as_bytes(), &signed_parts(&t, payload));
+    format!("t={t},{SCHEME}={}", hex::encode(mac))
 }
 
-fn keyed_mac(secret: &str, timestamp: &str, payload: &[u8]) -> HmacSha256 {
-    let mut mac = match <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        // HMAC takes keys of any length (longer ones are hashed first): this cannot happen.
-        Err(_) => unreachable!("HMAC-SHA256 accepts keys of any length"),
-    };
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(payload);
-    mac
+/// What Stripe signs: `{timestamp}.{payload}`.
+fn signed_parts<'a>(timestamp: &'a str, payload: &'a [u8]) -> [&'a [u8]; 3] {
+    [timestamp.as_bytes(), b".", payload]
 }
 
 struct ParsedHeader<'a> {
@@ -143,6 +135,9 @@ fn bad(message: &str) -> PaymentError {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use hmac::Mac;
+
+    type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
     const SECRET: &str = "whsec_test_secret";
     const BODY: &[u8] = br#"{"id":"evt_1","object":"event"}"#;

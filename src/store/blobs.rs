@@ -2,13 +2,20 @@
 //! [`LocalStore`] keeps each blob as one file under `<data_dir>/uploads/`. Keys are
 //! checked before they become paths, so no key can reach outside the store, and a blob is
 //! written to a temporary file that is renamed into place, so a crash leaves either the
-//! whole blob or none.
+//! whole blob or none. A blob is read either whole ([`BlobStore::get`]) or opened
+//! ([`BlobStore::open`]) and streamed from any offset, so serving a part of a large file
+//! reads only that part.
 
 use actix_web::web::Bytes;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use futures_util::Stream;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
+
+/// How much of a blob is read at a time when it is streamed.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Longest key accepted, in bytes.
 const MAX_KEY_LEN: usize = 200;
@@ -23,8 +30,77 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Bytes) -> anyhow::Result<()>;
     /// The blob under `key`, or `None` when there is none.
     async fn get(&self, key: &str) -> anyhow::Result<Option<Bytes>>;
+    /// The blob under `key` opened for reading, its length known and nothing read yet, or
+    /// `None` when there is none. It keeps reading the blob as it was when opened.
+    async fn open(&self, key: &str) -> anyhow::Result<Option<Blob>>;
     /// Removes the blob under `key`; removing a missing blob is not an error.
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
+}
+
+/// A reader that can also seek: what an opened blob reads from.
+pub trait BlobSource: AsyncRead + AsyncSeek + Send + Unpin {}
+impl<T: AsyncRead + AsyncSeek + Send + Unpin> BlobSource for T {}
+
+/// An opened blob: its length, and its bytes from any offset as a stream of chunks.
+pub struct Blob {
+    len: u64,
+    source: Box<dyn BlobSource>,
+}
+
+impl Blob {
+    /// A blob of `len` bytes read from `source`.
+    pub fn new(len: u64, source: impl BlobSource + 'static) -> Blob {
+        Blob {
+            len,
+            source: Box::new(source),
+        }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes `first..=last` (inclusive, as in a `Content-Range`), read chunk by chunk as the
+    /// stream is polled. Fails when the range is not within the blob.
+    pub async fn read_range(
+        mut self,
+        first: u64,
+        last: u64,
+    ) -> std::io::Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
+        if first > last || last >= self.len {
+            return Err(std::io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("bytes {first}-{last} are not within a blob of {}", self.len),
+            ));
+        }
+        if first > 0 {
+            self.source.seek(std::io::SeekFrom::Start(first)).await?;
+        }
+        let part = self.source.take(last - first + 1);
+        Ok(tokio_util::io::ReaderStream::with_capacity(
+            part, READ_CHUNK,
+        ))
+    }
+
+    /// All its bytes, read chunk by chunk as the stream is polled.
+    pub fn read_all(self) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+        let whole = self.source.take(self.len);
+        tokio_util::io::ReaderStream::with_capacity(whole, READ_CHUNK)
+    }
+}
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blob")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Blobs as files under a root directory (by default `<data_dir>/uploads`).
@@ -91,6 +167,23 @@ impl BlobStore for LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
+    }
+
+    async fn open(&self, key: &str) -> anyhow::Result<Option<Blob>> {
+        let path = self.path_of(key)?;
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+        };
+        // The length of the file opened: a put renames a new file over the path, so this
+        // handle goes on reading the blob it measured.
+        let len = file
+            .metadata()
+            .await
+            .with_context(|| format!("cannot read the size of {}", path.display()))?
+            .len();
+        Ok(Some(Blob::new(len, file)))
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
@@ -176,6 +269,66 @@ mod tests {
         assert!(!file.exists());
         // Deleting what is gone is fine.
         store.delete(KEY).await.unwrap();
+    }
+
+    async fn collect(stream: impl Stream<Item = std::io::Result<Bytes>>) -> Vec<u8> {
+        use futures_util::TryStreamExt;
+        stream
+            .try_fold(Vec::new(), |mut all, chunk| async move {
+                all.extend_from_slice(&chunk);
+                Ok(all)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_opened_blob_streams_whole_or_any_part() {
+        let (_dir, store) = store();
+        assert!(store.open(KEY).await.unwrap().is_none());
+        // Several read chunks long, and not a multiple of one.
+        let bytes: Vec<u8> = (0..(3 * READ_CHUNK + 123))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        store.put(KEY, Bytes::from(bytes.clone())).await.unwrap();
+
+        let blob = store.open(KEY).await.unwrap().unwrap();
+        assert_eq!(blob.len(), bytes.len() as u64);
+        assert_eq!(collect(blob.read_all()).await, bytes);
+
+        let last = bytes.len() as u64 - 1;
+        for (first, end) in [
+            (0, 0),
+            (0, 9),
+            (5, READ_CHUNK as u64 + 7),
+            (last, last),
+            (0, last),
+        ] {
+            let blob = store.open(KEY).await.unwrap().unwrap();
+            let part = collect(blob.read_range(first, end).await.unwrap()).await;
+            assert_eq!(part, &bytes[first as usize..=end as usize], "{first}-{end}");
+        }
+        for (first, end) in [(0, last + 1), (9, 5), (u64::MAX, u64::MAX)] {
+            let blob = store.open(KEY).await.unwrap().unwrap();
+            assert!(blob.read_range(first, end).await.is_err(), "{first}-{end}");
+        }
+        assert!(store.open("../secret.key").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_opened_blob_keeps_reading_what_it_opened() {
+        let (_dir, store) = store();
+        store
+            .put(KEY, Bytes::from_static(b"the first"))
+            .await
+            .unwrap();
+        let blob = store.open(KEY).await.unwrap().unwrap();
+        store
+            .put(KEY, Bytes::from_static(b"a second, longer one"))
+            .await
+            .unwrap();
+        assert_eq!(blob.len(), 9);
+        assert_eq!(collect(blob.read_all()).await, b"the first");
     }
 
     #[cfg(unix)]

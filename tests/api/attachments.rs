@@ -520,3 +520,179 @@ async fn attachments_are_in_the_openapi_document() {
     assert!(content["video/webm"].is_object(), "{content}");
     assert!(doc["components"]["schemas"]["OpenedCard"].is_object());
 }
+
+/// An MP4-looking video of `len` bytes that differ from one position to the next, so a
+/// range off by one byte shows.
+fn video_of_len(len: usize) -> Vec<u8> {
+    let mut body = b"\0\0\0\x20ftypisom".to_vec();
+    let mut x = 0x2545_f491_u32;
+    while body.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        body.push(x as u8);
+    }
+    body.truncate(len);
+    body
+}
+
+/// A donor's card with one uploaded video of `len` bytes: (the bytes, its signed URL).
+async fn served_video(app: &TestApp, len: usize) -> (Vec<u8>, String) {
+    let (donor, card, _) = donor_with_card(app).await;
+    let video = video_of_len(len);
+    let res = app.upload(&donor, &card, "video/mp4", video.clone()).await;
+    assert_eq!(res.status(), 201);
+    let url = app.attachments(&donor, &card).await[0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (video, url)
+}
+
+async fn get_with(app: &TestApp, url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = app.request(Method::GET, url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
+/// Several of the server's read chunks (64 KiB) long, and not a multiple of one.
+const VIDEO_LEN: usize = 300_001;
+
+#[tokio::test]
+async fn a_full_get_is_the_uploaded_file_and_offers_ranges() {
+    let app = spawn_app().await;
+    let (video, url) = served_video(&app, VIDEO_LEN).await;
+    let res = app.get(&url).await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["accept-ranges"], "bytes");
+    assert_eq!(h["content-length"], VIDEO_LEN.to_string().as_str());
+    assert_eq!(h["content-type"], "video/mp4");
+    assert!(h.get("content-range").is_none());
+    let body = res.bytes().await.unwrap();
+    assert_eq!(sha256_hex(&body), sha256_hex(&video));
+}
+
+#[tokio::test]
+async fn a_range_is_answered_with_exactly_its_bytes() {
+    let app = spawn_app().await;
+    let (video, url) = served_video(&app, VIDEO_LEN).await;
+    let len = VIDEO_LEN;
+    for (range, first, last) in [
+        ("bytes=0-9", 0, 9),
+        // A suffix: the last 100 bytes.
+        ("bytes=-100", len - 100, len - 1),
+        // Open-ended: from a position to the end.
+        ("bytes=250000-", 250_000, len - 1),
+        // Across read chunks.
+        ("bytes=65530-131080", 65_530, 131_080),
+        // A last position past the end stops at the end.
+        ("bytes=299990-999999", 299_990, len - 1),
+        ("bytes=-99999999999999999999", 0, len - 1),
+        ("BYTES=5-5", 5, 5),
+    ] {
+        let res = get_with(&app, &url, &[("range", range)]).await;
+        assert_eq!(res.status(), 206, "{range}");
+        let h = res.headers().clone();
+        assert_eq!(
+            h["content-range"],
+            format!("bytes {first}-{last}/{len}").as_str(),
+            "{range}"
+        );
+        assert_eq!(
+            h["content-length"],
+            (last - first + 1).to_string().as_str(),
+            "{range}"
+        );
+        // The full answer's headers, unchanged.
+        assert_eq!(h["content-type"], "video/mp4", "{range}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{range}");
+        assert_eq!(h["content-disposition"], "inline", "{range}");
+        assert_eq!(h["accept-ranges"], "bytes", "{range}");
+        assert!(
+            h["cache-control"]
+                .to_str()
+                .unwrap()
+                .starts_with("private, max-age="),
+            "{range}"
+        );
+        let body = res.bytes().await.unwrap();
+        assert_eq!(body.as_ref(), &video[first..=last], "{range}");
+    }
+}
+
+#[tokio::test]
+async fn unsatisfiable_ranges_are_416_and_unreadable_ones_get_the_whole_file() {
+    let app = spawn_app().await;
+    let (video, url) = served_video(&app, VIDEO_LEN).await;
+    let whole = format!("bytes */{VIDEO_LEN}");
+    for range in [
+        format!("bytes={VIDEO_LEN}-"),
+        format!("bytes={VIDEO_LEN}-{}", VIDEO_LEN + 10),
+        "bytes=99999999999999999999-".to_owned(),
+        "bytes=-0".to_owned(),
+    ] {
+        let res = get_with(&app, &url, &[("range", &range)]).await;
+        assert_eq!(res.status(), 416, "{range}");
+        assert_eq!(res.headers()["content-range"], whole.as_str(), "{range}");
+    }
+    // Several ranges, another unit, or a header that does not parse: the whole file, as
+    // RFC 9110 allows.
+    for range in [
+        "bytes=0-1,5-6",
+        "items=0-9",
+        "bytes=abc",
+        "bytes=9-0",
+        "bytes=+1-2",
+        "bytes=",
+    ] {
+        let res = get_with(&app, &url, &[("range", range)]).await;
+        assert_eq!(res.status(), 200, "{range}");
+        assert!(res.headers().get("content-range").is_none(), "{range}");
+        assert_eq!(res.bytes().await.unwrap().len(), video.len(), "{range}");
+    }
+}
+
+#[tokio::test]
+async fn if_range_gives_the_range_only_for_the_current_file() {
+    let app = spawn_app().await;
+    let (video, url) = served_video(&app, VIDEO_LEN).await;
+    let etag = format!("\"{}\"", sha256_hex(&video));
+    let res = get_with(&app, &url, &[("range", "bytes=0-9"), ("if-range", &etag)]).await;
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &video[..10]);
+    for other in ["\"0000\"", "Sun, 06 Dec 2026 10:00:00 GMT", "*"] {
+        let res = get_with(&app, &url, &[("range", "bytes=0-9"), ("if-range", other)]).await;
+        assert_eq!(res.status(), 200, "{other}");
+        assert_eq!(res.bytes().await.unwrap().len(), video.len(), "{other}");
+    }
+}
+
+#[tokio::test]
+async fn a_range_needs_a_valid_signature_too() {
+    let app = spawn_app().await;
+    let (_, url) = served_video(&app, 1_000).await;
+    let (head, sig) = url.rsplit_once("sig=").unwrap();
+    let flipped = format!(
+        "{head}sig={}{}",
+        if sig.starts_with('0') { '1' } else { '0' },
+        &sig[1..]
+    );
+    let res = get_with(&app, &flipped, &[("range", "bytes=0-9")]).await;
+    assert_problem(res, 403, "forbidden").await;
+    assert_eq!(
+        get_with(&app, &url, &[("range", "bytes=0-9")])
+            .await
+            .status(),
+        206
+    );
+    app.clock.advance(chrono::Duration::minutes(66));
+    let res = get_with(&app, &url, &[("range", "bytes=0-9")]).await;
+    let body = assert_problem(res, 403, "forbidden").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+}
