@@ -21,6 +21,7 @@ pub mod pages;
 pub mod pagination;
 pub mod partner_views;
 pub mod payments;
+pub mod photos;
 pub mod portal;
 pub mod push;
 pub mod routing;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .configure(validations::routes)
                 .configure(attachments::routes)
                 .configure(portal::routes)
+                .configure(photos::routes)
                 .configure(partner_views::routes)
                 .configure(push::routes)
                 .configure(payments::routes),

@@ -27,6 +27,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::catalogue::{ExperienceView, StaffMemberView};
 use crate::http::catalogue::{PartnerView, partner_view};
 use crate::http::pagination::{self, Cursor, Page};
+use crate::http::photos::Owner;
 use crate::state::State;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -62,14 +63,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
 }
 
 /// Roles that manage the venue's content.
-const MANAGERS: &[StaffRole] = &[StaffRole::Owner, StaffRole::Staff];
+pub(crate) const MANAGERS: &[StaffRole] = &[StaffRole::Owner, StaffRole::Staff];
 /// Roles that manage the venue itself (profile, people, devices).
-const OWNERS: &[StaffRole] = &[StaffRole::Owner];
+pub(crate) const OWNERS: &[StaffRole] = &[StaffRole::Owner];
 
 /// Most photos on a profile or an experience.
 pub const MAX_PHOTOS: usize = 10;
-/// Longest photo URL.
-const MAX_URL_LEN: usize = 2048;
 /// Most opening-hours entries (four opening periods a day).
 pub const MAX_OPENING_HOURS: usize = 28;
 /// Longest cancellation notice a partner may ask for (30 days).
@@ -116,30 +115,10 @@ fn text(field: &str, raw: &str, min: usize, max: usize, multiline: bool) -> ApiR
     Ok(v.to_owned())
 }
 
-/// At most [`MAX_PHOTOS`] `https` URLs, as the JSON array stored.
+/// At most [`MAX_PHOTOS`] `https` URLs, as the JSON array stored: the list of an
+/// experience being created (photos are uploaded to it once it exists).
 fn photos(field: &str, list: &[String]) -> ApiResult<serde_json::Value> {
-    if list.len() > MAX_PHOTOS {
-        return Err(bad(field, format!("at most {MAX_PHOTOS} photos")));
-    }
-    let mut out = Vec::with_capacity(list.len());
-    for (i, raw) in list.iter().enumerate() {
-        let raw = raw.trim();
-        let ok = raw.len() <= MAX_URL_LEN
-            && url::Url::parse(raw).is_ok_and(|u| {
-                u.scheme() == "https"
-                    && u.host_str().is_some_and(|h| !h.is_empty())
-                    && u.username().is_empty()
-                    && u.password().is_none()
-            });
-        if !ok {
-            return Err(bad(
-                format!("{field}[{i}]"),
-                format!("must be an https URL of at most {MAX_URL_LEN} characters"),
-            ));
-        }
-        out.push(serde_json::Value::String(raw.to_owned()));
-    }
-    Ok(serde_json::Value::Array(out))
+    crate::http::photos::checked_list(field, list, &[])
 }
 
 fn timezone(raw: &str) -> ApiResult<String> {
@@ -327,7 +306,8 @@ pub struct ProfilePatch {
     pub longitude: Option<f64>,
     /// IANA time zone, e.g. `Europe/Paris`.
     pub timezone: Option<String>,
-    /// At most 10 `https` URLs; replaces the list.
+    /// Replaces the list: its uploaded photos (`/api/v1/photos/…`) in a new order, all of
+    /// them, and `https` URLs; at most 10.
     pub photos: Option<Vec<String>>,
     /// Replaces the opening hours.
     pub opening_hours: Option<Vec<OpeningHours>>,
@@ -398,7 +378,8 @@ pub async fn update_profile(
         am.timezone = Set(timezone(v)?);
     }
     if let Some(v) = &b.photos {
-        am.photos = Set(photos("photos", v)?);
+        let owner = Owner::Profile { partner: id };
+        am.photos = Set(crate::http::photos::replace(&tx, owner, "photos", v).await?);
     }
     if let Some(v) = &b.opening_hours {
         let checked = check_opening_hours(v)?;
@@ -677,7 +658,11 @@ pub async fn update_experience(
         am.conditions = Set(text("conditions", v, 0, 2000, true)?);
     }
     if let Some(v) = &b.photos {
-        am.photos = Set(photos("photos", v)?);
+        let owner = Owner::Experience {
+            partner: id,
+            experience: eid,
+        };
+        am.photos = Set(crate::http::photos::replace(&tx, owner, "photos", v).await?);
     }
     let occasions = b
         .occasions
