@@ -449,3 +449,31 @@ async fn the_owner_uploads_venue_photos_that_its_public_profile_lists() {
     assert_eq!(res.status(), 204);
     assert_eq!(app.get(&url).await.status(), 404);
 }
+
+#[tokio::test]
+async fn concurrent_uploads_lose_no_photo_and_stop_at_ten() {
+    let app = spawn_demo_app().await;
+    let (token, partner) = owner(&app).await;
+    let eid = experience(&app, &token, &partner, "Marché de Noël").await;
+    let path = format!("/api/v1/partners/{partner}/experiences/{eid}/photos");
+    let answers = futures_util::future::join_all(
+        (0..14).map(|_| upload(&app, &token, &path, "image/png", png())),
+    )
+    .await;
+    let mut added = Vec::new();
+    for res in answers {
+        match res.status().as_u16() {
+            201 => added.push(res.json::<Value>().await.unwrap()["url"].clone()),
+            409 => {
+                assert_problem(res, 409, "too_many_photos").await;
+            }
+            other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
+        }
+    }
+    assert_eq!(added.len(), 10, "exactly ten are taken");
+    let mut listed = public_photos(&app, &eid).await.as_array().unwrap().clone();
+    let key = |v: &Value| v.as_str().unwrap().to_owned();
+    listed.sort_by_key(key);
+    added.sort_by_key(key);
+    assert_eq!(listed, added, "every photo taken is in the list");
+}
