@@ -97,6 +97,12 @@ pub enum ErrorCode {
     AttachmentContentMismatch,
     /// The card has as many attachments as it may (5).
     TooManyAttachments,
+    /// A catalogue photo's `Content-Type` is not `image/jpeg`, `image/png` or `image/webp`.
+    PhotoTypeNotAllowed,
+    /// A catalogue photo's bytes are not of the image type its `Content-Type` declares.
+    PhotoContentMismatch,
+    /// The profile or experience has as many photos as it may (10).
+    TooManyPhotos,
     /// The account is on a partner's staff already, or is not a customer account.
     AlreadyStaff,
     /// A partner must keep at least one owner.
@@ -140,6 +146,9 @@ impl ErrorCode {
             AttachmentTypeNotAllowed => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AttachmentContentMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             TooManyAttachments => StatusCode::CONFLICT,
+            PhotoTypeNotAllowed => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PhotoContentMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            TooManyPhotos => StatusCode::CONFLICT,
             AlreadyStaff | LastOwner => StatusCode::CONFLICT,
             NotificationNotRetryable => StatusCode::CONFLICT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -193,6 +202,9 @@ impl ErrorCode {
             AttachmentTypeNotAllowed => "Attachment type not allowed",
             AttachmentContentMismatch => "Attachment content does not match its type",
             TooManyAttachments => "Too many attachments",
+            PhotoTypeNotAllowed => "Photo type not allowed",
+            PhotoContentMismatch => "Photo content does not match its type",
+            TooManyPhotos => "Too many photos",
             AlreadyStaff => "Already staff",
             LastOwner => "Last owner",
             NotificationNotRetryable => "Notification not retryable",

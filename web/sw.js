@@ -2,9 +2,9 @@
 // the last visit, with a page that says it is offline when nothing is cached), and Web
 // Push notifications shown once per event (`tag` is the event id, so a redelivery
 // replaces rather than repeats) and opening the right page on click.
-const CACHE = 'fimy-shell-v3';
+const CACHE = 'fimy-shell-v4';
 const SHELL = ['/', '/wallet', '/gift', '/tablet', '/app.css', '/fimy.js', '/offline',
-  '/portal', '/pages/portal.js', '/pages/tablet-redeem.js', '/pages/gift-card.js'];
+  '/portal', '/pages/portal.js', '/pages/portal-photos.js', '/pages/tablet-redeem.js', '/pages/gift-card.js'];
 
 // A page is kept without the data of the session the server put in it for its first view
 // (`<script id="fimy-boot">`, whose JSON has no `<`): offline, the kept page asks the API

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod partner;
 pub mod partner_staff;
 pub mod payment;
+pub mod photo;
 pub mod push_subscription;
 pub mod session;
 pub mod slot;

@@ -13,6 +13,7 @@ mod m20261124_000007_push_subscriptions;
 mod m20261124_000008_validations;
 mod m20261202_020000_card_events_donor_seq;
 mod m20261202_040000_outbox_attempts_base;
+mod m20261206_220000_photos;
 
 mod util;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_validations::Migration),
             Box::new(m20261202_020000_card_events_donor_seq::Migration),
             Box::new(m20261202_040000_outbox_attempts_base::Migration),
+            Box::new(m20261206_220000_photos::Migration),
         ]
     }
 }

@@ -84,10 +84,10 @@ impl Kind {
 }
 
 /// A file type taken as an attachment, and how to recognise its bytes.
-struct Format {
-    content_type: &'static str,
-    kind: Kind,
-    magic: fn(&[u8]) -> bool,
+pub(crate) struct Format {
+    pub(crate) content_type: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) magic: fn(&[u8]) -> bool,
 }
 
 const FORMATS: &[Format] = &[
@@ -173,7 +173,7 @@ fn is_mp4(b: &[u8]) -> bool {
 
 /// The format of a `Content-Type` header value (parameters such as `codecs=opus` and
 /// case ignored).
-fn format_of(content_type: &str) -> Option<&'static Format> {
+pub(crate) fn format_of(content_type: &str) -> Option<&'static Format> {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     FORMATS
         .iter()
@@ -354,7 +354,7 @@ fn too_many() -> ApiError {
     )
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

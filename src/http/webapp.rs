@@ -40,6 +40,11 @@ const MODULES: &[(&str, &str)] = &[
     // The card's design, preview and attachments: the donor's form and the reveal.
     ("gift-card", include_str!("../../web/pages/gift-card.js")),
     ("portal", include_str!("../../web/pages/portal.js")),
+    // The portal's photo lists (upload, order, removal), loaded by the portal page.
+    (
+        "portal-photos",
+        include_str!("../../web/pages/portal-photos.js"),
+    ),
     // The tablet's value-card keypad, loaded by the tablet page.
     (
         "tablet-redeem",
@@ -231,6 +236,7 @@ fn preload(page: &str) -> String {
     let wanted: &[&str] = match page {
         "tablet" => &["tablet-redeem"],
         "wallet" => &["gift-card"],
+        "portal" => &["portal", "portal-photos"],
         other => &[other],
     };
     wanted

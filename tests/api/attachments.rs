@@ -51,7 +51,7 @@ pub(crate) fn png() -> Vec<u8> {
 }
 
 /// A PNG-looking body of exactly `len` bytes.
-fn png_of_len(len: usize) -> Vec<u8> {
+pub(crate) fn png_of_len(len: usize) -> Vec<u8> {
     let mut body = png();
     body.resize(len, 0);
     body
@@ -226,7 +226,7 @@ async fn types_and_contents_are_checked() {
 /// Sends `len` bytes of a PNG-looking body with chunked transfer encoding (no
 /// Content-Length, so the server only learns the size by reading) and returns the
 /// response's status.
-async fn post_chunked(app: &TestApp, token: &str, path: &str, len: usize) -> u16 {
+pub(crate) async fn post_chunked(app: &TestApp, token: &str, path: &str, len: usize) -> u16 {
     let addr = app.address.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(

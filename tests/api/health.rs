@@ -223,6 +223,7 @@ async fn the_web_app_is_installable_and_its_pages_are_served_by_the_binary() {
         ("/tablet", "text/html"),
         ("/portal", "text/html"),
         ("/pages/portal.js", "text/javascript"),
+        ("/pages/portal-photos.js", "text/javascript"),
         ("/pages/tablet-redeem.js", "text/javascript"),
         ("/pages/gift-card.js", "text/javascript"),
         ("/offline", "text/html"),

@@ -26,6 +26,7 @@ mod live;
 mod money;
 mod pages;
 mod partner_views;
+mod photos;
 mod portal;
 mod push;
 mod validations;

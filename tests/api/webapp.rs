@@ -108,6 +108,7 @@ async fn other_pages_carry_the_user_only() {
     assert!(wallet.contains(r#"<link rel="modulepreload" href="/pages/gift-card.js">"#));
     let (_, portal) = page(&app, "/portal", Some(&token)).await;
     assert!(portal.contains(r#"<link rel="modulepreload" href="/pages/portal.js">"#));
+    assert!(portal.contains(r#"<link rel="modulepreload" href="/pages/portal-photos.js">"#));
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ import {
   api, el, t, addStrings, say, problemText, money, when, useVenueZone, field, signedIn,
   liveConnection, lang,
 } from '/fimy.js';
+import { photoField } from '/pages/portal-photos.js';
 
 addStrings({
   fr: {
@@ -47,7 +48,6 @@ addStrings({
     p_city: 'Ville',
     p_timezone: 'Fuseau horaire (ex. America/Toronto)',
     p_cancellation: 'Annulation possible jusqu’à (heures avant le début)',
-    p_photos: 'Photos (une adresse https par ligne)',
     p_hours: 'Heures d’ouverture',
     p_save: 'Enregistrer le profil',
     profile_saved: 'Profil enregistré.',
@@ -72,7 +72,6 @@ addStrings({
     e_duration: 'Durée (minutes)',
     e_capacity: 'Personnes par réservation (au plus)',
     e_conditions: 'Conditions',
-    e_photos: 'Photos (une adresse https par ligne)',
     e_occasions: 'Occasions',
     e_seasons: 'Saisons',
     e_publish_now: 'Publier tout de suite dans le catalogue',
@@ -187,7 +186,6 @@ addStrings({
     p_city: 'City',
     p_timezone: 'Time zone (e.g. America/Toronto)',
     p_cancellation: 'Cancellation allowed until (hours before the start)',
-    p_photos: 'Photos (one https address per line)',
     p_hours: 'Opening hours',
     p_save: 'Save the profile',
     profile_saved: 'Profile saved.',
@@ -210,7 +208,6 @@ addStrings({
     e_duration: 'Duration (minutes)',
     e_capacity: 'People per booking (at most)',
     e_conditions: 'Conditions',
-    e_photos: 'Photos (one https address per line)',
     e_occasions: 'Occasions',
     e_seasons: 'Seasons',
     e_publish_now: 'Publish in the catalogue right away',
@@ -376,7 +373,6 @@ function changes(current, next) {
     .filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(current[k])));
 }
 
-const lines = (text) => text.split('\n').map((l) => l.trim()).filter(Boolean);
 const inDays = (days) => new Date(Date.now() + days * 86_400_000).toISOString();
 const dateOnly = (iso) => new Intl.DateTimeFormat(lang === 'fr' ? 'fr-CA' : 'en-CA', { dateStyle: 'medium' })
   .format(new Date(iso));
@@ -568,8 +564,6 @@ async function profile(ctx) {
   const text = (id, apiField, value, attrs = {}) => input(id, apiField, { value, ...attrs });
   const description = input('profile-description', 'description', { tag: 'textarea', rows: 4, maxlength: 5000 });
   description.value = p.description;
-  const photos = input('profile-photos', 'photos', { tag: 'textarea', rows: 2, spellcheck: 'false' });
-  photos.value = (p.photos || []).join('\n');
   const fields = el('fieldset', { class: 'plain', disabled: !ctx.owner },
     field('profile-name', t('p_name'), text('profile-name', 'name', p.name, { required: true, maxlength: 120 })),
     field('profile-description', t('p_description'), description),
@@ -577,8 +571,7 @@ async function profile(ctx) {
     field('profile-city', t('p_city'), text('profile-city', 'city', p.city, { required: true, maxlength: 100 })),
     field('profile-timezone', t('p_timezone'), text('profile-timezone', 'timezone', p.timezone, { required: true, spellcheck: 'false' })),
     field('profile-cancellation', t('p_cancellation'), text('profile-cancellation', 'cancellation_hours',
-      p.cancellation_hours, { type: 'number', min: 0, max: 720, required: true })),
-    field('profile-photos', t('p_photos'), photos));
+      p.cancellation_hours, { type: 'number', min: 0, max: 720, required: true })));
   const form = el('form', { id: 'profile-form', 'aria-labelledby': 'profile-title' },
     ctx.owner ? null : el('p', { class: 'muted', text: t('owner_only') }),
     fields,
@@ -597,7 +590,6 @@ async function profile(ctx) {
         city: form.querySelector('#profile-city').value,
         timezone: form.querySelector('#profile-timezone').value.trim(),
         cancellation_hours: Number(form.querySelector('#profile-cancellation').value),
-        photos: lines(photos.value),
         opening_hours: hours.value(),
       }));
       await useVenueZone(ctx.partner);
@@ -606,7 +598,11 @@ async function profile(ctx) {
       fail(e, note, form);
     }
   });
-  return section('profile', t('profile_title'), form);
+  const photos = photoField({
+    id: 'profile-photos', photos: p.photos, name: () => saved.name, disabled: !ctx.owner, note: 'ph_owner_only',
+    upload: `/partners/${ctx.partner}/photos`, patch: `/partners/${ctx.partner}`,
+  });
+  return section('profile', t('profile_title'), form, photos.node);
 }
 
 // ------------------------------------------------------------------ experiences
@@ -620,7 +616,15 @@ function experiences(ctx, rules) {
 
   const description = input('exp-description', 'description', { tag: 'textarea', rows: 3, maxlength: 5000 });
   const conditions = input('exp-conditions', 'conditions', { tag: 'textarea', rows: 2, maxlength: 2000 });
-  const photos = input('exp-photos', 'photos', { tag: 'textarea', rows: 2, spellcheck: 'false' });
+  // The photos of the experience being edited (a new one gets them once it exists).
+  const photoSlot = el('div', { id: 'exp-photo-slot' });
+  const showPhotos = (x) => photoSlot.replaceChildren(photoField(x ? {
+    id: 'exp-photos', photos: x.photos, name: () => x.title,
+    upload: `/partners/${ctx.partner}/experiences/${x.id}/photos`,
+    patch: `/partners/${ctx.partner}/experiences/${x.id}`,
+    onChange: (list) => { x.photos = list; },
+  } : { id: 'exp-photos', photos: [], name: () => '', note: 'ph_save_first' }).node);
+  showPhotos(null);
   const checks = (name, values, prefix) => el('fieldset', { class: 'checks', 'data-field': name, id: `exp-${name}`, tabindex: '-1' },
     el('legend', { text: t(`e_${name}`) }),
     ...values.map((v) => el('label', { class: 'check' },
@@ -640,7 +644,7 @@ function experiences(ctx, rules) {
       field('exp-duration', t('e_duration'), input('exp-duration', 'duration_minutes', { type: 'number', min: 5, max: 4320, required: true, value: 60 })),
       field('exp-capacity', t('e_capacity'), input('exp-capacity', 'capacity', { type: 'number', min: 1, max: 500, required: true, value: 2 }))),
     field('exp-conditions', t('e_conditions'), conditions),
-    field('exp-photos', t('e_photos'), photos),
+    photoSlot,
     checks('occasions', OCCASIONS, 'occ'), checks('seasons', SEASONS, 'sea'),
     publishField,
     el('div', { class: 'form-actions' }, submit, cancel), note);
@@ -654,6 +658,7 @@ function experiences(ctx, rules) {
     submit.textContent = t('e_create');
     cancel.hidden = true;
     publishField.hidden = false;
+    showPhotos(null);
     if (items[0]) $f('exp-currency').value = items[0].currency;
   };
   const edit = (x) => {
@@ -670,7 +675,7 @@ function experiences(ctx, rules) {
     $f('exp-duration').value = x.duration_minutes;
     $f('exp-capacity').value = x.capacity;
     conditions.value = x.conditions;
-    photos.value = (x.photos || []).join('\n');
+    showPhotos(x);
     for (const box of form.querySelectorAll('input[type="checkbox"][name]')) {
       box.checked = (box.name === 'occasions' ? x.occasions : x.seasons).includes(box.value);
     }
@@ -736,7 +741,7 @@ function experiences(ctx, rules) {
       title: $f('exp-title').value, description: description.value, category: $f('exp-category').value,
       price_minor: price, currency: $f('exp-currency').value,
       duration_minutes: Number($f('exp-duration').value), capacity: Number($f('exp-capacity').value),
-      conditions: conditions.value, photos: lines(photos.value),
+      conditions: conditions.value,
       occasions: checked('occasions'), seasons: checked('seasons'),
     };
     say(t('saving'), note);
