@@ -16,7 +16,7 @@ use actors::booking::BookingStatus;
 use actors::notice::{Audience, Channel, NoticeKind};
 use chrono::{DateTime, Duration, Utc};
 use entities::{booking, validation};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use uuid::Uuid;
 
 /// How often the QR code changes.
@@ -129,41 +129,58 @@ pub async fn request(
     {
         return Ok(pending);
     }
-    let v = validation::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        booking_id: Set(b.id),
-        partner_id: Set(partner_id),
-        requested_by: Set(scanned_by),
-        status: Set("pending".to_owned()),
-        expires_at: Set(now + REQUEST_TTL),
-        created_at: Set(now),
-        decided_at: Set(None),
+    // The request, the recipient's feed line and its push are one transaction: a request
+    // is never left without the notice that asks for it, nor a notice without its request.
+    // Another writer taking the feed's next number first makes it start again.
+    for _ in 0..crate::live::feed::ATTEMPTS {
+        let tx = state.db.begin().await?;
+        let v = validation::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            booking_id: Set(b.id),
+            partner_id: Set(partner_id),
+            requested_by: Set(scanned_by),
+            status: Set("pending".to_owned()),
+            expires_at: Set(now + REQUEST_TTL),
+            created_at: Set(now),
+            decided_at: Set(None),
+        }
+        .insert(&tx)
+        .await?;
+        let data = serde_json::json!({"validation_id": v.id, "booking_id": b.id, "expires_at": v.expires_at});
+        let line = match crate::live::feed::write_line(
+            &tx,
+            b.holder_user_id,
+            NoticeKind::ValidationRequested.as_str(),
+            data.clone(),
+            v.id,
+            actors::giftcard::chain::event_time(now),
+        )
+        .await
+        {
+            Ok(line) => line,
+            Err(e) if crate::live::feed::is_taken(&e) => {
+                tx.rollback().await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let push = crate::notify::Outgoing {
+            event_id: v.id,
+            card_id: Some(b.card_id),
+            audience: Audience::Recipient,
+            user_id: Some(b.holder_user_id),
+            email: None,
+            channel: Channel::Push,
+            kind: NoticeKind::ValidationRequested,
+            payload: data.to_string(),
+            at: now,
+        };
+        crate::notify::enqueue(&tx, vec![push.row()]).await?;
+        tx.commit().await?;
+        state.bus.publish(vec![line]).await;
+        return Ok(v);
     }
-    .insert(&state.db)
-    .await?;
-    let data =
-        serde_json::json!({"validation_id": v.id, "booking_id": b.id, "expires_at": v.expires_at});
-    crate::live::feed::append(
-        state,
-        b.holder_user_id,
-        NoticeKind::ValidationRequested.as_str(),
-        data.clone(),
-        v.id,
-    )
-    .await?;
-    let push = crate::notify::Outgoing {
-        event_id: v.id,
-        card_id: Some(b.card_id),
-        audience: Audience::Recipient,
-        user_id: Some(b.holder_user_id),
-        email: None,
-        channel: Channel::Push,
-        kind: NoticeKind::ValidationRequested,
-        payload: data.to_string(),
-        at: now,
-    };
-    crate::notify::enqueue(&state.db, vec![push.row()]).await?;
-    Ok(v)
+    Err(crate::live::feed::busy())
 }
 
 /// Step two: the recipient confirms (the value is captured) or declines.
