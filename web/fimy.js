@@ -25,6 +25,11 @@ const DICT = {
     password: 'Mot de passe',
     login: 'Se connecter',
     logout: 'Se déconnecter',
+    login_wrong: 'Adresse e-mail ou mot de passe incorrect.',
+    login_rate_limited: 'Trop de tentatives : la connexion est bloquée un moment pour ce compte depuis cet appareil. Réessayez dans quelques minutes.',
+    no_account: 'Pas encore de compte ?',
+    signup_switch: 'Créer un compte',
+    claim_intro: 'Pour garder ce cadeau dans votre compte et le réserver, connectez-vous, ou créez un compte : le cadeau y sera ajouté, sans retaper son code.',
     signed_in_as: 'Connecté·e : ',
     live_on: 'En direct',
     live_off: 'Hors ligne — les dernières informations restent affichées',
@@ -109,6 +114,11 @@ const DICT = {
     password: 'Password',
     login: 'Log in',
     logout: 'Log out',
+    login_wrong: 'Wrong email address or password.',
+    login_rate_limited: 'Too many attempts: logging in to this account from this device is blocked for a while. Try again in a few minutes.',
+    no_account: 'No account yet?',
+    signup_switch: 'Create an account',
+    claim_intro: 'To keep this gift in your account and book it, log in, or create an account: the gift is added to it, with no need to type its code again.',
     signed_in_as: 'Signed in: ',
     live_on: 'Live',
     live_off: 'Offline — the latest information stays on screen',
@@ -426,8 +436,12 @@ function shell() {
   });
 }
 
-/** The current user, after a login form (and `extra` under it) if nobody is signed in. */
-export async function signedIn(extra) {
+/**
+ * The current user, after a login form (and `extra` under it) if nobody is signed in;
+ * `intro` says above it why this page asks. The form switches to creating an account
+ * (`/pages/signup.js`, loaded when asked for), which loads the page again signed in.
+ */
+export async function signedIn(extra, intro) {
   const who = await me();
   const box = $('account');
   if (who) {
@@ -455,8 +469,25 @@ export async function signedIn(extra) {
     field('login-email', t('email'), el('input', { id: 'login-email', type: 'email', required: true, autocomplete: 'username' })),
     field('login-password', t('password'), el('input', { id: 'login-password', type: 'password', required: true, autocomplete: 'current-password' })),
     el('button', { type: 'submit', text: t('login') }),
-    err);
-  $('app').replaceChildren(form, ...(extra ? [extra] : []));
+    err,
+    el('p', {}, t('no_account') + ' ', el('button', {
+      type: 'button', class: 'secondary', id: 'signup-switch', text: t('signup_switch'),
+      onclick: async () => {
+        const { signupForm } = await import('/pages/signup.js');
+        const signup = signupForm({
+          email: $('login-email').value,
+          toLogin: (email) => {
+            signup.replaceWith(form);
+            $('login-email').value = email;
+            $('login-email').focus();
+          },
+        });
+        form.replaceWith(signup);
+        $('signup-name').focus();
+      },
+    })));
+  $('app').replaceChildren(...(intro ? [el('p', { id: 'auth-intro', text: intro })] : []),
+    form, ...(extra ? [extra] : []));
   return new Promise((resolve) => {
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -465,7 +496,8 @@ export async function signedIn(extra) {
         live.connect();
         resolve(signedIn());
       } catch (e) {
-        say(problemText(e), err, 'error');
+        say(e.code === 'invalid_credentials' ? t('login_wrong') :
+          e.code === 'rate_limited' ? t('login_rate_limited') : problemText(e), err, 'error');
       }
     });
   });
@@ -1051,7 +1083,8 @@ function refusal(e, extra = {}) {
 }
 
 async function giftPage() {
-  const who = await signedIn();
+  const fromLink = new URLSearchParams(location.search).get('code');
+  const who = await signedIn(undefined, fromLink ? t('claim_intro') : undefined);
   const app = $('app');
   const status = el('p', { id: 'gift-status', role: 'status', 'aria-live': 'polite' });
   const code = el('input', {

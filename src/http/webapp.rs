@@ -37,6 +37,8 @@ const MODULES: &[(&str, &str)] = &[
     // The card's design, preview and attachments: the donor's form and the reveal.
     ("gift-card", include_str!("../../web/pages/gift-card.js")),
     ("portal", include_str!("../../web/pages/portal.js")),
+    // Creating an account, loaded when the log-in form is switched to it.
+    ("signup", include_str!("../../web/pages/signup.js")),
     // The tablet's value-card keypad, loaded by the tablet page.
     (
         "tablet-redeem",
