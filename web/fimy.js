@@ -191,7 +191,8 @@ const DICT = {
 };
 
 // The first view's data, put in the page by the server for this request's session
-// (`src/http/webapp.rs`, `boot`): the signed-in user, the tablet's venue and calendar. Each
+// (`src/http/webapp.rs`, `boot`): the signed-in user, the tablet's venue and calendar, the
+// wallet's gifts given and the experiences of its gift form. Each
 // is used once, by the first view; everything after it asks the API.
 const BOOT = (() => {
   try {
@@ -509,6 +510,8 @@ export function field(id, label, input) {
 
 // ------------------------------------------------------------------ donor
 
+/** How long a given gift's catching up may wait for the browser to be idle. */
+const IDLE_TIMEOUT_MS = 2000;
 const STEPS = ['paid', 'delivered', 'opened', 'booked', 'used'];
 // Card-topic and feed event kinds that move a gift along its timeline.
 const KIND_STEP = {
@@ -798,12 +801,15 @@ function contributePanel(params) {
 
 async function walletPage() {
   await signedIn();
-  // The card's design, its preview and attachments (shared with the recipient's reveal).
-  const gc = await import('/pages/gift-card.js');
+  // The gifts given and the experiences offered come with the page (its first view, see
+  // `webapp::first_view`), else are asked for while the card's design, preview and
+  // attachments module (shared with the recipient's reveal) loads, not after it.
+  const given = fromBoot('wallet');
+  const [gc, experiences] = await Promise.all([import('/pages/gift-card.js'),
+    fromBoot('experiences') ?? api('GET', '/experiences?limit=50&sort=price_asc')]);
   const app = $('app');
   const params = new URLSearchParams(location.search);
   const notice = el('p', { id: 'buy-status', role: 'status', 'aria-live': 'polite' });
-  const experiences = await api('GET', '/experiences?limit=50&sort=price_asc');
   const select = el('select', { id: 'buy-experience', required: true },
     ...experiences.items.map((e) => el('option', { value: e.id, text: `${e.title} — ${money(e.price_minor, e.currency)}` })));
   const card = el('select', { id: 'buy-card' },
@@ -886,8 +892,25 @@ async function walletPage() {
       el('h2', { id: 'wallet-title', text: t('wallet_title') }), list));
 
   const shown = new Map();
-  const refresh = async () => {
-    const w = await api('GET', '/wallet');
+  // The gifts of the first view are drawn from their status at once; their history (what
+  // places a booking on the timeline) and their live topic are caught up one gift after
+  // the other, from the top, when the browser is idle, so that the form is usable first.
+  const later = [];
+  let catchingUp = false;
+  const whenIdle = (fn) => (window.requestIdleCallback
+    ? requestIdleCallback(fn, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(fn, 0));
+  const catchUpNext = () => {
+    const next = catchingUp ? null : later.shift();
+    if (!next) return;
+    catchingUp = true;
+    whenIdle(async () => {
+      try { await next(); } catch { /* the timeline keeps the status it was drawn from */ }
+      catchingUp = false;
+      catchUpNext();
+    });
+  };
+  const refresh = async (known) => {
+    const w = known || await api('GET', '/wallet');
     if (!w.given.length) list.replaceChildren(el('li', { text: t('no_gifts') }));
     for (const c of w.given) {
       if (shown.has(c.id)) continue;
@@ -898,11 +921,17 @@ async function walletPage() {
       list.append(el('li', { class: 'gift', 'data-card': c.id },
         el('h3', { text: t('to') + c.recipient_name }), tl.node, extras.node));
       // The donor's own numbering: replay what happened, then follow it live.
-      const events = await api('GET', `/cards/${c.id}/events`);
-      let since = 0;
-      for (const e of events.items) { tl.apply(e.kind); since = Math.max(since, e.seq); }
-      live.follow(`card:${c.id}`, since, (e) => { tl.apply(e.kind); extras.update(); });
+      const catchUp = async () => {
+        const events = await api('GET', `/cards/${c.id}/events`);
+        let since = 0;
+        for (const e of events.items) { tl.apply(e.kind); since = Math.max(since, e.seq); }
+        live.follow(`card:${c.id}`, since, (e) => { tl.apply(e.kind); extras.update(); });
+      };
+      // A gift given on this page is followed at once.
+      if (known) later.push(catchUp);
+      else await catchUp();
     }
+    catchUpNext();
   };
 
   form.addEventListener('submit', async (ev) => {
@@ -938,7 +967,7 @@ async function walletPage() {
       say(refusal(e), notice, 'error');
     }
   });
-  await refresh();
+  await refresh(given);
 }
 
 // ------------------------------------------------------------------ recipient
