@@ -2,7 +2,8 @@
 // - a new person signs up from the wallet's log-in screen, is signed in, logs out and logs
 //   back in with what they chose;
 // - an email already taken, an address the API refuses, and a password too short are said
-//   in words next to their field, in French and in English;
+//   in words next to their field, in French and in English; the log-in form's wrong
+//   password and lock-out too;
 // - a recipient without an account opens the gift link from their email, creates the
 //   account there, and the gift is claimed into it without typing the code (the API's
 //   wallet lists it); at 375 px.
@@ -138,8 +139,24 @@ describe('creating an account', { timeout: 240_000 }, () => {
     await emailError.filter({ hasText: 'This email address is not valid' }).waitFor();
     assert.deepEqual(await axe(page), []);
     await screenshot(page, 'signup-04-email-refused-en', { fullPage: true });
-    // The refusals were the API's (409, 422), nothing else failed.
-    assert.deepEqual(log.httpErrors.filter((e) => !/^(409|422) POST .*\/api\/v1\/auth\/register$/.test(e)), []);
+
+    // The same form's other side says a wrong password, and then the lock-out, in words.
+    await page.locator('#login-switch').click();
+    const loginError = page.locator('#login-error');
+    await page.locator('#login-email').fill('nobody@example.com');
+    await page.locator('#login-password').fill('not the password');
+    for (let i = 0; i < 5; i += 1) {
+      const answered = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/login'));
+      await page.getByRole('button', { name: 'Log in' }).click();
+      assert.equal((await answered).status(), 401);
+      await loginError.filter({ hasText: 'Wrong email address or password.' }).waitFor();
+    }
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await loginError.filter({ hasText: /^Too many attempts/ }).waitFor();
+    await screenshot(page, 'signup-05-login-locked-en', { fullPage: true });
+    // The refusals were the API's (409 and 422 for the sign-up, 401 and 429 for the log-in).
+    assert.deepEqual(log.httpErrors.filter((e) => !/^(409|422) POST .*\/api\/v1\/auth\/register$/.test(e) &&
+      !/^(401|429) POST .*\/api\/v1\/auth\/login$/.test(e)), []);
     assert.deepEqual(log.pageErrors, []);
     await page.context().close();
   });
@@ -165,14 +182,14 @@ describe('creating an account', { timeout: 240_000 }, () => {
     assert.deepEqual(await axe(page), []);
     // Nothing wider than the phone.
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375));
-    await screenshot(page, 'signup-05-gift-inline-375', { fullPage: true });
+    await screenshot(page, 'signup-06-gift-inline-375', { fullPage: true });
     await page.locator('#signup-submit').focus();
     await page.keyboard.press('Enter');
 
     await page.locator('.reveal', { hasText: 'Bienvenue chez Fimy' }).waitFor();
     await page.locator('#account').getByText(`Signed in: ${rita.name}`).waitFor();
     assert.equal(await page.getAttribute('html', 'lang'), 'en');
-    await screenshot(page, 'signup-06-gift-claimed', { fullPage: true });
+    await screenshot(page, 'signup-07-gift-claimed', { fullPage: true });
 
     const token = (await call('POST', '/api/v1/auth/login', null, { email: rita.email, password: rita.password })).token;
     const me = await call('GET', '/api/v1/me', token);

@@ -474,7 +474,13 @@ export async function signedIn(extra, intro) {
     el('p', {}, t('no_account') + ' ', el('button', {
       type: 'button', class: 'secondary', id: 'signup-switch', text: t('signup_switch'),
       onclick: async () => {
-        const { signupForm } = await import('/pages/signup.js');
+        let signupForm;
+        try {
+          ({ signupForm } = await import('/pages/signup.js'));
+        } catch {
+          say(t('offline_error'), err, 'error');
+          return;
+        }
         const signup = signupForm({
           email: $('login-email').value,
           toLogin: (email) => {
