@@ -25,6 +25,11 @@ const DICT = {
     password: 'Mot de passe',
     login: 'Se connecter',
     logout: 'Se déconnecter',
+    login_wrong: 'Adresse e-mail ou mot de passe incorrect.',
+    login_rate_limited: 'Trop de tentatives : la connexion est bloquée un moment pour ce compte depuis cet appareil. Réessayez dans quelques minutes.',
+    no_account: 'Pas encore de compte ?',
+    signup_switch: 'Créer un compte',
+    claim_intro: 'Pour garder ce cadeau dans votre compte et le réserver, connectez-vous, ou créez un compte : le cadeau y sera ajouté, sans retaper son code.',
     signed_in_as: 'Connecté·e : ',
     live_on: 'En direct',
     live_off: 'Hors ligne — les dernières informations restent affichées',
@@ -109,6 +114,11 @@ const DICT = {
     password: 'Password',
     login: 'Log in',
     logout: 'Log out',
+    login_wrong: 'Wrong email address or password.',
+    login_rate_limited: 'Too many attempts: logging in to this account from this device is blocked for a while. Try again in a few minutes.',
+    no_account: 'No account yet?',
+    signup_switch: 'Create an account',
+    claim_intro: 'To keep this gift in your account and book it, log in, or create an account: the gift is added to it, with no need to type its code again.',
     signed_in_as: 'Signed in: ',
     live_on: 'Live',
     live_off: 'Offline — the latest information stays on screen',
@@ -181,7 +191,8 @@ const DICT = {
 };
 
 // The first view's data, put in the page by the server for this request's session
-// (`src/http/webapp.rs`, `boot`): the signed-in user, the tablet's venue and calendar. Each
+// (`src/http/webapp.rs`, `boot`): the signed-in user, the tablet's venue and calendar, the
+// wallet's gifts given and the experiences of its gift form. Each
 // is used once, by the first view; everything after it asks the API.
 const BOOT = (() => {
   try {
@@ -426,8 +437,12 @@ function shell() {
   });
 }
 
-/** The current user, after a login form (and `extra` under it) if nobody is signed in. */
-export async function signedIn(extra) {
+/**
+ * The current user, after a login form (and `extra` under it) if nobody is signed in;
+ * `intro` says above it why this page asks. The form switches to creating an account
+ * (`/pages/signup.js`, loaded when asked for), which loads the page again signed in.
+ */
+export async function signedIn(extra, intro) {
   const who = await me();
   const box = $('account');
   if (who) {
@@ -455,8 +470,31 @@ export async function signedIn(extra) {
     field('login-email', t('email'), el('input', { id: 'login-email', type: 'email', required: true, autocomplete: 'username' })),
     field('login-password', t('password'), el('input', { id: 'login-password', type: 'password', required: true, autocomplete: 'current-password' })),
     el('button', { type: 'submit', text: t('login') }),
-    err);
-  $('app').replaceChildren(form, ...(extra ? [extra] : []));
+    err,
+    el('p', {}, t('no_account') + ' ', el('button', {
+      type: 'button', class: 'secondary', id: 'signup-switch', text: t('signup_switch'),
+      onclick: async () => {
+        let signupForm;
+        try {
+          ({ signupForm } = await import('/pages/signup.js'));
+        } catch {
+          say(t('offline_error'), err, 'error');
+          return;
+        }
+        const signup = signupForm({
+          email: $('login-email').value,
+          toLogin: (email) => {
+            signup.replaceWith(form);
+            $('login-email').value = email;
+            $('login-email').focus();
+          },
+        });
+        form.replaceWith(signup);
+        $('signup-name').focus();
+      },
+    })));
+  $('app').replaceChildren(...(intro ? [el('p', { id: 'auth-intro', text: intro })] : []),
+    form, ...(extra ? [extra] : []));
   return new Promise((resolve) => {
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -465,7 +503,8 @@ export async function signedIn(extra) {
         live.connect();
         resolve(signedIn());
       } catch (e) {
-        say(problemText(e), err, 'error');
+        say(e.code === 'invalid_credentials' ? t('login_wrong') :
+          e.code === 'rate_limited' ? t('login_rate_limited') : problemText(e), err, 'error');
       }
     });
   });
@@ -477,6 +516,8 @@ export function field(id, label, input) {
 
 // ------------------------------------------------------------------ donor
 
+/** How long a given gift's catching up may wait for the browser to be idle. */
+const IDLE_TIMEOUT_MS = 2000;
 const STEPS = ['paid', 'delivered', 'opened', 'booked', 'used'];
 // Card-topic and feed event kinds that move a gift along its timeline.
 const KIND_STEP = {
@@ -766,12 +807,15 @@ function contributePanel(params) {
 
 async function walletPage() {
   await signedIn();
-  // The card's design, its preview and attachments (shared with the recipient's reveal).
-  const gc = await import('/pages/gift-card.js');
+  // The gifts given and the experiences offered come with the page (its first view, see
+  // `webapp::first_view`), else are asked for while the card's design, preview and
+  // attachments module (shared with the recipient's reveal) loads, not after it.
+  const given = fromBoot('wallet');
+  const [gc, experiences] = await Promise.all([import('/pages/gift-card.js'),
+    fromBoot('experiences') ?? api('GET', '/experiences?limit=50&sort=price_asc')]);
   const app = $('app');
   const params = new URLSearchParams(location.search);
   const notice = el('p', { id: 'buy-status', role: 'status', 'aria-live': 'polite' });
-  const experiences = await api('GET', '/experiences?limit=50&sort=price_asc');
   const select = el('select', { id: 'buy-experience', required: true },
     ...experiences.items.map((e) => el('option', { value: e.id, text: `${e.title} — ${money(e.price_minor, e.currency)}` })));
   const card = el('select', { id: 'buy-card' },
@@ -854,8 +898,25 @@ async function walletPage() {
       el('h2', { id: 'wallet-title', text: t('wallet_title') }), list));
 
   const shown = new Map();
-  const refresh = async () => {
-    const w = await api('GET', '/wallet');
+  // The gifts of the first view are drawn from their status at once; their history (what
+  // places a booking on the timeline) and their live topic are caught up one gift after
+  // the other, from the top, when the browser is idle, so that the form is usable first.
+  const later = [];
+  let catchingUp = false;
+  const whenIdle = (fn) => (window.requestIdleCallback
+    ? requestIdleCallback(fn, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(fn, 0));
+  const catchUpNext = () => {
+    const next = catchingUp ? null : later.shift();
+    if (!next) return;
+    catchingUp = true;
+    whenIdle(async () => {
+      try { await next(); } catch { /* the timeline keeps the status it was drawn from */ }
+      catchingUp = false;
+      catchUpNext();
+    });
+  };
+  const refresh = async (known) => {
+    const w = known || await api('GET', '/wallet');
     if (!w.given.length) list.replaceChildren(el('li', { text: t('no_gifts') }));
     for (const c of w.given) {
       if (shown.has(c.id)) continue;
@@ -866,11 +927,17 @@ async function walletPage() {
       list.append(el('li', { class: 'gift', 'data-card': c.id },
         el('h3', { text: t('to') + c.recipient_name }), tl.node, extras.node));
       // The donor's own numbering: replay what happened, then follow it live.
-      const events = await api('GET', `/cards/${c.id}/events`);
-      let since = 0;
-      for (const e of events.items) { tl.apply(e.kind); since = Math.max(since, e.seq); }
-      live.follow(`card:${c.id}`, since, (e) => { tl.apply(e.kind); extras.update(); });
+      const catchUp = async () => {
+        const events = await api('GET', `/cards/${c.id}/events`);
+        let since = 0;
+        for (const e of events.items) { tl.apply(e.kind); since = Math.max(since, e.seq); }
+        live.follow(`card:${c.id}`, since, (e) => { tl.apply(e.kind); extras.update(); });
+      };
+      // A gift given on this page is followed at once.
+      if (known) later.push(catchUp);
+      else await catchUp();
     }
+    catchUpNext();
   };
 
   form.addEventListener('submit', async (ev) => {
@@ -906,7 +973,7 @@ async function walletPage() {
       say(refusal(e), notice, 'error');
     }
   });
-  await refresh();
+  await refresh(given);
 }
 
 // ------------------------------------------------------------------ recipient
@@ -1051,7 +1118,8 @@ function refusal(e, extra = {}) {
 }
 
 async function giftPage() {
-  const who = await signedIn();
+  const fromLink = new URLSearchParams(location.search).get('code');
+  const who = await signedIn(undefined, fromLink ? t('claim_intro') : undefined);
   const app = $('app');
   const status = el('p', { id: 'gift-status', role: 'status', 'aria-live': 'polite' });
   const code = el('input', {

@@ -3,7 +3,8 @@
 //! (`web/fimy.js`). No build step, nothing from another host.
 
 use crate::auth::{MaybePrincipal, Principal};
-use crate::http::{accounts, bookings, catalogue};
+use crate::http::pagination::Page;
+use crate::http::{accounts, bookings, cards, catalogue};
 use crate::notify::email::templates::escape;
 use crate::state::State;
 use actix_web::http::header;
@@ -45,6 +46,8 @@ const MODULES: &[(&str, &str)] = &[
         "portal-photos",
         include_str!("../../web/pages/portal-photos.js"),
     ),
+    // Creating an account, loaded when the log-in form is switched to it.
+    ("signup", include_str!("../../web/pages/signup.js")),
     // The tablet's value-card keypad, loaded by the tablet page.
     (
         "tablet-redeem",
@@ -137,7 +140,8 @@ fn respond(content_type: &str, body: String) -> HttpResponse {
 /// (`GET /me`, or `null` when nobody is), and on the tablet its venue
 /// (`GET /partners/{id}`) and calendar (`GET /partners/{id}/calendar`). Each is what that
 /// endpoint answers this very request's session; anything that fails is left out, and the
-/// page asks the API itself.
+/// page asks the API itself. On the donor's wallet: the gifts given (`GET /wallet`) and the
+/// experiences its form offers (`GET /experiences?` [`WALLET_EXPERIENCES`]).
 #[derive(Serialize, Default)]
 struct Boot {
     me: Option<accounts::UserView>,
@@ -145,7 +149,15 @@ struct Boot {
     partner: Option<catalogue::PartnerView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     calendar: Option<bookings::CalendarView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wallet: Option<cards::Wallet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiences: Option<Page<catalogue::ExperienceView>>,
 }
+
+/// The catalogue query of the wallet's gift form (`walletPage` in `web/fimy.js` asks the
+/// same when the page carries no first view).
+const WALLET_EXPERIENCES: &str = "limit=50&sort=price_asc";
 
 /// What the server draws of an app page's first view for this request's session.
 #[derive(Default)]
@@ -171,6 +183,9 @@ pub(crate) async fn first_view(state: &State, req: &HttpRequest, page: &str) -> 
         }
         if page == "tablet" {
             tablet_boot(state, &who, &mut boot).await;
+        }
+        if page == "wallet" {
+            wallet_boot(state, &who, &mut boot).await;
         }
     }
     FirstView {
@@ -215,6 +230,18 @@ async fn tablet_boot(state: &State, who: &Principal, boot: &mut Boot) {
     let calendar = bookings::calendar_view(state, who, partner_id, &window).await;
     boot.partner = partner.ok();
     boot.calendar = calendar.ok();
+}
+
+async fn wallet_boot(state: &State, who: &Principal, boot: &mut Boot) {
+    let (wallet, experiences) = futures_util::join!(cards::wallet_of(state, who), async {
+        let params = web::Query::<catalogue::SearchParams>::from_query(WALLET_EXPERIENCES)
+            .map_err(|_| ())?;
+        catalogue::search_page(state, params.into_inner())
+            .await
+            .map_err(|_| ())
+    });
+    boot.wallet = wallet.ok();
+    boot.experiences = experiences.ok();
 }
 
 /// JSON in a data block: `<` (and `>`, `&`) as `\u` escapes, so no value can end the

@@ -150,3 +150,55 @@ async fn a_session_that_ended_gets_the_page_without_data() {
     assert!(boot_text(&gift).is_none());
     assert!(gift.contains(r#"data-page="gift""#));
 }
+
+#[tokio::test]
+async fn the_wallet_page_carries_the_same_gifts_and_experiences_as_the_api() {
+    let app = spawn_demo_app().await;
+    let token = app.demo_token("donor").await;
+    // A gift whose recipient's name and message are markup: it travels in the page too.
+    let res = app
+        .post_as(
+            &token,
+            "/api/v1/cards",
+            &json!({
+                "kind": "value", "amount_minor": 2500, "currency": "CAD",
+                "recipient_name": "</script> Léa", "recipient_email": "lea@example.com",
+                "message": "<!-- à bientôt & merci -->",
+                "payment": { "method": "test_card", "number": "4242 4242 4242 4242" },
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // Delivered at once, in the background: compared once it is, so both see it the same.
+    let card: Value = res.json().await.unwrap();
+    let path = format!("/api/v1/cards/{}", card["card"]["id"].as_str().unwrap());
+    for _ in 0..100 {
+        if api(&app, &token, &path).await["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, html) = page(&app, "/wallet", Some(&token)).await;
+    assert!(!boot_text(&html).unwrap().contains(['<', '>', '&']));
+    let first = boot(&html);
+    let wallet = api(&app, &token, "/api/v1/wallet").await;
+    assert_eq!(first["wallet"], wallet);
+    assert!(
+        wallet["given"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|c| c["recipient_name"] == "</script> Léa")),
+        "the new gift is among those given"
+    );
+    // The experiences the gift form offers, as the form would ask for them.
+    let experiences = api(&app, &token, "/api/v1/experiences?limit=50&sort=price_asc").await;
+    assert_eq!(first["experiences"], experiences);
+    assert!(
+        experiences["items"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty())
+    );
+    // Only on the wallet: other pages carry neither.
+    let (_, gift) = page(&app, "/gift", Some(&token)).await;
+    let other = boot(&gift);
+    assert!(other.get("wallet").is_none() && other.get("experiences").is_none());
+}

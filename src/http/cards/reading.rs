@@ -135,6 +135,11 @@ pub struct Wallet {
     responses((status = 200, body = Wallet)), security(("bearer" = []), ("cookie" = [])))]
 #[get("/wallet")]
 pub async fn wallet(state: State, who: Principal) -> ApiResult<web::Json<Wallet>> {
+    wallet_of(&state, &who).await.map(web::Json)
+}
+
+/// What `GET /wallet` answers `who`: also the donor page's first view (`webapp`).
+pub(crate) async fn wallet_of(state: &State, who: &Principal) -> ApiResult<Wallet> {
     let decode = |rows: Vec<gift_card::Model>, access: Access| -> ApiResult<Vec<CardView>> {
         rows.iter()
             .map(|r| {
@@ -150,17 +155,17 @@ pub async fn wallet(state: State, who: Principal) -> ApiResult<web::Json<Wallet>
         .limit(200)
         .all(&state.db)
         .await?;
-    let given = without_abandoned_purchases(&state, given).await?;
+    let given = without_abandoned_purchases(state, given).await?;
     let received = gift_card::Entity::find()
         .filter(gift_card::Column::RecipientUserId.eq(who.user_id))
         .order_by_desc(gift_card::Column::CreatedAt)
         .limit(200)
         .all(&state.db)
         .await?;
-    Ok(web::Json(Wallet {
+    Ok(Wallet {
         given: decode(given, Access::Donor)?,
         received: decode(received, Access::Holder)?,
-    }))
+    })
 }
 
 /// How long an unfinished payment (waiting for 3-D Secure, or for the provider's word)
