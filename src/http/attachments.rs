@@ -12,34 +12,30 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
 use crate::http::cards::views::{CardView, load_for};
 use crate::http::routing::Resource;
+use crate::http::uploads::{self, Kind, allowed_types, declared_length, format_of, read_body};
 use crate::secrets::SecretKey;
 use crate::secrets::signing::{Refused, Signer};
 use crate::state::{AppState, State};
 use crate::store::blobs::{BlobStore, LocalStore};
 use actix_web::body::SizedStream;
-use actix_web::http::header::{self, HeaderMap};
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::http::header::{self};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use actix_web::{delete, get};
 use actors::giftcard::{GiftCard, Status};
 use chrono::{DateTime, Utc};
 use entities::card_attachment;
-use futures_util::StreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, SqlErr,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 /// Most attachments on one card.
 pub const MAX_ATTACHMENTS: i32 = 5;
-const MIB: usize = 1024 * 1024;
-/// The largest upload of any type (a video).
-pub const MAX_UPLOAD_BYTES: usize = 50 * MIB;
 /// How long a signed URL works, at least.
 pub const URL_TTL_SECS: i64 = 3600;
 /// Expiry times are rounded up to this, so the same URL comes back for a few minutes and
@@ -52,140 +48,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(Resource::of(__path_upload, upload).and(__path_list, list))
         .service(remove)
         .service(serve);
-}
-
-// ---------------------------------------------------------------- types and limits
-
-/// What an attachment is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Photo,
-    Video,
-    Voice,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Photo => "photo",
-            Self::Video => "video",
-            Self::Voice => "voice",
-        }
-    }
-
-    /// The largest file of this kind, in bytes.
-    pub fn max_bytes(self) -> usize {
-        match self {
-            Self::Photo => 5 * MIB,
-            Self::Voice => 10 * MIB,
-            Self::Video => MAX_UPLOAD_BYTES,
-        }
-    }
-}
-
-/// A file type taken as an attachment, and how to recognise its bytes.
-pub(crate) struct Format {
-    pub(crate) content_type: &'static str,
-    pub(crate) kind: Kind,
-    pub(crate) magic: fn(&[u8]) -> bool,
-}
-
-const FORMATS: &[Format] = &[
-    Format {
-        content_type: "image/jpeg",
-        kind: Kind::Photo,
-        magic: is_jpeg,
-    },
-    Format {
-        content_type: "image/png",
-        kind: Kind::Photo,
-        magic: is_png,
-    },
-    Format {
-        content_type: "image/webp",
-        kind: Kind::Photo,
-        magic: is_webp,
-    },
-    Format {
-        content_type: "audio/mpeg",
-        kind: Kind::Voice,
-        magic: is_mp3,
-    },
-    Format {
-        content_type: "audio/ogg",
-        kind: Kind::Voice,
-        magic: is_ogg,
-    },
-    Format {
-        content_type: "audio/webm",
-        kind: Kind::Voice,
-        magic: is_matroska,
-    },
-    Format {
-        content_type: "audio/mp4",
-        kind: Kind::Voice,
-        magic: is_mp4,
-    },
-    Format {
-        content_type: "video/mp4",
-        kind: Kind::Video,
-        magic: is_mp4,
-    },
-    Format {
-        content_type: "video/webm",
-        kind: Kind::Video,
-        magic: is_matroska,
-    },
-];
-
-fn is_jpeg(b: &[u8]) -> bool {
-    b.starts_with(&[0xFF, 0xD8, 0xFF])
-}
-
-fn is_png(b: &[u8]) -> bool {
-    b.starts_with(b"\x89PNG\r\n\x1a\n")
-}
-
-fn is_webp(b: &[u8]) -> bool {
-    b.len() >= 12 && b.starts_with(b"RIFF") && &b[8..12] == b"WEBP"
-}
-
-/// An ID3 tag, or an MPEG audio frame header (11 sync bits, a layer that is not the
-/// reserved `00`).
-fn is_mp3(b: &[u8]) -> bool {
-    b.starts_with(b"ID3")
-        || (b.len() >= 2 && b[0] == 0xFF && b[1] & 0xE0 == 0xE0 && b[1] & 0x06 != 0)
-}
-
-fn is_ogg(b: &[u8]) -> bool {
-    b.starts_with(b"OggS")
-}
-
-/// The EBML header of WebM (and Matroska).
-fn is_matroska(b: &[u8]) -> bool {
-    b.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
-}
-
-/// An ISO base media file: its first box is `ftyp`.
-fn is_mp4(b: &[u8]) -> bool {
-    b.len() >= 8 && &b[4..8] == b"ftyp"
-}
-
-/// The format of a `Content-Type` header value (parameters such as `codecs=opus` and
-/// case ignored).
-pub(crate) fn format_of(content_type: &str) -> Option<&'static Format> {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    FORMATS
-        .iter()
-        .find(|f| f.content_type.eq_ignore_ascii_case(essence))
-}
-
-fn allowed_types() -> String {
-    FORMATS
-        .iter()
-        .map(|f| f.content_type)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 // ---------------------------------------------------------------- views
@@ -342,7 +204,7 @@ fn too_large(kind: Kind) -> ApiError {
         format!(
             "a {} attachment has at most {} MiB",
             kind.as_str(),
-            kind.max_bytes() / MIB
+            kind.max_bytes() / uploads::MIB
         ),
     )
 }
@@ -352,38 +214,6 @@ fn too_many() -> ApiError {
         ErrorCode::TooManyAttachments,
         format!("a card has at most {MAX_ATTACHMENTS} attachments"),
     )
-}
-
-pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-}
-
-/// Reads the body up to `kind`'s limit, hashing it on the way.
-async fn read_body(
-    payload: &mut web::Payload,
-    kind: Kind,
-    hint: usize,
-) -> ApiResult<(Bytes, String)> {
-    let limit = kind.max_bytes();
-    let mut buf = BytesMut::with_capacity(hint.min(limit));
-    let mut hasher = Sha256::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidField,
-                format!("the upload did not arrive whole: {e}"),
-            )
-        })?;
-        if buf.len() + chunk.len() > limit {
-            return Err(too_large(kind));
-        }
-        hasher.update(&chunk);
-        buf.extend_from_slice(&chunk);
-    }
-    Ok((buf.freeze(), hex::encode(hasher.finalize())))
 }
 
 /// Inserts the row in the lowest free slot of the card. The unique (card, slot) index is
@@ -475,7 +305,8 @@ pub async fn upload(
         return Err(too_many());
     }
     let hint = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-    let (bytes, sha256) = read_body(&mut payload, kind, hint).await?;
+    let (bytes, sha256) =
+        read_body(&mut payload, kind.max_bytes(), hint, || too_large(kind)).await?;
     if bytes.is_empty() {
         return Err(ApiError::new(
             ErrorCode::AttachmentContentMismatch,
@@ -706,65 +537,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-
-    #[test]
-    fn formats_are_recognised_by_their_magic_numbers() {
-        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10];
-        let webp = b"RIFF\x24\0\0\0WEBPVP8 ";
-        let mp3 = [0xFF, 0xFB, 0x90, 0x64];
-        let id3 = b"ID3\x04\0\0";
-        let ogg = b"OggS\0\x02";
-        let webm = [0x1A, 0x45, 0xDF, 0xA3, 0x9F];
-        let mp4 = b"\0\0\0\x20ftypisom";
-        let cases: [(&str, &[u8]); 10] = [
-            ("image/png", png),
-            ("image/jpeg", &jpeg),
-            ("image/webp", webp),
-            ("audio/mpeg", &mp3),
-            ("audio/mpeg", id3),
-            ("audio/ogg", ogg),
-            ("audio/webm", &webm),
-            ("video/webm", &webm),
-            ("audio/mp4", mp4),
-            ("video/mp4", mp4),
-        ];
-        for (ct, bytes) in cases {
-            // Exactly the declared type matches (WebM and MP4 serve audio and video alike).
-            let matching: Vec<&str> = FORMATS
-                .iter()
-                .filter(|f| (f.magic)(bytes))
-                .map(|f| f.content_type.split('/').nth(1).unwrap_or_default())
-                .collect();
-            let subtype = ct.split('/').nth(1).unwrap();
-            assert!(!matching.is_empty(), "{ct}");
-            assert!(matching.iter().all(|m| *m == subtype), "{ct}: {matching:?}");
-        }
-        assert!(!is_png(b"\x89PN"));
-        assert!(!is_webp(b"RIFF\0\0\0\0WAVE"));
-        assert!(!is_mp3(&[0xFF, 0xF9])); // ADTS AAC: layer 00
-        assert!(!is_mp4(b"\0\0\0\x20moov"));
-        assert!(!is_jpeg(&[]));
-    }
-
-    #[test]
-    fn content_types_ignore_parameters_and_case() {
-        assert_eq!(
-            format_of("audio/webm;codecs=opus").unwrap().content_type,
-            "audio/webm"
-        );
-        assert_eq!(format_of(" Image/PNG ").unwrap().kind, Kind::Photo);
-        assert!(format_of("image/svg+xml").is_none());
-        assert!(format_of("text/html").is_none());
-        assert!(format_of("").is_none());
-    }
-
-    #[test]
-    fn limits_by_kind() {
-        assert_eq!(Kind::Photo.max_bytes(), 5 * 1024 * 1024);
-        assert_eq!(Kind::Voice.max_bytes(), 10 * 1024 * 1024);
-        assert_eq!(Kind::Video.max_bytes(), 50 * 1024 * 1024);
-    }
+    use sha2::Sha256;
 
     #[test]
     fn url_expiry_is_an_hour_rounded_up_to_five_minutes() {

@@ -24,6 +24,7 @@ pub mod payments;
 pub mod portal;
 pub mod push;
 pub mod routing;
+pub mod uploads;
 pub mod validations;
 pub mod webapp;
 

@@ -18,24 +18,22 @@
 use super::{MANAGERS, MAX_PHOTOS, OWNERS};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode, OrInternal};
-use crate::http::attachments::{self, Kind};
+use crate::http::uploads::{self, Kind};
 use crate::state::{AppState, State};
 use crate::store::blobs::{BlobStore, LocalStore};
 use actix_web::http::{StatusCode, header};
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use actix_web::{delete, get, post};
 use actors::StaffRole;
 use chrono::{DateTime, Utc};
 use entities::{experience, partner, photo};
-use futures_util::StreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
     TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -290,26 +288,6 @@ fn too_many() -> ApiError {
     )
 }
 
-/// Reads the body up to [`MAX_PHOTO_BYTES`], hashing it on the way.
-async fn read_body(payload: &mut web::Payload, hint: usize) -> ApiResult<(Bytes, String)> {
-    let mut buf = BytesMut::with_capacity(hint.min(MAX_PHOTO_BYTES));
-    let mut hasher = Sha256::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidField,
-                format!("the upload did not arrive whole: {e}"),
-            )
-        })?;
-        if buf.len() + chunk.len() > MAX_PHOTO_BYTES {
-            return Err(too_large());
-        }
-        hasher.update(&chunk);
-        buf.extend_from_slice(&chunk);
-    }
-    Ok((buf.freeze(), hex::encode(hasher.finalize())))
-}
-
 async fn upload(
     state: &AppState,
     who: &Principal,
@@ -322,7 +300,7 @@ async fn upload(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(attachments::format_of)
+        .and_then(uploads::format_of)
         .filter(|f| f.kind == Kind::Photo)
         .ok_or_else(|| {
             ApiError::new(
@@ -330,7 +308,7 @@ async fn upload(
                 "send the photo with its Content-Type: image/jpeg, image/png or image/webp",
             )
         })?;
-    let declared = attachments::declared_length(req.headers());
+    let declared = uploads::declared_length(req.headers());
     if declared.is_some_and(|n| n > MAX_PHOTO_BYTES as u64) {
         return Err(too_large());
     }
@@ -340,7 +318,7 @@ async fn upload(
         return Err(too_many());
     }
     let hint = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-    let (bytes, sha256) = read_body(payload, hint).await?;
+    let (bytes, sha256) = uploads::read_body(payload, MAX_PHOTO_BYTES, hint, too_large).await?;
     if bytes.is_empty() {
         return Err(ApiError::new(
             ErrorCode::PhotoContentMismatch,
