@@ -529,7 +529,9 @@ const STATUS_STEPS = {
 };
 
 function timeline(card) {
-  const reached = new Set(STEPS.slice(0, STATUS_STEPS[card.status] || 0));
+  // The card's status says how far it went, and `booked` whether a booking holds it now.
+  const step = Math.max(STATUS_STEPS[card.status] || 0, card.booked ? STEPS.indexOf('booked') + 1 : 0);
+  const reached = new Set(STEPS.slice(0, step));
   const list = el('ol', { class: 'timeline', 'aria-label': card.recipient_name });
   const now = el('p', { class: 'now', 'aria-live': 'polite', 'data-card': card.id });
   const render = () => {

@@ -884,6 +884,32 @@ async fn donor_kinds(app: &TestApp, donor: &str, card: &str) -> Vec<String> {
         .collect()
 }
 
+/// The card's `booked` as the donor reads it, from the card and from their wallet.
+async fn donor_sees_booked(app: &TestApp, donor: &str, card: &str) -> (bool, bool) {
+    let one: Value = app
+        .get_as(donor, &format!("/api/v1/cards/{card}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let wallet: Value = app
+        .get_as(donor, "/api/v1/wallet")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = wallet["given"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == card)
+        .unwrap();
+    (
+        one["booked"].as_bool().unwrap(),
+        listed["booked"].as_bool().unwrap(),
+    )
+}
+
 #[tokio::test]
 async fn a_donor_told_booked_learns_when_the_booking_is_cancelled_and_booked_again() {
     let app = spawn_demo_app().await;
@@ -898,7 +924,13 @@ async fn a_donor_told_booked_learns_when_the_booking_is_cancelled_and_booked_aga
         .await
         .unwrap();
     let id = b["id"].as_str().unwrap();
+    assert_eq!(
+        donor_sees_booked(&app, &donor, &card).await,
+        (false, false),
+        "a hold is not a booking"
+    );
     confirm(&app, &holder, id).await;
+    assert_eq!(donor_sees_booked(&app, &donor, &card).await, (true, true));
     let res = app
         .post_as(
             &holder,
@@ -907,6 +939,7 @@ async fn a_donor_told_booked_learns_when_the_booking_is_cancelled_and_booked_aga
         )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(donor_sees_booked(&app, &donor, &card).await, (false, false));
     let seen = donor_kinds(&app, &donor, &card).await;
     assert_eq!(
         seen[seen.len() - 2..],
@@ -920,6 +953,7 @@ async fn a_donor_told_booked_learns_when_the_booking_is_cancelled_and_booked_aga
         .await
         .unwrap();
     confirm(&app, &holder, b["id"].as_str().unwrap()).await;
+    assert_eq!(donor_sees_booked(&app, &donor, &card).await, (true, true));
     let seen = donor_kinds(&app, &donor, &card).await;
     assert_eq!(seen.last().unwrap(), "card_booked", "{seen:?}");
     // No one is emailed or pushed about the cancellation as a donor.

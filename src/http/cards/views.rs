@@ -43,6 +43,9 @@ pub struct CardView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opened_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
+    /// Whether a confirmed booking holds the card (what the donor is told of as
+    /// `card_booked`; a cancelled booking makes it `false` again).
+    pub booked: bool,
     /// What the caller is to this card: `donor`, `holder` or `admin`.
     #[schema(value_type = String, example = "holder")]
     pub access: Access,
@@ -88,6 +91,7 @@ pub fn card_view(card: &GiftCard, access: Access) -> CardView {
         delivered_at: card.delivered_at,
         opened_at: card.opened_at,
         expires_at: card.expires_at,
+        booked: card.holds.values().any(|h| h.booked),
         access,
         available_minor: insider.then_some(card.available),
         held_minor: insider.then_some(card.held),
