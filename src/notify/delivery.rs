@@ -1,6 +1,6 @@
 //! The notification port: a `Channel` delivers outbox rows of its kind (email, Web Push,
 //! refunds to the payment provider) and owns what it needs to (its database handle, its
-//! mailer or push client, its provider); the outbox worker (`outbox.rs`) claims rows and
+//! mailer or push client, its provider); the outbox worker (`workers/outbox.rs`) claims rows and
 //! hands each to its channel through `Channels`, knowing none of them by name. Adding a
 //! channel (webhooks, say) is a `Channel` implementation, a variant of
 //! `actors::notice::Channel` and one line in `startup.rs`.

@@ -1,7 +1,7 @@
 //! The one way the server signs what it hands out and later takes back unchanged, and the
 //! HMAC-SHA256 primitive under it: attachment URLs (`http/attachments.rs`), the booking QR
-//! token (`validations.rs`), the known-device cookie (`auth/device.rs`) and the keyed hash
-//! card codes are looked up by (`secrets.rs`).
+//! token (`app/validations.rs`), the known-device cookie (`auth/device.rs`) and the keyed hash
+//! card codes are looked up by (`secrets/mod.rs`).
 //!
 //! A [`Signer`] is bound to one purpose: its key is the installation key's subkey for a
 //! label ([`SecretKey::derive`]), so a tag made for one purpose never checks for another.
