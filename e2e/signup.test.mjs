@@ -54,9 +54,15 @@ describe('creating an account', { timeout: 240_000 }, () => {
   test('a new person signs up from the log-in screen, logs out and logs back in', async () => {
     const { page, log } = await newPage(browser, server.baseURL);
     const zoe = { name: 'Zoé Martin', email: 'zoe.martin@example.com', password: 'trois mots suffisent' };
+    const sockets = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
     await page.goto('/wallet');
     await page.locator('#login-email').fill(zoe.email); // typed in the wrong form first
     await openSignup(page);
+    // Signed out, nothing is live to follow: no connection is tried, and the badge does not
+    // say "offline" (it would be untrue: nothing is missing).
+    assert.deepEqual(sockets, []);
+    assert.equal(await page.locator('#live-status').textContent(), '');
     // Labelled, with the autocomplete a password manager needs, the address carried over,
     // the password's rule said before anything is sent, the page's language by default.
     for (const [id, auto] of [['signup-name', 'name'], ['signup-email', 'email'], ['signup-password', 'new-password']]) {
@@ -83,6 +89,9 @@ describe('creating an account', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Créer mon compte' }).click();
     await page.locator('#account').getByText(`Connecté·e : ${zoe.name}`).waitFor();
     await page.locator('#buy-name').waitFor(); // the wallet, where they were going
+    // Signed in, the page is live.
+    await page.locator('#live-status[data-on="true"]').filter({ hasText: 'En direct' }).waitFor();
+    assert.equal(sockets.length, 1, sockets.join(', '));
     assert.equal(await page.getAttribute('html', 'lang'), 'fr');
     await screenshot(page, 'signup-02-signed-in', { fullPage: true });
     // The account exists with what was typed.

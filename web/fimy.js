@@ -341,16 +341,23 @@ export function problemText(e) {
  * reconnect (after a network loss) resubscribes with `since` and misses nothing.
  */
 class Live {
-  constructor() {
+  /**
+   * Connects at once when `signedIn`: `/ws` serves signed-in people only, so
+   * for a page the server drew for nobody the connection waits for a log-in (`connect`),
+   * and the badge says nothing rather than "offline" — nothing is missing.
+   */
+  constructor(signedIn) {
     this.topics = new Map(); // topic -> { since, handler }
     this.ws = null;
     this.backoff = 500;
-    this.connect();
+    this.wanted = false;
+    if (signedIn) this.connect();
     window.addEventListener('online', () => {
+      if (!this.wanted) return;
       if (this.ws && this.ws.readyState === 1) this.status(true);
       else this.connect();
     });
-    window.addEventListener('offline', () => this.status(false));
+    window.addEventListener('offline', () => { if (this.wanted) this.status(false); });
   }
 
   status(on) {
@@ -361,6 +368,7 @@ class Live {
   }
 
   connect() {
+    this.wanted = true;
     if (this.ws && this.ws.readyState <= 1) return;
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
     this.ws = ws;
@@ -1587,7 +1595,9 @@ async function start() {
   const module = document.body.dataset.module;
   if (!page && module) page = (await import(module)).default;
   shell();
-  live = new Live();
+  // The first view says whether someone is signed in (`null`: nobody); without it, try.
+  const nobody = BOOT != null && Object.hasOwn(BOOT, 'me') && BOOT.me === null;
+  live = new Live(!nobody);
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/sw.js').catch(() => { /* the app works without it */ });
   }
