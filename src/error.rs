@@ -24,6 +24,8 @@ pub enum ErrorCode {
     InvalidPath,
     /// The body is larger than the endpoint accepts.
     PayloadTooLarge,
+    /// The `Range` asked for starts past the end of the file (`Content-Range` says its size).
+    RangeNotSatisfiable,
     /// The body is not `application/json`.
     UnsupportedMediaType,
     NotFound,
@@ -135,6 +137,7 @@ impl ErrorCode {
             SlotUnavailable => StatusCode::UNPROCESSABLE_ENTITY,
             OutsideCheckInWindow => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -163,6 +166,7 @@ impl ErrorCode {
             InvalidQuery => "Invalid query parameter",
             InvalidPath => "Invalid path parameter",
             PayloadTooLarge => "Payload too large",
+            RangeNotSatisfiable => "Range not satisfiable",
             UnsupportedMediaType => "Unsupported media type",
             NotFound => "Not found",
             MethodNotAllowed => "Method not allowed",

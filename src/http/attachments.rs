@@ -20,7 +20,7 @@ use crate::store::blobs::{BlobStore, LocalStore};
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self};
 use actix_web::web::{self};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use actix_web::{delete, get};
 use actors::giftcard::{GiftCard, Status};
 use chrono::{DateTime, Utc};
@@ -470,7 +470,8 @@ fn position(digits: &str) -> Option<u64> {
     params(("attachment_id" = Uuid, Path), SignedQuery),
     responses((status = 200, description = "The file, with its content type"),
               (status = 206, description = "Part of the file"),
-              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 416, body = crate::error::Problem)))]
 #[get("/attachments/{attachment_id}")]
 pub async fn serve(
     state: State,
@@ -526,9 +527,16 @@ pub async fn serve(
                 .insert_header((header::CONTENT_RANGE, format!("bytes {first}-{last}/{len}")))
                 .body(SizedStream::new(last - first + 1, part)))
         }
-        Some(Err(())) => Ok(HttpResponse::RangeNotSatisfiable()
-            .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
-            .finish()),
+        Some(Err(())) => {
+            let mut res = ApiError::new(
+                ErrorCode::RangeNotSatisfiable,
+                format!("the file has {len} bytes: the range asked for starts past its end"),
+            )
+            .error_response();
+            let size = header::HeaderValue::from_str(&format!("bytes */{len}")).or_internal()?;
+            res.headers_mut().insert(header::CONTENT_RANGE, size);
+            Ok(res)
+        }
     }
 }
 

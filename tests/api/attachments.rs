@@ -637,6 +637,13 @@ async fn unsatisfiable_ranges_are_416_and_unreadable_ones_get_the_whole_file() {
         let res = get_with(&app, &url, &[("range", &range)]).await;
         assert_eq!(res.status(), 416, "{range}");
         assert_eq!(res.headers()["content-range"], whole.as_str(), "{range}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{range}"
+        );
+        let problem: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(problem["code"], "range_not_satisfiable", "{range}");
     }
     // Several ranges, another unit, or a header that does not parse: the whole file, as
     // RFC 9110 allows.
